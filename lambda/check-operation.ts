@@ -1,0 +1,33 @@
+/**
+ * The checker Lambda. Triggered by the delayed messages on the check queue; each one checks an
+ * operation once and either reports the outcome or enqueues the next check. Answers with SQS
+ * partial batch failures.
+ */
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { InvalidMessageError } from './runtime/errors.ts';
+import { type LambdaRuntime, lambdaRuntime } from './runtime/lambda-dependencies.ts';
+import { type CheckMessage, parseCheckMessage } from './runtime/messages.ts';
+import { checkOperation, invalidMessageRecord } from './runtime/pool-opening.ts';
+import { isSqsEvent, processSqsBatch, stepBudget } from './runtime/sqs-batch.ts';
+
+export function createCheckOperationHandler(getRuntime: () => LambdaRuntime) {
+  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+    const { deps, requestTimeoutMs } = getRuntime();
+    if (!isSqsEvent(event)) {
+      throw new InvalidMessageError('event', 'the checker takes SQS events from the check queue only');
+    }
+    return processSqsBatch(event, context, deps.log, async (record) => {
+      let message: CheckMessage;
+      try {
+        message = parseCheckMessage(record.body);
+      } catch (error) {
+        if (!(error instanceof InvalidMessageError)) throw error;
+        await deps.outcomes.report(invalidMessageRecord(error, record.messageId));
+        return;
+      }
+      await checkOperation(deps, message, stepBudget(context, requestTimeoutMs));
+    });
+  };
+}
+
+export const handler = createCheckOperationHandler(lambdaRuntime);

@@ -1,0 +1,172 @@
+import { ConfigError } from './errors.ts';
+
+export const TOLOKA_HOSTS = {
+  production: 'https://toloka.dev',
+  sandbox: 'https://sandbox.toloka.dev',
+} as const;
+
+export type TolokaEnvironment = keyof typeof TOLOKA_HOSTS;
+
+/** How the delayed status checks are spaced (see poll-schedule.ts). */
+export interface PollSettings {
+  /** How long after the opening request an unfinished operation is reported TIMED_OUT. */
+  readonly deadlineSeconds: number;
+  readonly firstDelaySeconds: number;
+  readonly maxDelaySeconds: number;
+  readonly backoffFactor: number;
+}
+
+export interface HttpSettings {
+  readonly requestTimeoutMs: number;
+  /** Attempts per Toloka call within one invocation, the first included. */
+  readonly maxAttempts: number;
+}
+
+/** Everything the handlers need from their environment, read and validated once. */
+export interface RuntimeConfig {
+  readonly tolokaEnvironment: TolokaEnvironment;
+  /** The origin requests go to; `/api/v1/...` is appended. */
+  readonly apiOrigin: string;
+  /** True when TOLOKA_API_URL replaced the environment's host. */
+  readonly apiOriginOverridden: boolean;
+  readonly tokenParameterName: string;
+  readonly tokenCacheSeconds: number;
+  readonly checkQueueUrl: string;
+  readonly poll: PollSettings;
+  readonly http: HttpSettings;
+}
+
+/** SQS refuses a DelaySeconds above this. */
+export const SQS_MAX_DELAY_SECONDS = 900;
+
+export const DEFAULT_POLL: PollSettings = {
+  deadlineSeconds: 3600,
+  firstDelaySeconds: 2,
+  maxDelaySeconds: SQS_MAX_DELAY_SECONDS,
+  backoffFactor: 1.5,
+};
+
+export const DEFAULT_HTTP: HttpSettings = { requestTimeoutMs: 10_000, maxAttempts: 4 };
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads the runtime configuration from an environment (`process.env` in Lambda) and fails with
+ * every problem at once, each naming its variable.
+ */
+export function readRuntimeConfig(env: Env): RuntimeConfig {
+  const problems: string[] = [];
+  const fields = new EnvReader(env, problems);
+
+  const environmentName = fields.optional('TOLOKA_ENVIRONMENT') ?? 'production';
+  if (!(environmentName in TOLOKA_HOSTS)) {
+    problems.push(`TOLOKA_ENVIRONMENT: must be "production" or "sandbox", got "${environmentName}"`);
+  }
+  const tolokaEnvironment = environmentName as TolokaEnvironment;
+  const apiUrl = fields.optional('TOLOKA_API_URL');
+  const apiOrigin = apiUrl === undefined ? TOLOKA_HOSTS[tolokaEnvironment] : parseApiUrl(apiUrl, problems);
+
+  const config: RuntimeConfig = {
+    tolokaEnvironment,
+    apiOrigin: apiOrigin ?? '',
+    apiOriginOverridden: apiUrl !== undefined,
+    tokenParameterName: fields.required('TOLOKA_TOKEN_PARAMETER'),
+    tokenCacheSeconds: fields.number('TOKEN_CACHE_SECONDS', 300, { min: 0, max: 3600, integer: true }),
+    checkQueueUrl: fields.url('CHECK_QUEUE_URL'),
+    poll: {
+      deadlineSeconds: fields.number('CHECK_DEADLINE_SECONDS', DEFAULT_POLL.deadlineSeconds, {
+        min: 1,
+        max: 43_200,
+        integer: true,
+      }),
+      firstDelaySeconds: fields.number('CHECK_FIRST_DELAY_SECONDS', DEFAULT_POLL.firstDelaySeconds, {
+        min: 0,
+        max: SQS_MAX_DELAY_SECONDS,
+        integer: true,
+      }),
+      maxDelaySeconds: fields.number('CHECK_MAX_DELAY_SECONDS', DEFAULT_POLL.maxDelaySeconds, {
+        min: 1,
+        max: SQS_MAX_DELAY_SECONDS,
+        integer: true,
+      }),
+      backoffFactor: fields.number('CHECK_BACKOFF_FACTOR', DEFAULT_POLL.backoffFactor, { min: 1, max: 10 }),
+    },
+    http: {
+      requestTimeoutMs: fields.number('TOLOKA_REQUEST_TIMEOUT_MS', DEFAULT_HTTP.requestTimeoutMs, {
+        min: 100,
+        max: 60_000,
+        integer: true,
+      }),
+      maxAttempts: fields.number('TOLOKA_MAX_ATTEMPTS', DEFAULT_HTTP.maxAttempts, {
+        min: 1,
+        max: 10,
+        integer: true,
+      }),
+    },
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function parseApiUrl(value: string, problems: string[]): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`TOLOKA_API_URL: "${value}" is not a URL`);
+    return undefined;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    problems.push(`TOLOKA_API_URL: must use https (or http for a local emulator), got "${url.protocol}"`);
+    return undefined;
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    problems.push(
+      'TOLOKA_API_URL: must be an origin such as https://host:port, without query, fragment or credentials',
+    );
+    return undefined;
+  }
+  // A path prefix is kept (a proxy may serve the API under one); /api/v1 itself is added by the client.
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, '').replace(/\/api\/v1$/, '');
+}
+
+class EnvReader {
+  constructor(
+    private readonly env: Env,
+    private readonly problems: string[],
+  ) {}
+
+  optional(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  required(name: string): string {
+    const value = this.optional(name);
+    if (value === undefined) this.problems.push(`${name}: is required`);
+    return value ?? '';
+  }
+
+  url(name: string): string {
+    const value = this.required(name);
+    if (value !== '' && !URL.canParse(value)) this.problems.push(`${name}: "${value}" is not a URL`);
+    return value;
+  }
+
+  number(name: string, fallback: number, limits: { min: number; max: number; integer?: boolean }): number {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || (limits.integer === true && !Number.isInteger(value))) {
+      this.problems.push(
+        `${name}: must be ${limits.integer === true ? 'a whole number' : 'a number'}, got "${raw}"`,
+      );
+      return fallback;
+    }
+    if (value < limits.min || value > limits.max) {
+      this.problems.push(`${name}: must be between ${limits.min} and ${limits.max}, got ${value}`);
+      return fallback;
+    }
+    return value;
+  }
+}

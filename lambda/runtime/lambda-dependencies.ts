@@ -1,0 +1,58 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { SqsCheckQueue } from './check-queue.ts';
+import { readRuntimeConfig } from './config.ts';
+import { LogOutcomeSink } from './outcome-sink.ts';
+import type { OpeningDependencies } from './pool-opening.ts';
+import { DEFAULT_RETRY_POLICY } from './retry.ts';
+import { SsmTokenSource } from './token-source.ts';
+import { HttpTolokaApi } from './toloka-api.ts';
+
+export const SERVICE_NAME = 'toloka-pool-opener';
+
+export interface LambdaRuntime {
+  readonly deps: OpeningDependencies;
+  readonly logger: Logger;
+  /** What one Toloka request may take: the handlers keep that much of the Lambda time in reserve. */
+  readonly requestTimeoutMs: number;
+}
+
+let runtime: LambdaRuntime | undefined;
+
+/**
+ * Builds the Lambda's dependencies from its environment on first use and keeps them for warm
+ * invocations (the HTTP agent's connections, the SDK clients, the cached token). This is the
+ * only place the Lambda code reads `process.env`.
+ */
+export function lambdaRuntime(): LambdaRuntime {
+  if (runtime !== undefined) return runtime;
+  const config = readRuntimeConfig(process.env);
+  const logger = new Logger({ serviceName: SERVICE_NAME });
+  if (config.apiOriginOverridden) {
+    logger.warn('TOLOKA_API_URL overrides the Toloka host', { apiOrigin: config.apiOrigin });
+  }
+  const built: LambdaRuntime = {
+    logger,
+    requestTimeoutMs: config.http.requestTimeoutMs,
+    deps: {
+      toloka: new HttpTolokaApi({ origin: config.apiOrigin, requestTimeoutMs: config.http.requestTimeoutMs }),
+      tokens: new SsmTokenSource(config.tokenParameterName, config.tokenCacheSeconds),
+      checks: new SqsCheckQueue(new SQSClient({}), config.checkQueueUrl),
+      outcomes: new LogOutcomeSink(SERVICE_NAME),
+      log: {
+        debug: (message, attributes) => logger.debug(message, attributes ?? {}),
+        info: (message, attributes) => logger.info(message, attributes ?? {}),
+        warn: (message, attributes) => logger.warn(message, attributes ?? {}),
+      },
+      poll: config.poll,
+      retry: { ...DEFAULT_RETRY_POLICY, maxAttempts: config.http.maxAttempts },
+    },
+  };
+  runtime = built;
+  return built;
+}
+
+/** Forgets the built dependencies, so that a test can change the environment between runs. */
+export function resetLambdaRuntime(): void {
+  runtime = undefined;
+}

@@ -1,0 +1,245 @@
+import { authorizationHeader } from './authorization.ts';
+import type { CheckQueue } from './check-queue.ts';
+import type { PollSettings } from './config.ts';
+import { type InvalidMessageError, isTransient, RetriesExhaustedError, TolokaApiError } from './errors.ts';
+import type { CheckMessage } from './messages.ts';
+import {
+  isTerminal,
+  type OpenTarget,
+  type OutcomeRecord,
+  type TolokaOperation,
+  targetFields,
+} from './model.ts';
+import type { OutcomeSink } from './outcome-sink.ts';
+import { checkDelaySeconds } from './poll-schedule.ts';
+import { type RetryPolicy, withRetries } from './retry.ts';
+import type { TokenSource } from './token-source.ts';
+import type { TolokaApi } from './toloka-api.ts';
+
+/** The few log methods the domain uses; Powertools' Logger fits, and so does a console shim. */
+export interface Log {
+  debug(message: string, attributes?: Record<string, unknown>): void;
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+}
+
+type RecordBase = Pick<OutcomeRecord, 'poolId' | 'trainingId' | 'operationId' | 'requestedAt'>;
+
+/** What the opening and checking steps talk to: the same code runs in Lambda, the CLI and locally. */
+export interface OpeningDependencies {
+  readonly toloka: TolokaApi;
+  readonly tokens: TokenSource;
+  readonly checks: CheckQueue;
+  readonly outcomes: OutcomeSink;
+  readonly log: Log;
+  readonly poll: PollSettings;
+  readonly retry: RetryPolicy;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/** How much wall time a step may spend retrying Toloka before it hands the message back to its queue. */
+export interface StepBudget {
+  readonly budgetMs: number;
+}
+
+export type StepResult =
+  | { readonly kind: 'finished'; readonly record: OutcomeRecord }
+  | { readonly kind: 'following'; readonly operationId: string; readonly nextCheckInSeconds: number };
+
+/**
+ * Opens a pool or training and either finishes (the outcome is reported) or hands the operation
+ * over to the check queue. Transient trouble that outlives the budget is thrown, so the trigger
+ * goes back to its queue; permanent answers end in a FAILED record.
+ */
+export async function openTarget(
+  deps: OpeningDependencies,
+  target: OpenTarget,
+  budget: StepBudget,
+): Promise<StepResult> {
+  const now = deps.now ?? Date.now;
+  const requestedAtMs = now();
+  const requestedAt = new Date(requestedAtMs).toISOString();
+  const authorization = authorizationHeader(await deps.tokens.getToken());
+  const base = { ...targetFields(target), requestedAt };
+
+  let response: Awaited<ReturnType<TolokaApi['open']>>;
+  try {
+    response = await callToloka(deps, budget, 'open', () => deps.toloka.open(target, authorization));
+  } catch (error) {
+    return finish(deps, failedRecord(error, base, requestedAtMs, now()));
+  }
+  if (response.kind === 'already-open') {
+    return finish(deps, { outcome: 'ALREADY_OPEN', ...base, elapsedMs: now() - requestedAtMs, checks: 0 });
+  }
+
+  const { operation } = response;
+  if (isTerminal(operation.status)) {
+    return finish(deps, operationRecord(operation, base, requestedAtMs, now(), 0));
+  }
+  const deadlineMs = requestedAtMs + deps.poll.deadlineSeconds * 1000;
+  const check: CheckMessage = {
+    version: 1,
+    target,
+    operationId: operation.id,
+    requestedAt,
+    deadline: new Date(deadlineMs).toISOString(),
+    attempt: 1,
+  };
+  const delay = checkDelaySeconds(deps.poll, 1, (deadlineMs - now()) / 1000);
+  await deps.checks.enqueue(check, delay);
+  deps.log.info('opening started, status check enqueued', {
+    ...targetFields(target),
+    operationId: operation.id,
+    status: operation.status,
+    progress: operation.progress,
+    nextCheckInSeconds: delay,
+  });
+  return { kind: 'following', operationId: operation.id, nextCheckInSeconds: delay };
+}
+
+/**
+ * One status check: reports the outcome when the operation is terminal or the deadline has
+ * passed, and otherwise enqueues the next check further out.
+ */
+export async function checkOperation(
+  deps: OpeningDependencies,
+  message: CheckMessage,
+  budget: StepBudget,
+): Promise<StepResult> {
+  const now = deps.now ?? Date.now;
+  const requestedAtMs = Date.parse(message.requestedAt);
+  const base = {
+    ...targetFields(message.target),
+    operationId: message.operationId,
+    requestedAt: message.requestedAt,
+  };
+  const authorization = authorizationHeader(await deps.tokens.getToken());
+
+  let operation: TolokaOperation;
+  try {
+    operation = await callToloka(deps, budget, 'getOperation', () =>
+      deps.toloka.getOperation(message.operationId, authorization),
+    );
+  } catch (error) {
+    return finish(deps, { ...failedRecord(error, base, requestedAtMs, now()), checks: message.attempt });
+  }
+  if (isTerminal(operation.status)) {
+    return finish(deps, operationRecord(operation, base, requestedAtMs, now(), message.attempt));
+  }
+
+  const secondsToDeadline = (Date.parse(message.deadline) - now()) / 1000;
+  if (secondsToDeadline <= 0) {
+    return finish(deps, {
+      outcome: 'TIMED_OUT',
+      ...base,
+      code: 'DEADLINE_EXCEEDED',
+      message: `operation still ${operation.status} at the deadline ${message.deadline}`,
+      status: operation.status,
+      progress: operation.progress,
+      elapsedMs: now() - requestedAtMs,
+      checks: message.attempt,
+    });
+  }
+  const next: CheckMessage = { ...message, attempt: message.attempt + 1 };
+  const delay = checkDelaySeconds(deps.poll, next.attempt, secondsToDeadline);
+  await deps.checks.enqueue(next, delay);
+  deps.log.info('operation in progress, next check enqueued', {
+    ...base,
+    status: operation.status,
+    progress: operation.progress,
+    check: message.attempt,
+    nextCheckInSeconds: delay,
+  });
+  return { kind: 'following', operationId: operation.id, nextCheckInSeconds: delay };
+}
+
+/** The outcome of an operation that reached SUCCESS or FAIL. */
+function operationRecord(
+  operation: TolokaOperation,
+  base: RecordBase,
+  requestedAtMs: number,
+  nowMs: number,
+  checks: number,
+): OutcomeRecord {
+  const common = { ...base, operationId: operation.id, elapsedMs: nowMs - requestedAtMs, checks };
+  if (operation.status === 'SUCCESS') return { outcome: 'OPENED', ...common };
+  return {
+    outcome: 'FAILED',
+    ...common,
+    code: 'OPERATION_FAILED',
+    message: `Toloka reports operation ${operation.id} as FAIL`,
+    status: operation.status,
+    progress: operation.progress,
+    ...(operation.details !== undefined ? { payload: operation.details } : {}),
+  };
+}
+
+/** A permanent error as a FAILED record; a transient one is thrown on so the message is retried. */
+function failedRecord(error: unknown, base: RecordBase, requestedAtMs: number, nowMs: number): OutcomeRecord {
+  if (isTransient(error)) throw error;
+  if (error instanceof TolokaApiError) {
+    return {
+      outcome: 'FAILED',
+      ...base,
+      code: error.code,
+      message: error.body.message ?? `Toloka answered HTTP ${error.httpStatus}`,
+      request_id: error.body.request_id,
+      httpStatus: error.httpStatus,
+      ...(error.body.payload !== undefined ? { payload: error.body.payload } : {}),
+      elapsedMs: nowMs - requestedAtMs,
+    };
+  }
+  throw error;
+}
+
+/** The FAILED record of a message that can never be processed: it names the field and the reason. */
+export function invalidMessageRecord(error: InvalidMessageError, messageId?: string): OutcomeRecord {
+  return {
+    outcome: 'FAILED',
+    code: error.code,
+    message: `invalid message: ${error.message}`,
+    field: error.field,
+    reason: error.reason,
+    ...(messageId !== undefined ? { messageId } : {}),
+  };
+}
+
+async function finish(deps: OpeningDependencies, record: OutcomeRecord): Promise<StepResult> {
+  await deps.outcomes.report(record);
+  return { kind: 'finished', record };
+}
+
+function callToloka<T>(
+  deps: OpeningDependencies,
+  budget: StepBudget,
+  call: string,
+  attempt: () => Promise<T>,
+): Promise<T> {
+  return withRetries(
+    deps.retry,
+    {
+      budgetMs: budget.budgetMs,
+      now: deps.now,
+      sleep: deps.sleep,
+      onRetry: ({ attempt: attemptNumber, delayMs, error }) =>
+        deps.log.warn('Toloka call failed, retrying', {
+          call,
+          attempt: attemptNumber,
+          delayMs,
+          error: describeForLog(error),
+        }),
+    },
+    attempt,
+  );
+}
+
+function describeForLog(error: unknown): Record<string, unknown> {
+  if (error instanceof TolokaApiError) {
+    return { code: error.code, httpStatus: error.httpStatus, request_id: error.body.request_id };
+  }
+  if (error instanceof RetriesExhaustedError) return { code: error.code, attempts: error.attempts };
+  return error instanceof Error
+    ? { code: (error as { code?: string }).code ?? error.name, message: error.message }
+    : {};
+}

@@ -1,0 +1,62 @@
+import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import { TokenUnavailableError } from './errors.ts';
+
+/** Where the Toloka credential comes from. Implementations never log or echo the value. */
+export interface TokenSource {
+  getToken(): Promise<string>;
+}
+
+/** A fixed credential: the CLI's `TOLOKA_TOKEN`, the local run and tests. */
+export class StaticTokenSource implements TokenSource {
+  constructor(private readonly token: string) {}
+  async getToken(): Promise<string> {
+    return this.token;
+  }
+}
+
+/**
+ * The token from an SSM SecureString, decrypted, cached for `maxAgeSeconds` across warm
+ * invocations by Powertools Parameters. Concurrent first reads (a batch of ten on a cold start)
+ * share one `GetParameter` call.
+ */
+export class SsmTokenSource implements TokenSource {
+  private inFlight: Promise<string> | undefined;
+
+  constructor(
+    private readonly parameterName: string,
+    private readonly maxAgeSeconds: number,
+    private readonly provider: SSMProvider = new SSMProvider(),
+  ) {}
+
+  getToken(): Promise<string> {
+    this.inFlight ??= this.read().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async read(): Promise<string> {
+    let value: string | undefined;
+    try {
+      value = await this.provider.get(this.parameterName, { decrypt: true, maxAge: this.maxAgeSeconds });
+    } catch (error) {
+      // The SDK's message names the parameter and the reason (not found, access denied, throttled), never its value.
+      throw new TokenUnavailableError(
+        `cannot read SSM parameter ${this.parameterName}: ${errorText(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (value === undefined || value.trim() === '') {
+      throw new TokenUnavailableError(`SSM parameter ${this.parameterName} is empty`);
+    }
+    return value;
+  }
+}
+
+function errorText(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const inner = error.cause instanceof Error ? error.cause : error;
+  return `${inner.name}: ${inner.message}`;
+}

@@ -1,0 +1,183 @@
+import { Agent, type Dispatcher, request, errors as undiciErrors } from 'undici';
+import { TolokaApiError, TolokaNetworkError, TolokaProtocolError } from './errors.ts';
+import type { OpenResponse, OpenTarget, OperationStatus, TolokaOperation } from './model.ts';
+
+/** The part of Toloka's API this app uses. One call is one HTTP request: retries are the caller's. */
+export interface TolokaApi {
+  open(target: OpenTarget, authorization: string): Promise<OpenResponse>;
+  getOperation(operationId: string, authorization: string): Promise<TolokaOperation>;
+}
+
+export interface HttpTolokaApiOptions {
+  /** e.g. `https://toloka.dev`; `/api/v1/...` is appended. */
+  readonly origin: string;
+  readonly requestTimeoutMs: number;
+  /** Shared across calls so warm invocations reuse their connections. */
+  readonly dispatcher?: Dispatcher;
+}
+
+const OPERATION_STATUSES: ReadonlySet<string> = new Set<OperationStatus>([
+  'PENDING',
+  'RUNNING',
+  'SUCCESS',
+  'FAIL',
+]);
+/** Bodies larger than this are not Toloka's: an operation or an error is well under 1 kB. */
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export function createKeepAliveAgent(requestTimeoutMs: number): Agent {
+  return new Agent({
+    keepAliveTimeout: 30_000,
+    connect: { timeout: Math.min(requestTimeoutMs, 5_000) },
+    headersTimeout: requestTimeoutMs,
+    bodyTimeout: requestTimeoutMs,
+  });
+}
+
+/** Toloka's REST API over undici: maps each answer to a result or to one of the app's errors. */
+export class HttpTolokaApi implements TolokaApi {
+  private readonly baseUrl: string;
+  private readonly dispatcher: Dispatcher;
+
+  constructor(private readonly options: HttpTolokaApiOptions) {
+    this.baseUrl = `${options.origin.replace(/\/+$/, '')}/api/v1`;
+    this.dispatcher = options.dispatcher ?? createKeepAliveAgent(options.requestTimeoutMs);
+  }
+
+  async open(target: OpenTarget, authorization: string): Promise<OpenResponse> {
+    const collection = target.kind === 'pool' ? 'pools' : 'trainings';
+    const response = await this.send(
+      'POST',
+      `/${collection}/${encodeURIComponent(target.id)}/open`,
+      authorization,
+    );
+    if (response.status === 204) return { kind: 'already-open' };
+    if (response.status === 200 || response.status === 201 || response.status === 202) {
+      return { kind: 'operation', operation: parseOperation(response.text) };
+    }
+    throw apiError(response);
+  }
+
+  async getOperation(operationId: string, authorization: string): Promise<TolokaOperation> {
+    const response = await this.send('GET', `/operations/${encodeURIComponent(operationId)}`, authorization);
+    if (response.status === 200) return parseOperation(response.text);
+    throw apiError(response);
+  }
+
+  private async send(method: 'GET' | 'POST', path: string, authorization: string): Promise<RawResponse> {
+    try {
+      const response = await request(`${this.baseUrl}${path}`, {
+        method,
+        dispatcher: this.dispatcher,
+        headers: { authorization, accept: 'application/json', 'user-agent': 'toloka-pool-opener' },
+        signal: AbortSignal.timeout(this.options.requestTimeoutMs),
+      });
+      const text = await readLimited(response.body);
+      return { status: response.statusCode, headers: response.headers, text };
+    } catch (error) {
+      if (error instanceof TolokaProtocolError) throw error;
+      const timedOut = isTimeout(error);
+      const what = timedOut
+        ? `no answer within ${this.options.requestTimeoutMs} ms`
+        : describeNetworkError(error);
+      throw new TolokaNetworkError(`${method} ${path}: ${what}`, { cause: error, timedOut });
+    }
+  }
+}
+
+interface RawResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly text: string;
+}
+
+async function readLimited(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) {
+      body.destroy();
+      throw new TolokaProtocolError(`response body larger than ${MAX_BODY_BYTES} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function isTimeout(error: unknown): boolean {
+  return (
+    (error instanceof DOMException && (error.name === 'TimeoutError' || error.name === 'AbortError')) ||
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError
+  );
+}
+
+function describeNetworkError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}
+
+function parseOperation(text: string): TolokaOperation {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new TolokaProtocolError('operation body is not JSON', { cause: error });
+  }
+  if (typeof body !== 'object' || body === null)
+    throw new TolokaProtocolError('operation body is not an object');
+  const { id, status, progress } = body as Record<string, unknown>;
+  if (typeof id !== 'string' || id === '') throw new TolokaProtocolError('operation has no id');
+  if (typeof status !== 'string' || !OPERATION_STATUSES.has(status)) {
+    throw new TolokaProtocolError(`operation ${id} has an unknown status ${JSON.stringify(status)}`);
+  }
+  return {
+    ...(body as TolokaOperation),
+    progress: typeof progress === 'number' && Number.isFinite(progress) ? progress : undefined,
+  };
+}
+
+function apiError(response: RawResponse): TolokaApiError {
+  return new TolokaApiError(
+    response.status,
+    parseErrorBody(response.text),
+    parseRetryAfter(response.headers),
+  );
+}
+
+/** Toloka's error JSON when there is one; an empty or foreign body leaves only the status to go on. */
+function parseErrorBody(text: string): TolokaApiError['body'] {
+  if (text.trim() === '') return {};
+  try {
+    const body: unknown = JSON.parse(text);
+    if (typeof body !== 'object' || body === null) return {};
+    const { code, message, request_id, payload } = body as Record<string, unknown>;
+    return {
+      code: typeof code === 'string' ? code : undefined,
+      message: typeof message === 'string' ? message : undefined,
+      request_id: typeof request_id === 'string' ? request_id : undefined,
+      payload,
+    };
+  } catch {
+    return {};
+  }
+}
+
+/** `Retry-After` as seconds or an HTTP date, capped so a hostile value cannot park a Lambda. */
+export function parseRetryAfter(
+  headers: Record<string, string | string[] | undefined>,
+  now: number = Date.now(),
+): number | undefined {
+  const raw = headers['retry-after'];
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (value === undefined || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - now;
+  if (!Number.isFinite(ms)) return undefined;
+  return Math.min(Math.max(0, Math.round(ms)), 15 * 60 * 1000);
+}

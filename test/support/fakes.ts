@@ -1,0 +1,94 @@
+import type { CheckQueue } from '../../lambda/runtime/check-queue.ts';
+import { DEFAULT_POLL } from '../../lambda/runtime/config.ts';
+import type { CheckMessage } from '../../lambda/runtime/messages.ts';
+import type { OpenResponse, OpenTarget, TolokaOperation } from '../../lambda/runtime/model.ts';
+import { MemoryOutcomeSink } from '../../lambda/runtime/outcome-sink.ts';
+import type { Log, OpeningDependencies } from '../../lambda/runtime/pool-opening.ts';
+import { StaticTokenSource } from '../../lambda/runtime/token-source.ts';
+import type { TolokaApi } from '../../lambda/runtime/toloka-api.ts';
+
+type Step<T> = T | Error;
+
+/** A Toloka whose answers are scripted call by call; it records what it was asked. */
+export class ScriptedToloka implements TolokaApi {
+  readonly calls: Array<{ call: 'open' | 'getOperation'; id: string; authorization: string }> = [];
+  constructor(
+    private readonly openAnswers: Step<OpenResponse>[] = [],
+    private readonly operationAnswers: Step<TolokaOperation>[] = [],
+  ) {}
+
+  async open(target: OpenTarget, authorization: string): Promise<OpenResponse> {
+    this.calls.push({ call: 'open', id: target.id, authorization });
+    return next(this.openAnswers, 'open');
+  }
+
+  async getOperation(operationId: string, authorization: string): Promise<TolokaOperation> {
+    this.calls.push({ call: 'getOperation', id: operationId, authorization });
+    return next(this.operationAnswers, 'getOperation');
+  }
+}
+
+function next<T>(answers: Step<T>[], call: string): T {
+  const answer = answers.shift();
+  if (answer === undefined) throw new Error(`ScriptedToloka: no scripted answer left for ${call}`);
+  if (answer instanceof Error) throw answer;
+  return answer;
+}
+
+export class MemoryCheckQueue implements CheckQueue {
+  readonly sent: Array<{ message: CheckMessage; delaySeconds: number }> = [];
+  failWith: Error | undefined;
+  async enqueue(message: CheckMessage, delaySeconds: number): Promise<void> {
+    if (this.failWith) throw this.failWith;
+    this.sent.push({ message, delaySeconds });
+  }
+}
+
+export class MemoryLog implements Log {
+  readonly entries: Array<{ level: string; message: string; attributes?: Record<string, unknown> }> = [];
+  debug(message: string, attributes?: Record<string, unknown>): void {
+    this.entries.push({ level: 'debug', message, attributes });
+  }
+  info(message: string, attributes?: Record<string, unknown>): void {
+    this.entries.push({ level: 'info', message, attributes });
+  }
+  warn(message: string, attributes?: Record<string, unknown>): void {
+    this.entries.push({ level: 'warn', message, attributes });
+  }
+}
+
+/** A clock that moves only when slept on, so retries and deadlines run instantly. */
+export class ManualClock {
+  constructor(public nowMs = Date.parse('2026-11-28T12:00:00Z')) {}
+  readonly now = (): number => this.nowMs;
+  readonly sleeps: number[] = [];
+  readonly sleep = async (ms: number): Promise<void> => {
+    this.sleeps.push(ms);
+    this.nowMs += ms;
+  };
+}
+
+export function fakeDependencies(
+  toloka: TolokaApi,
+  overrides: Partial<OpeningDependencies> = {},
+): OpeningDependencies & {
+  checks: MemoryCheckQueue;
+  outcomes: MemoryOutcomeSink;
+  log: MemoryLog;
+  clock: ManualClock;
+} {
+  const clock = new ManualClock();
+  return {
+    toloka,
+    tokens: new StaticTokenSource('test-oauth-token'),
+    checks: new MemoryCheckQueue(),
+    outcomes: new MemoryOutcomeSink(),
+    log: new MemoryLog(),
+    poll: DEFAULT_POLL,
+    retry: { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 5_000 },
+    now: clock.now,
+    sleep: clock.sleep,
+    clock,
+    ...overrides,
+  } as ReturnType<typeof fakeDependencies>;
+}

@@ -1,0 +1,276 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CheckQueueError,
+  RetriesExhaustedError,
+  TokenUnavailableError,
+  TolokaApiError,
+  TolokaNetworkError,
+  TolokaProtocolError,
+} from '../../lambda/runtime/errors.ts';
+import type { CheckMessage } from '../../lambda/runtime/messages.ts';
+import type { TolokaOperation } from '../../lambda/runtime/model.ts';
+import { checkOperation, openTarget } from '../../lambda/runtime/pool-opening.ts';
+import { fakeDependencies, ScriptedToloka } from '../support/fakes.ts';
+import { fixtureJson } from '../support/fixtures.ts';
+
+const pending = fixtureJson<TolokaOperation>('toloka/operation-pending.json');
+const running = fixtureJson<TolokaOperation>('toloka/operation-running.json');
+const success = fixtureJson<TolokaOperation>('toloka/operation-success.json');
+const fail = fixtureJson<TolokaOperation>('toloka/operation-fail.json');
+const conflictBody = fixtureJson<TolokaApiError['body']>('toloka/error-409-inappropriate-status.json');
+const pool = { kind: 'pool' as const, id: '21' };
+const budget = { budgetMs: 30_000 };
+
+describe('openTarget', () => {
+  it('enqueues a delayed first check when Toloka answers 202 with a pending operation', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: pending }]));
+    const result = await openTarget(deps, pool, budget);
+    expect(result).toEqual({ kind: 'following', operationId: pending.id, nextCheckInSeconds: 2 });
+    expect(deps.checks.sent).toHaveLength(1);
+    expect(deps.checks.sent[0]).toMatchObject({
+      delaySeconds: 2,
+      message: {
+        version: 1,
+        target: pool,
+        operationId: pending.id,
+        attempt: 1,
+        deadline: '2026-11-28T13:00:00.000Z',
+      },
+    });
+    expect(deps.outcomes.records).toEqual([]);
+  });
+
+  it('reports ALREADY_OPEN when Toloka answers 204', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([{ kind: 'already-open' }]));
+    await openTarget(deps, pool, budget);
+    expect(deps.outcomes.records).toEqual([
+      expect.objectContaining({ outcome: 'ALREADY_OPEN', poolId: '21' }),
+    ]);
+    expect(deps.checks.sent).toEqual([]);
+  });
+
+  it('reports OPENED without a check message when the 202 body is already SUCCESS', async () => {
+    const toloka = new ScriptedToloka([{ kind: 'operation', operation: success }]);
+    const deps = fakeDependencies(toloka);
+    await openTarget(deps, pool, budget);
+    expect(deps.outcomes.records).toEqual([
+      expect.objectContaining({ outcome: 'OPENED', poolId: '21', operationId: success.id, checks: 0 }),
+    ]);
+    expect(deps.checks.sent).toEqual([]);
+    expect(toloka.calls).toHaveLength(1);
+  });
+
+  it('reports FAILED without a check message when the 202 body is already FAIL', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: fail }]));
+    await openTarget(deps, pool, budget);
+    expect(deps.outcomes.records).toEqual([
+      expect.objectContaining({
+        outcome: 'FAILED',
+        operationId: fail.id,
+        status: 'FAIL',
+        code: 'OPERATION_FAILED',
+      }),
+    ]);
+    expect(deps.checks.sent).toEqual([]);
+  });
+
+  it("reports FAILED with Toloka's code, message and request_id when Toloka answers 409", async () => {
+    const toloka = new ScriptedToloka([new TolokaApiError(409, conflictBody)]);
+    const deps = fakeDependencies(toloka);
+    await openTarget(deps, pool, budget);
+    expect(deps.outcomes.records).toEqual([
+      expect.objectContaining({
+        outcome: 'FAILED',
+        poolId: '21',
+        code: 'INAPPROPRIATE_STATUS',
+        message: conflictBody.message,
+        request_id: conflictBody.request_id,
+        httpStatus: 409,
+        payload: { appropriate_statuses: ['OPEN', 'CLOSED'] },
+      }),
+    ]);
+    expect(toloka.calls).toHaveLength(1);
+  });
+
+  it.each([400, 401, 403, 404])(
+    'reports FAILED at once, without retrying, when Toloka answers %i',
+    async (status) => {
+      const toloka = new ScriptedToloka([
+        new TolokaApiError(status, { code: `CODE_${status}`, request_id: 'r-1' }),
+      ]);
+      const deps = fakeDependencies(toloka);
+      await openTarget(deps, pool, budget);
+      expect(deps.outcomes.records).toEqual([
+        expect.objectContaining({
+          outcome: 'FAILED',
+          code: `CODE_${status}`,
+          httpStatus: status,
+          request_id: 'r-1',
+        }),
+      ]);
+      expect(toloka.calls).toHaveLength(1);
+    },
+  );
+
+  it('falls back to the HTTP status when a 4xx error has an empty body', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([new TolokaApiError(403, {})]));
+    await openTarget(deps, pool, budget);
+    expect(deps.outcomes.records[0]).toMatchObject({
+      outcome: 'FAILED',
+      code: 'HTTP_403',
+      message: 'Toloka answered HTTP 403',
+    });
+  });
+
+  it.each([
+    ['503', () => new TolokaApiError(503, { code: 'REMOTE_SERVICE_UNAVAILABLE' })],
+    ['500', () => new TolokaApiError(500, { code: 'INTERNAL_ERROR' })],
+    ['408', () => new TolokaApiError(408, {})],
+    ['429', () => new TolokaApiError(429, { code: 'TOO_MANY_REQUESTS' })],
+    [
+      'a reset connection',
+      () => new TolokaNetworkError('reset', { cause: new Error('ECONNRESET'), timedOut: false }),
+    ],
+    ['a time-out', () => new TolokaNetworkError('slow', { cause: new Error('timeout'), timedOut: true })],
+    ['a malformed 2xx', () => new TolokaProtocolError('operation body is not JSON')],
+  ])('retries %s and carries on when Toloka recovers', async (_, transient) => {
+    const toloka = new ScriptedToloka([transient(), transient(), { kind: 'already-open' }]);
+    const deps = fakeDependencies(toloka);
+    await openTarget(deps, pool, budget);
+    expect(toloka.calls).toHaveLength(3);
+    expect(deps.outcomes.records).toEqual([expect.objectContaining({ outcome: 'ALREADY_OPEN' })]);
+    expect(deps.log.entries.filter((entry) => entry.message === 'Toloka call failed, retrying')).toHaveLength(
+      2,
+    );
+  });
+
+  it('throws, reporting nothing, when transient failures outlast the attempts', async () => {
+    const unavailable = () => new TolokaApiError(503, {});
+    const toloka = new ScriptedToloka([unavailable(), unavailable(), unavailable(), unavailable()]);
+    const deps = fakeDependencies(toloka);
+    await expect(openTarget(deps, pool, budget)).rejects.toBeInstanceOf(RetriesExhaustedError);
+    expect(toloka.calls).toHaveLength(4);
+    expect(deps.outcomes.records).toEqual([]);
+  });
+
+  it('waits as long as Retry-After asks before trying again', async () => {
+    const toloka = new ScriptedToloka([new TolokaApiError(429, {}, 3_000), { kind: 'already-open' }]);
+    const deps = fakeDependencies(toloka);
+    await openTarget(deps, pool, budget);
+    expect(deps.clock.sleeps).toEqual([3_000]);
+  });
+
+  it('throws when the token cannot be read, before calling Toloka', async () => {
+    const toloka = new ScriptedToloka([]);
+    const deps = fakeDependencies(toloka, {
+      tokens: { getToken: () => Promise.reject(new TokenUnavailableError('throttled')) },
+    });
+    await expect(openTarget(deps, pool, budget)).rejects.toBeInstanceOf(TokenUnavailableError);
+    expect(toloka.calls).toEqual([]);
+  });
+
+  it('throws when the check cannot be enqueued, so that the trigger is retried', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: pending }]));
+    deps.checks.failWith = new CheckQueueError('SQS down');
+    await expect(openTarget(deps, pool, budget)).rejects.toBeInstanceOf(CheckQueueError);
+    expect(deps.outcomes.records).toEqual([]);
+  });
+
+  it('sends the stored credential with the scheme chosen for it', async () => {
+    const toloka = new ScriptedToloka([{ kind: 'already-open' }]);
+    await openTarget(fakeDependencies(toloka), pool, budget);
+    expect(toloka.calls[0]?.authorization).toBe('OAuth test-oauth-token');
+  });
+
+  it('names a training by trainingId in its outcome', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([{ kind: 'already-open' }]));
+    await openTarget(deps, { kind: 'training', id: '9' }, budget);
+    expect(deps.outcomes.records[0]).toMatchObject({ outcome: 'ALREADY_OPEN', trainingId: '9' });
+    expect(deps.outcomes.records[0]).not.toHaveProperty('poolId');
+  });
+});
+
+describe('checkOperation', () => {
+  const firstCheck: CheckMessage = {
+    version: 1,
+    target: pool,
+    operationId: running.id,
+    requestedAt: '2026-11-28T11:59:58.000Z',
+    deadline: '2026-11-28T13:00:00.000Z',
+    attempt: 1,
+  };
+
+  it('reports OPENED when the operation has succeeded', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([], [success]));
+    await checkOperation(deps, firstCheck, budget);
+    expect(deps.outcomes.records).toEqual([
+      expect.objectContaining({
+        outcome: 'OPENED',
+        poolId: '21',
+        operationId: success.id,
+        checks: 1,
+        elapsedMs: 2_000,
+      }),
+    ]);
+    expect(deps.checks.sent).toEqual([]);
+  });
+
+  it('reports FAILED with the operation status when the operation has failed', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([], [fail]));
+    await checkOperation(deps, firstCheck, budget);
+    expect(deps.outcomes.records[0]).toMatchObject({
+      outcome: 'FAILED',
+      status: 'FAIL',
+      operationId: fail.id,
+    });
+  });
+
+  it('enqueues the next check further out while the operation runs', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([], [running]));
+    await checkOperation(deps, { ...firstCheck, attempt: 4 }, budget);
+    expect(deps.checks.sent).toEqual([{ message: { ...firstCheck, attempt: 5 }, delaySeconds: 11 }]);
+    expect(deps.outcomes.records).toEqual([]);
+  });
+
+  it('schedules the last check on the deadline', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([], [running]));
+    const deadline = new Date(deps.clock.nowMs + 5_000).toISOString();
+    await checkOperation(deps, { ...firstCheck, attempt: 12, deadline }, budget);
+    expect(deps.checks.sent[0]?.delaySeconds).toBe(5);
+  });
+
+  it('reports TIMED_OUT when the operation is unfinished at the deadline', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([], [running]));
+    const deadline = new Date(deps.clock.nowMs).toISOString();
+    await checkOperation(deps, { ...firstCheck, attempt: 9, deadline }, budget);
+    expect(deps.outcomes.records).toEqual([
+      expect.objectContaining({
+        outcome: 'TIMED_OUT',
+        operationId: running.id,
+        status: 'RUNNING',
+        progress: 40,
+        checks: 9,
+      }),
+    ]);
+    expect(deps.checks.sent).toEqual([]);
+  });
+
+  it('reports FAILED when Toloka no longer knows the operation', async () => {
+    const deps = fakeDependencies(
+      new ScriptedToloka([], [new TolokaApiError(404, { code: 'DOES_NOT_EXIST' })]),
+    );
+    await checkOperation(deps, firstCheck, budget);
+    expect(deps.outcomes.records[0]).toMatchObject({
+      outcome: 'FAILED',
+      code: 'DOES_NOT_EXIST',
+      operationId: running.id,
+    });
+  });
+
+  it('throws, so the check is redelivered, when Toloka stays unavailable', async () => {
+    const down = () => new TolokaApiError(502, {});
+    const deps = fakeDependencies(new ScriptedToloka([], [down(), down(), down(), down()]));
+    await expect(checkOperation(deps, firstCheck, budget)).rejects.toBeInstanceOf(RetriesExhaustedError);
+    expect(deps.outcomes.records).toEqual([]);
+  });
+});
