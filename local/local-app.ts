@@ -1,0 +1,81 @@
+import { createCheckOperationHandler } from '../lambda/check-operation.ts';
+import { createOpenPoolHandler } from '../lambda/open-pool.ts';
+import { DEFAULT_HTTP, DEFAULT_POLL, type PollSettings } from '../lambda/runtime/config.ts';
+import type { HandlerRuntime } from '../lambda/runtime/lambda-dependencies.ts';
+import { FanOutOutcomeSink, MemoryOutcomeSink, type OutcomeSink } from '../lambda/runtime/outcome-sink.ts';
+import type { Log, OpeningDependencies } from '../lambda/runtime/pool-opening.ts';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../lambda/runtime/retry.ts';
+import { StaticTokenSource, type TokenSource } from '../lambda/runtime/token-source.ts';
+import { HttpTolokaApi, type TolokaApi } from '../lambda/runtime/toloka-api.ts';
+import { LocalCheckQueue, LocalQueue } from './local-queue.ts';
+
+export interface LocalAppOptions {
+  /** The Toloka origin, e.g. the emulator's `http://127.0.0.1:port`. */
+  readonly apiOrigin: string;
+  readonly token?: string;
+  readonly tokens?: TokenSource;
+  readonly toloka?: TolokaApi;
+  readonly poll?: Partial<PollSettings>;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly requestTimeoutMs?: number;
+  /** Multiplies queue delays (not the clock): for tests that want short waits. @default 1 */
+  readonly timeScale?: number;
+  readonly maxReceiveCount?: number;
+  readonly visibilityTimeoutSeconds?: number;
+  readonly log?: Log;
+  readonly outcomes?: OutcomeSink;
+}
+
+export const silentLog: Log = { debug: () => undefined, info: () => undefined, warn: () => undefined };
+
+/**
+ * The whole app in one process: the real opener and checker handlers wired to local queues that
+ * play SQS and its event source mappings. Used by `npm start` and the integration tests.
+ */
+export function createLocalApp(options: LocalAppOptions) {
+  const queueOptions = {
+    timeScale: options.timeScale ?? 1,
+    maxReceiveCount: options.maxReceiveCount ?? 3,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 5,
+  };
+  const triggerQueue = new LocalQueue({ name: 'triggers', ...queueOptions });
+  const checkQueue = new LocalQueue({ name: 'checks', ...queueOptions });
+  const recorded = new MemoryOutcomeSink();
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_HTTP.requestTimeoutMs;
+  const deps: OpeningDependencies = {
+    toloka: options.toloka ?? new HttpTolokaApi({ origin: options.apiOrigin, requestTimeoutMs }),
+    tokens: options.tokens ?? new StaticTokenSource(options.token ?? 'local-dev-token'),
+    checks: new LocalCheckQueue(checkQueue),
+    outcomes: options.outcomes === undefined ? recorded : new FanOutOutcomeSink(recorded, options.outcomes),
+    log: options.log ?? silentLog,
+    poll: { ...DEFAULT_POLL, ...options.poll },
+    retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
+  };
+  const runtime = (): HandlerRuntime => ({ deps, requestTimeoutMs });
+  const opener = createOpenPoolHandler(runtime);
+  const checker = createCheckOperationHandler(runtime);
+  triggerQueue.consumeWith((event) => opener(event));
+  checkQueue.consumeWith((event) => checker(event));
+
+  return {
+    deps,
+    opener,
+    checker,
+    triggerQueue,
+    checkQueue,
+    outcomes: recorded.records,
+    /** Resolves when neither queue has anything left to deliver. */
+    async settled(): Promise<void> {
+      // Each queue feeds the other's work, so wait until both are idle at the same moment.
+      while (triggerQueue.busy || checkQueue.busy) {
+        await Promise.all([triggerQueue.idle(), checkQueue.idle()]);
+      }
+    },
+    close(): void {
+      triggerQueue.close();
+      checkQueue.close();
+    },
+  };
+}
+
+export type LocalApp = ReturnType<typeof createLocalApp>;

@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { CheckQueue } from '../lambda/runtime/check-queue.ts';
+import { type CheckMessage, encodeCheckMessage } from '../lambda/runtime/messages.ts';
+
+export type SqsConsumer = (event: SQSEvent) => Promise<SQSBatchResponse | unknown>;
+
+export interface LocalQueueOptions {
+  readonly name: string;
+  /** Receives before a failing message moves to the dead letters. @default 3 */
+  readonly maxReceiveCount?: number;
+  /** Seconds a failed message stays invisible before it is delivered again. @default 5 */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Multiplies every delay: 0.01 runs a 900 s delay in 9 s. @default 1 */
+  readonly timeScale?: number;
+}
+
+interface InFlight {
+  readonly messageId: string;
+  readonly body: string;
+  receiveCount: number;
+}
+
+/**
+ * An in-memory stand-in for an SQS queue and Lambda's event source mapping, for the local run and
+ * tests: it honours per-message delays, delivers each message to the consumer as a one-record
+ * SQS event, redelivers the batch item failures after the visibility time-out, and moves a
+ * message that keeps failing to `deadLetters` after `maxReceiveCount` receives.
+ */
+export class LocalQueue {
+  readonly deadLetters: Array<{ messageId: string; body: string }> = [];
+  readonly sent: Array<{ body: string; delaySeconds: number }> = [];
+  private consumer: SqsConsumer | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private pending = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: LocalQueueOptions) {}
+
+  consumeWith(consumer: SqsConsumer): void {
+    this.consumer = consumer;
+  }
+
+  send(body: string, delaySeconds = 0): void {
+    this.sent.push({ body, delaySeconds });
+    this.schedule({ messageId: randomUUID(), body, receiveCount: 0 }, delaySeconds);
+  }
+
+  get busy(): boolean {
+    return this.pending > 0;
+  }
+
+  /** Resolves once no message is waiting or being handled. */
+  idle(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  close(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.pending = 0;
+    this.settle();
+  }
+
+  private schedule(message: InFlight, delaySeconds: number): void {
+    this.pending++;
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        void this.deliver(message).finally(() => {
+          this.pending--;
+          this.settle();
+        });
+      },
+      delaySeconds * 1000 * (this.options.timeScale ?? 1),
+    );
+    this.timers.add(timer);
+  }
+
+  private async deliver(message: InFlight): Promise<void> {
+    if (this.consumer === undefined) throw new Error(`queue ${this.options.name} has no consumer`);
+    message.receiveCount++;
+    const event: SQSEvent = {
+      Records: [
+        {
+          messageId: message.messageId,
+          receiptHandle: `${message.messageId}#${message.receiveCount}`,
+          body: message.body,
+          attributes: {
+            ApproximateReceiveCount: String(message.receiveCount),
+            SentTimestamp: String(Date.now()),
+            SenderId: 'local',
+            ApproximateFirstReceiveTimestamp: String(Date.now()),
+          },
+          messageAttributes: {},
+          md5OfBody: '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: `arn:aws:sqs:local:000000000000:${this.options.name}`,
+          awsRegion: 'local',
+        },
+      ],
+    };
+    let failed: boolean;
+    try {
+      const response = (await this.consumer(event)) as Partial<SQSBatchResponse> | undefined;
+      failed = (response?.batchItemFailures ?? []).some((item) => item.itemIdentifier === message.messageId);
+    } catch {
+      // A handler that throws fails its whole batch, as in Lambda.
+      failed = true;
+    }
+    if (!failed) return;
+    if (message.receiveCount >= (this.options.maxReceiveCount ?? 3)) {
+      this.deadLetters.push({ messageId: message.messageId, body: message.body });
+      return;
+    }
+    this.schedule(message, this.options.visibilityTimeoutSeconds ?? 5);
+  }
+
+  private settle(): void {
+    if (this.pending !== 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+/** The check queue port on a local queue. */
+export class LocalCheckQueue implements CheckQueue {
+  constructor(private readonly queue: LocalQueue) {}
+  async enqueue(message: CheckMessage, delaySeconds: number): Promise<void> {
+    this.queue.send(encodeCheckMessage(message), delaySeconds);
+  }
+}

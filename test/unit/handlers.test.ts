@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { createCheckOperationHandler } from '../../lambda/check-operation.ts';
+import { createOpenPoolHandler } from '../../lambda/open-pool.ts';
+import { TolokaApiError } from '../../lambda/runtime/errors.ts';
+import type { HandlerRuntime } from '../../lambda/runtime/lambda-dependencies.ts';
+import type { TolokaOperation } from '../../lambda/runtime/model.ts';
+import { LogOutcomeSink } from '../../lambda/runtime/outcome-sink.ts';
+import { lambdaContext, sqsEvent } from '../support/events.ts';
+import { fakeDependencies, ScriptedToloka } from '../support/fakes.ts';
+import { fixtureJson } from '../support/fixtures.ts';
+
+const success = fixtureJson<TolokaOperation>('toloka/operation-success.json');
+
+function runtimeOf(deps: ReturnType<typeof fakeDependencies>): () => HandlerRuntime {
+  return () => ({ deps, requestTimeoutMs: 1_000 }) as unknown as HandlerRuntime;
+}
+
+describe('opener handler', () => {
+  it('fails only the message whose opening hit a transient error, and keeps the rest of the batch', async () => {
+    const down = () => new TolokaApiError(503, {});
+    const deps = fakeDependencies(
+      new ScriptedToloka([{ kind: 'already-open' }, down(), down(), down(), down()]),
+      { retry: { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 1 } },
+    );
+    const handler = createOpenPoolHandler(runtimeOf(deps));
+    const event = sqsEvent(['{"poolId": "1"}', '{"poolId": "2"}']);
+    // Records run in parallel; the script serves answers in call order, so pool 1 takes the 204.
+    const response = await handler(event, lambdaContext());
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'message-1' }] });
+    expect(deps.outcomes.records).toEqual([
+      expect.objectContaining({ outcome: 'ALREADY_OPEN', poolId: '1' }),
+    ]);
+  });
+
+  it('reports a bad message once, naming the field, and does not return it to the queue', async () => {
+    const toloka = new ScriptedToloka([{ kind: 'already-open' }]);
+    const deps = fakeDependencies(toloka);
+    const handler = createOpenPoolHandler(runtimeOf(deps));
+    const response = await handler(sqsEvent(['{"poolId": "../1"}', '{"poolId": "5"}']), lambdaContext());
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(deps.outcomes.records).toContainEqual(
+      expect.objectContaining({
+        outcome: 'FAILED',
+        code: 'INVALID_MESSAGE',
+        field: 'poolId',
+        messageId: 'message-0',
+      }),
+    );
+    expect(toloka.calls.map((call) => call.id)).toEqual(['5']);
+  });
+
+  it('returns the outcome to a direct invocation such as EventBridge Scheduler', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: success }]));
+    const result = await createOpenPoolHandler(runtimeOf(deps))({ poolId: '21' }, lambdaContext());
+    expect(result).toMatchObject({ outcome: 'OPENED', poolId: '21', operationId: success.id });
+  });
+
+  it('returns PENDING with the operation to a direct invocation that hands over to the checker', async () => {
+    const pending = fixtureJson<TolokaOperation>('toloka/operation-pending.json');
+    const deps = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: pending }]));
+    const result = await createOpenPoolHandler(runtimeOf(deps))({ poolId: 21 }, lambdaContext());
+    expect(result).toEqual({ outcome: 'PENDING', operationId: pending.id, nextCheckInSeconds: 2 });
+  });
+
+  it('answers a bad direct payload with a FAILED record and does not throw', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([]));
+    const result = await createOpenPoolHandler(runtimeOf(deps))({ poolId: -1 }, lambdaContext());
+    expect(result).toMatchObject({ outcome: 'FAILED', code: 'INVALID_MESSAGE', field: 'poolId' });
+  });
+
+  it('throws on a transient failure of a direct invocation, so Lambda retries it', async () => {
+    const down = () => new TolokaApiError(500, {});
+    const deps = fakeDependencies(new ScriptedToloka([down(), down(), down(), down()]), {
+      retry: { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 1 },
+    });
+    await expect(
+      createOpenPoolHandler(runtimeOf(deps))({ poolId: '21' }, lambdaContext()),
+    ).rejects.toMatchObject({
+      code: 'RETRIES_EXHAUSTED',
+    });
+  });
+
+  it('answers a batch in which every message fails with batchItemFailures rather than an exception', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([new TolokaApiError(503, {})]), {
+      retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+    });
+    const response = await createOpenPoolHandler(runtimeOf(deps))(
+      sqsEvent(['{"poolId": "1"}']),
+      lambdaContext(),
+    );
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'message-0' }] });
+  });
+});
+
+describe('checker handler', () => {
+  it('reports a malformed check message and keeps the batch going', async () => {
+    const deps = fakeDependencies(new ScriptedToloka([], [success]));
+    const good = JSON.stringify({
+      version: 1,
+      poolId: '21',
+      operationId: success.id,
+      requestedAt: '2026-11-28T11:59:00.000Z',
+      deadline: '2026-11-28T13:00:00.000Z',
+      attempt: 1,
+    });
+    const response = await createCheckOperationHandler(runtimeOf(deps))(
+      sqsEvent(['{', good]),
+      lambdaContext(),
+    );
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(deps.outcomes.records.map((record) => record.outcome).sort()).toEqual(['FAILED', 'OPENED']);
+  });
+});
+
+describe('LogOutcomeSink', () => {
+  it('writes one JSON line per outcome, at ERROR for FAILED', async () => {
+    const lines: string[] = [];
+    const sink = new LogOutcomeSink(
+      'svc',
+      (line) => lines.push(line),
+      () => new Date('2026-11-28T12:00:00Z'),
+    );
+    await sink.report({
+      outcome: 'FAILED',
+      poolId: '1',
+      code: 'CONFLICT_STATE',
+      message: 'no',
+      request_id: 'r',
+    });
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? '')).toEqual({
+      level: 'ERROR',
+      timestamp: '2026-11-28T12:00:00.000Z',
+      service: 'svc',
+      outcome: 'FAILED',
+      poolId: '1',
+      code: 'CONFLICT_STATE',
+      message: 'no',
+      request_id: 'r',
+    });
+  });
+});
