@@ -1,0 +1,745 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TolokaEmulator } from '../../emulator/toloka-emulator.ts';
+
+const TOKEN = 'local-dev-token';
+const START = Date.UTC(2026, 10, 28, 21, 40, 0, 123);
+const TOLOKA_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+interface Operation {
+  id: string;
+  type: string;
+  status: string;
+  submitted: string;
+  started?: string;
+  finished?: string;
+  progress: number;
+  parameters: Record<string, string>;
+  details: Record<string, unknown>;
+}
+
+interface ErrorBody {
+  request_id: string;
+  code: string;
+  message: string;
+  payload?: unknown;
+}
+
+let clock = START;
+const emulator = new TolokaEmulator({ now: () => clock });
+let origin = '';
+
+beforeAll(async () => {
+  origin = await emulator.start();
+});
+
+afterAll(async () => {
+  await emulator.stop();
+});
+
+beforeEach(() => {
+  clock = START;
+  emulator.reset();
+});
+
+function advance(ms: number): void {
+  clock += ms;
+}
+
+function call(
+  method: string,
+  path: string,
+  options: { authorization?: string | null; base?: string; signal?: AbortSignal } = {},
+): Promise<Response> {
+  const authorization = options.authorization === undefined ? `OAuth ${TOKEN}` : options.authorization;
+  const init: RequestInit = { method, headers: authorization === null ? {} : { authorization } };
+  if (options.signal) init.signal = options.signal;
+  return fetch(`${options.base ?? origin}/api/v1${path}`, init);
+}
+
+async function json<T>(method: string, path: string): Promise<{ status: number; body: T }> {
+  const response = await call(method, path);
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+async function openPool(id: string): Promise<Operation> {
+  const { status, body } = await json<Operation>('POST', `/pools/${id}/open`);
+  expect(status).toBe(202);
+  return body;
+}
+
+function getOperation(id: string): Promise<Operation> {
+  return json<Operation>('GET', `/operations/${id}`).then(({ body }) => body);
+}
+
+function control(method: string, path: string, body?: unknown): Promise<Response> {
+  const init: RequestInit = { method };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { 'content-type': 'application/json' };
+  }
+  return fetch(`${origin}/_emulator${path}`, init);
+}
+
+describe('authentication', () => {
+  it('answers 401 AUTHENTICATION_ERROR without an Authorization header', async () => {
+    const response = await call('GET', '/pools/1', { authorization: null });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    const body = (await response.json()) as ErrorBody;
+    expect(body.code).toBe('AUTHENTICATION_ERROR');
+    expect(body.request_id).toMatch(UUID);
+    expect(body.message).toEqual(expect.any(String));
+  });
+
+  it('answers 401 for a token it does not know', async () => {
+    const response = await call('GET', '/pools/1', { authorization: 'OAuth not-the-token' });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as ErrorBody).code).toBe('AUTHENTICATION_ERROR');
+  });
+
+  it('answers 401 for a scheme other than OAuth and ApiKey', async () => {
+    const response = await call('GET', '/pools/1', { authorization: `Bearer ${TOKEN}` });
+    expect(response.status).toBe(401);
+  });
+
+  it('accepts a configured token with either the OAuth or the ApiKey scheme', async () => {
+    expect((await call('GET', '/pools/1', { authorization: `OAuth ${TOKEN}` })).status).toBe(200);
+    expect((await call('GET', '/pools/1', { authorization: `ApiKey ${TOKEN}` })).status).toBe(200);
+  });
+
+  it('accepts every token it was configured with', async () => {
+    const multi = new TolokaEmulator({ tokens: ['first', 'second'] });
+    const base = await multi.start();
+    try {
+      expect((await call('GET', '/pools/1', { base, authorization: 'ApiKey first' })).status).toBe(200);
+      expect((await call('GET', '/pools/1', { base, authorization: 'OAuth second' })).status).toBe(200);
+      expect((await call('GET', '/pools/1', { base, authorization: `OAuth ${TOKEN}` })).status).toBe(401);
+    } finally {
+      await multi.stop();
+    }
+  });
+});
+
+describe('opening a pool', () => {
+  it('follows an operation from PENDING through RUNNING with rising progress to SUCCESS', async () => {
+    const created = await openPool('1');
+    expect(created).toEqual({
+      id: expect.stringMatching(UUID),
+      type: 'POOL.OPEN',
+      status: 'PENDING',
+      submitted: '2026-11-28T21:40:00.123',
+      progress: 0,
+      parameters: { pool_id: '1' },
+      details: {},
+    });
+
+    advance(500);
+    const started = await getOperation(created.id);
+    expect(started).toMatchObject({ status: 'RUNNING', started: '2026-11-28T21:40:00.623', progress: 0 });
+    expect(started.finished).toBeUndefined();
+
+    const progress: number[] = [];
+    for (let step = 0; step < 4; step += 1) {
+      advance(500);
+      const running = await getOperation(created.id);
+      expect(running.status).toBe('RUNNING');
+      progress.push(running.progress);
+    }
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    expect(new Set(progress).size).toBe(progress.length);
+    expect(Math.max(...progress)).toBeLessThan(100);
+    expect((await json<{ status: string }>('GET', '/pools/1')).body.status).toBe('CLOSED');
+
+    advance(500);
+    const done = await getOperation(created.id);
+    expect(done).toMatchObject({
+      status: 'SUCCESS',
+      progress: 100,
+      started: '2026-11-28T21:40:00.623',
+      finished: '2026-11-28T21:40:03.123',
+    });
+    const pool = await json<Record<string, unknown>>('GET', '/pools/1');
+    expect(pool.body).toMatchObject({ status: 'OPEN', last_started: '2026-11-28T21:40:03.123' });
+    expect(emulator.getPoolState('1')?.status).toBe('OPEN');
+  });
+
+  it('stays PENDING for the configured pendingMs', async () => {
+    emulator.setPool('2', { openDurationMs: 10_000, pendingMs: 4_000 });
+    const created = await openPool('2');
+    advance(3_999);
+    expect((await getOperation(created.id)).status).toBe('PENDING');
+    advance(1);
+    expect((await getOperation(created.id)).status).toBe('RUNNING');
+  });
+
+  it('ends in FAIL and leaves the pool closed when configured to fail', async () => {
+    emulator.setPool('3', { openDurationMs: 1_000, result: 'FAIL' });
+    const created = await openPool('3');
+    advance(1_000);
+    const failed = await getOperation(created.id);
+    expect(failed).toMatchObject({ status: 'FAIL', finished: '2026-11-28T21:40:01.123' });
+    expect((await json<{ status: string }>('GET', '/pools/3')).body.status).toBe('CLOSED');
+  });
+
+  it('answers 204 with an empty body when the pool is already open', async () => {
+    emulator.setPool('4', { status: 'OPEN' });
+    const response = await call('POST', '/pools/4/open');
+    expect(response.status).toBe(204);
+    expect(await response.text()).toBe('');
+  });
+
+  it('answers 204 once its own open operation has succeeded', async () => {
+    await openPool('5');
+    advance(3_000);
+    expect((await call('POST', '/pools/5/open')).status).toBe(204);
+  });
+
+  it('answers a second open during a running operation with the same operation', async () => {
+    const first = await openPool('6');
+    advance(1_000);
+    const second = await openPool('6');
+    expect(second.id).toBe(first.id);
+    expect(second.status).toBe('RUNNING');
+  });
+
+  it('returns an operation that already succeeded in the 202 body when openDurationMs is 0', async () => {
+    emulator.setPool('7', { openDurationMs: 0 });
+    const created = await openPool('7');
+    expect(created).toMatchObject({
+      status: 'SUCCESS',
+      progress: 100,
+      submitted: '2026-11-28T21:40:00.123',
+      started: '2026-11-28T21:40:00.123',
+      finished: '2026-11-28T21:40:00.123',
+    });
+    expect(emulator.getPoolState('7')?.status).toBe('OPEN');
+  });
+
+  it('answers 409 with the configured code, message and payload when told to refuse', async () => {
+    emulator.setPool('8', {
+      refuse: { code: 'NOT_ENOUGH_BALANCE', message: 'Top up first', payload: { required: 12.5 } },
+    });
+    const response = await call('POST', '/pools/8/open');
+    expect(response.status).toBe(409);
+    expect(await response.json()).toEqual({
+      request_id: expect.stringMatching(UUID),
+      code: 'NOT_ENOUGH_BALANCE',
+      message: 'Top up first',
+      payload: { required: 12.5 },
+    });
+  });
+
+  it('answers 409 INAPPROPRIATE_STATUS for an archived pool', async () => {
+    emulator.setPool('9', { status: 'ARCHIVED' });
+    const response = await call('POST', '/pools/9/open');
+    expect(response.status).toBe(409);
+    const body = (await response.json()) as ErrorBody;
+    expect(body.code).toBe('INAPPROPRIATE_STATUS');
+    expect(body.payload).toMatchObject({ appropriate_statuses: ['CLOSED'] });
+  });
+
+  it('answers 409 for a locked pool', async () => {
+    emulator.setPool('10', { status: 'LOCKED' });
+    expect((await call('POST', '/pools/10/open')).status).toBe(409);
+  });
+
+  it('writes dates in UTC without a zone suffix', async () => {
+    emulator.setPool('11', { openDurationMs: 0 });
+    const created = await openPool('11');
+    for (const date of [created.submitted, created.started, created.finished])
+      expect(date).toMatch(TOLOKA_DATE);
+    const pool = (await json<Record<string, string>>('GET', '/pools/11')).body;
+    for (const field of ['created', 'last_started', 'will_expire']) expect(pool[field]).toMatch(TOLOKA_DATE);
+  });
+
+  it('answers 404 DOES_NOT_EXIST for a pool ID that is not a number', async () => {
+    const response = await call('POST', '/pools/abc/open');
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as ErrorBody).code).toBe('DOES_NOT_EXIST');
+  });
+
+  it('answers 404 for an unknown pool when auto-creation is off', async () => {
+    const strict = new TolokaEmulator({ autoCreatePools: false, pools: { '1': {} } });
+    const base = await strict.start();
+    try {
+      expect((await call('POST', '/pools/2/open', { base })).status).toBe(404);
+      expect((await call('GET', '/pools/2', { base })).status).toBe(404);
+      expect((await call('POST', '/pools/1/open', { base })).status).toBe(202);
+    } finally {
+      await strict.stop();
+    }
+  });
+});
+
+describe('pools', () => {
+  it('describes a pool with the fields toloka-kit needs to parse it', async () => {
+    emulator.setPool('20', { status: 'CLOSED', lastCloseReason: 'EXPIRED' });
+    const { status, body } = await json<Record<string, unknown>>('GET', '/pools/20');
+    expect(status).toBe(200);
+    expect(body).toMatchObject({
+      id: '20',
+      project_id: expect.any(String),
+      private_name: expect.any(String),
+      may_contain_adult_content: false,
+      will_expire: expect.stringMatching(TOLOKA_DATE),
+      reward_per_assignment: expect.any(Number),
+      assignment_max_duration_seconds: expect.any(Number),
+      auto_accept_solutions: expect.any(Boolean),
+      defaults: { default_overlap_for_new_task_suites: 1, default_overlap_for_new_tasks: 1 },
+      mixer_config: { real_tasks_count: 1, golden_tasks_count: 0, training_tasks_count: 0 },
+      status: 'CLOSED',
+      last_close_reason: 'EXPIRED',
+      created: '2026-11-28T21:40:00.123',
+    });
+    expect(body).not.toHaveProperty('last_started');
+  });
+
+  it('omits last_close_reason while the pool is open', async () => {
+    emulator.setPool('21', { status: 'OPEN', lastCloseReason: 'MANUAL' });
+    expect((await json<Record<string, unknown>>('GET', '/pools/21')).body).not.toHaveProperty(
+      'last_close_reason',
+    );
+  });
+
+  it('closes an open pool through a POOL.CLOSE operation', async () => {
+    emulator.setPool('22', { status: 'OPEN' });
+    const { status, body } = await json<Operation>('POST', '/pools/22/close');
+    expect(status).toBe(202);
+    expect(body).toMatchObject({ type: 'POOL.CLOSE', parameters: { pool_id: '22' } });
+    advance(100);
+    expect((await getOperation(body.id)).status).toBe('SUCCESS');
+    expect((await json<Record<string, unknown>>('GET', '/pools/22')).body).toMatchObject({
+      status: 'CLOSED',
+      last_close_reason: 'MANUAL',
+      last_stopped: '2026-11-28T21:40:00.223',
+    });
+  });
+
+  it('answers 204 to closing a pool that is already closed', async () => {
+    expect((await call('POST', '/pools/23/close')).status).toBe(204);
+  });
+
+  it('answers 409 POOL_LOCKED_BY_ANOTHER_OPERATION to closing while an open runs', async () => {
+    await openPool('24');
+    const response = await call('POST', '/pools/24/close');
+    expect(response.status).toBe(409);
+    expect(((await response.json()) as ErrorBody).code).toBe('POOL_LOCKED_BY_ANOTHER_OPERATION');
+  });
+});
+
+describe('operations', () => {
+  it('answers 404 DOES_NOT_EXIST for an unknown operation', async () => {
+    const response = await call('GET', '/operations/no-such-operation');
+    expect(response.status).toBe(404);
+    const body = (await response.json()) as ErrorBody;
+    expect(body.code).toBe('DOES_NOT_EXIST');
+    expect(body.request_id).toMatch(UUID);
+  });
+
+  it('keeps the log empty until the operation ends, then lists one item', async () => {
+    emulator.setPool('30', { openDurationMs: 1_000, result: 'FAIL' });
+    const created = await openPool('30');
+    expect((await json<unknown[]>('GET', `/operations/${created.id}/log`)).body).toEqual([]);
+    advance(1_000);
+    const log = await json<Array<Record<string, unknown>>>('GET', `/operations/${created.id}/log`);
+    expect(log.status).toBe(200);
+    expect(log.body).toEqual([
+      expect.objectContaining({ type: 'POOL_OPEN', success: false, input: { pool_id: '30' } }),
+    ]);
+  });
+
+  it('answers 404 for the log of an unknown operation', async () => {
+    expect((await call('GET', '/operations/nope/log')).status).toBe(404);
+  });
+
+  it('gives tests the operation without going through HTTP', async () => {
+    const created = await openPool('31');
+    expect(emulator.getOperation(created.id)).toEqual(created);
+    expect(emulator.getOperation('unknown')).toBeUndefined();
+  });
+});
+
+describe('trainings', () => {
+  it('opens a training through a TRAINING.OPEN operation', async () => {
+    emulator.setTraining('40', { openDurationMs: 1_000 });
+    const { status, body } = await json<Operation>('POST', '/trainings/40/open');
+    expect(status).toBe(202);
+    expect(body).toMatchObject({
+      type: 'TRAINING.OPEN',
+      status: 'PENDING',
+      parameters: { training_id: '40' },
+    });
+    advance(1_000);
+    expect((await getOperation(body.id)).status).toBe('SUCCESS');
+    const training = await json<Record<string, unknown>>('GET', '/trainings/40');
+    expect(training.body).toMatchObject({
+      id: '40',
+      status: 'OPEN',
+      last_started: '2026-11-28T21:40:01.123',
+    });
+    expect(emulator.getTrainingState('40')?.status).toBe('OPEN');
+    expect(emulator.getPoolState('40')).toBeUndefined();
+  });
+
+  it('keeps trainings and pools with the same ID apart', async () => {
+    emulator.setTraining('41', { status: 'OPEN' });
+    expect((await call('POST', '/trainings/41/open')).status).toBe(204);
+    expect((await call('POST', '/pools/41/open')).status).toBe(202);
+  });
+
+  it('refuses to open a training when told to', async () => {
+    emulator.setTraining('42', { refuse: { code: 'EMPTY_POOL' } });
+    const response = await call('POST', '/trainings/42/open');
+    expect(response.status).toBe(409);
+    expect(((await response.json()) as ErrorBody).code).toBe('EMPTY_POOL');
+  });
+});
+
+describe('routing', () => {
+  it('answers 404 DOES_NOT_EXIST for an unknown route', async () => {
+    const response = await call('GET', '/projects/1');
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as ErrorBody).code).toBe('DOES_NOT_EXIST');
+  });
+
+  it('answers 404 for path segments that only exist on Object.prototype', async () => {
+    expect((await call('GET', '/pools/1/constructor')).status).toBe(404);
+    expect((await call('GET', '/pools/1/__proto__')).status).toBe(404);
+  });
+
+  it('answers 405 with an Allow header for a wrong method', async () => {
+    const response = await call('GET', '/pools/1/open');
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('POST');
+    expect(((await response.json()) as ErrorBody).request_id).toMatch(UUID);
+  });
+
+  it('serves several requests over one keep-alive connection', async () => {
+    const responses = await Promise.all([call('GET', '/pools/1'), call('GET', '/pools/2')]);
+    for (const response of responses) expect(response.status).toBe(200);
+    await Promise.all(responses.map((response) => response.text()));
+    expect((await call('GET', '/pools/3')).status).toBe(200);
+  });
+});
+
+describe('rate limit', () => {
+  it('answers 429 TOO_MANY_REQUESTS beyond the limit within one second, then recovers', async () => {
+    let now = START;
+    const limited = new TolokaEmulator({ rateLimitPerSecond: 3, now: () => now });
+    const base = await limited.start();
+    try {
+      for (let i = 0; i < 3; i += 1) expect((await call('GET', '/pools/1', { base })).status).toBe(200);
+      const refused = await call('GET', '/pools/1', { base });
+      expect(refused.status).toBe(429);
+      expect(((await refused.json()) as ErrorBody).code).toBe('TOO_MANY_REQUESTS');
+      now += 1_000;
+      expect((await call('GET', '/pools/1', { base })).status).toBe(200);
+    } finally {
+      await limited.stop();
+    }
+  });
+});
+
+describe('fault injection', () => {
+  it('answers an injected status with its headers and a Toloka error body, once', async () => {
+    emulator.injectFault({
+      kind: 'status',
+      status: 429,
+      headers: { 'Retry-After': '2' },
+      path: '/pools/1/open',
+    });
+    const faulted = await call('POST', '/pools/1/open');
+    expect(faulted.status).toBe(429);
+    expect(faulted.headers.get('retry-after')).toBe('2');
+    const body = (await faulted.json()) as ErrorBody;
+    expect(body).toMatchObject({ code: 'TOO_MANY_REQUESTS', request_id: expect.stringMatching(UUID) });
+    expect((await call('POST', '/pools/1/open')).status).toBe(202);
+  });
+
+  it('sends an empty body when the fault body is null', async () => {
+    emulator.injectFault({ kind: 'status', status: 503, body: null });
+    const response = await call('GET', '/pools/1');
+    expect(response.status).toBe(503);
+    expect(await response.text()).toBe('');
+  });
+
+  it('uses the REMOTE_SERVICE_UNAVAILABLE and INTERNAL_ERROR codes for 5xx faults', async () => {
+    emulator.injectFault({ kind: 'status', status: 504 });
+    emulator.injectFault({ kind: 'status', status: 500 });
+    expect(((await (await call('GET', '/pools/1')).json()) as ErrorBody).code).toBe(
+      'REMOTE_SERVICE_UNAVAILABLE',
+    );
+    expect(((await (await call('GET', '/pools/1')).json()) as ErrorBody).code).toBe('INTERNAL_ERROR');
+  });
+
+  it('sends a custom body as given', async () => {
+    emulator.injectFault({
+      kind: 'status',
+      status: 502,
+      body: '<html>Bad Gateway</html>',
+      headers: { 'content-type': 'text/html' },
+    });
+    const response = await call('GET', '/pools/1');
+    expect(response.headers.get('content-type')).toBe('text/html');
+    expect(await response.text()).toBe('<html>Bad Gateway</html>');
+  });
+
+  it('hits only requests that match its method and path, as many times as asked', async () => {
+    emulator.injectFault({ kind: 'status', status: 500, method: 'GET', path: /^\/operations\//, times: 2 });
+    const created = await openPool('1');
+    expect((await call('GET', '/pools/1')).status).toBe(200);
+    expect((await call('GET', `/operations/${created.id}`)).status).toBe(500);
+    expect((await call('GET', `/operations/${created.id}`)).status).toBe(500);
+    expect((await call('GET', `/operations/${created.id}`)).status).toBe(200);
+  });
+
+  it('keeps hitting with times Infinity until cleared', async () => {
+    emulator.injectFault({ kind: 'status', status: 503, times: Number.POSITIVE_INFINITY });
+    for (let i = 0; i < 5; i += 1) expect((await call('GET', '/pools/1')).status).toBe(503);
+    emulator.clearFaults();
+    expect((await call('GET', '/pools/1')).status).toBe(200);
+  });
+
+  it('applies before authentication', async () => {
+    emulator.injectFault({ kind: 'status', status: 503 });
+    expect((await call('GET', '/pools/1', { authorization: null })).status).toBe(503);
+  });
+
+  it('answers late on a delay fault, so a client can time out while the open still happens', async () => {
+    emulator.injectFault({ kind: 'delay', delayMs: 400, path: '/pools/50/open' });
+    await expect(call('POST', '/pools/50/open', { signal: AbortSignal.timeout(100) })).rejects.toThrow();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const state = emulator.getPoolState('50');
+    expect(state?.activeOperationId).toEqual(expect.any(String));
+    const retried = await openPool('50');
+    expect(retried.id).toBe(state?.activeOperationId);
+  });
+
+  it('answers normally after the delay when the client waits', async () => {
+    emulator.injectFault({ kind: 'delay', delayMs: 150 });
+    const started = Date.now();
+    const response = await call('GET', '/pools/1');
+    expect(response.status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+  });
+
+  it('drops the connection without an answer on a reset fault', async () => {
+    emulator.injectFault({ kind: 'reset', method: 'POST' });
+    await expect(call('POST', '/pools/1/open')).rejects.toThrow(TypeError);
+    expect(emulator.requests.at(-1)).toMatchObject({ method: 'POST', path: '/pools/1/open', status: 0 });
+    expect(emulator.getPoolState('1')).toBeUndefined();
+    expect((await call('POST', '/pools/1/open')).status).toBe(202);
+  });
+
+  it('answers 2xx with a body that is not valid JSON on a malformed fault', async () => {
+    emulator.injectFault({ kind: 'malformed', path: '/pools/1/open', status: 202 });
+    const response = await call('POST', '/pools/1/open');
+    expect(response.status).toBe(202);
+    const text = await response.text();
+    expect(() => JSON.parse(text)).toThrow(SyntaxError);
+  });
+
+  it('rejects a fault it could never apply', () => {
+    expect(() => emulator.injectFault({ kind: 'status', status: 99 })).toThrow();
+    expect(() => emulator.injectFault({ kind: 'delay', delayMs: -1 })).toThrow();
+    expect(() => emulator.injectFault({ kind: 'reset', times: 0 })).toThrow();
+  });
+});
+
+describe('request log', () => {
+  it('records method, path, status, time and auth scheme of each API request', async () => {
+    await call('POST', '/pools/1/open', { authorization: `ApiKey ${TOKEN}` });
+    advance(1_000);
+    await call('GET', '/pools/1?fields=status');
+    await call('GET', '/pools/1', { authorization: null });
+    expect(emulator.requests).toEqual([
+      { method: 'POST', path: '/pools/1/open', status: 202, at: START, authScheme: 'ApiKey' },
+      { method: 'GET', path: '/pools/1', status: 200, at: START + 1_000, authScheme: 'OAuth' },
+      { method: 'GET', path: '/pools/1', status: 401, at: START + 1_000, authScheme: null },
+    ]);
+  });
+
+  it('counts requests by method and by path prefix or RegExp', async () => {
+    const created = await openPool('1');
+    await getOperation(created.id);
+    await getOperation(created.id);
+    await call('GET', '/pools/1');
+    expect(emulator.countRequests()).toBe(4);
+    expect(emulator.countRequests('GET')).toBe(3);
+    expect(emulator.countRequests('POST', '/pools/1/open')).toBe(1);
+    expect(emulator.countRequests(undefined, '/pools/')).toBe(2);
+    expect(emulator.countRequests('GET', /^\/operations\/[^/]+$/)).toBe(2);
+  });
+
+  it('never records the token', async () => {
+    const secret = 'very-secret-token-value';
+    const withSecret = new TolokaEmulator({ tokens: [secret] });
+    const base = await withSecret.start();
+    try {
+      await call('GET', '/pools/1', { base, authorization: `OAuth ${secret}` });
+      await call('GET', '/pools/1', { base, authorization: `ApiKey ${secret}-wrong` });
+      expect(withSecret.countRequests()).toBe(2);
+      expect(JSON.stringify(withSecret.requests)).not.toContain(secret);
+      const viaHttp = await (await fetch(`${base}/_emulator/requests`)).text();
+      expect(viaHttp).not.toContain(secret);
+    } finally {
+      await withSecret.stop();
+    }
+  });
+
+  it('starts over after resetLog', async () => {
+    await call('GET', '/pools/1');
+    emulator.resetLog();
+    expect(emulator.requests).toEqual([]);
+    expect(emulator.countRequests()).toBe(0);
+  });
+});
+
+describe('HTTP control endpoints', () => {
+  it('configures a pool with POST /_emulator/pools/{id}', async () => {
+    const configured = await control('POST', '/pools/60', { refuse: { code: 'NOT_ENOUGH_BALANCE' } });
+    expect(configured.status).toBe(200);
+    expect(await configured.json()).toMatchObject({ id: '60', status: 'CLOSED' });
+    const response = await call('POST', '/pools/60/open');
+    expect(response.status).toBe(409);
+    expect(((await response.json()) as ErrorBody).code).toBe('NOT_ENOUGH_BALANCE');
+  });
+
+  it('configures a training with POST /_emulator/trainings/{id}', async () => {
+    expect((await control('POST', '/trainings/61', { openDurationMs: 0 })).status).toBe(200);
+    const { body } = await json<Operation>('POST', '/trainings/61/open');
+    expect(body).toMatchObject({ type: 'TRAINING.OPEN', status: 'SUCCESS' });
+  });
+
+  it('injects faults with POST /_emulator/faults, a /…/ path being a RegExp', async () => {
+    const injected = await control('POST', '/faults', {
+      kind: 'status',
+      status: 503,
+      path: '/^\\/operations\\//',
+      times: 'Infinity',
+      headers: { 'Retry-After': '1' },
+    });
+    expect(injected.status).toBe(204);
+    const created = await openPool('1');
+    const faulted = await call('GET', `/operations/${created.id}`);
+    expect(faulted.status).toBe(503);
+    expect(faulted.headers.get('retry-after')).toBe('1');
+    expect((await call('GET', `/operations/${created.id}`)).status).toBe(503);
+    expect((await control('DELETE', '/faults')).status).toBe(204);
+    expect((await call('GET', `/operations/${created.id}`)).status).toBe(200);
+  });
+
+  it('treats a fault path without surrounding slashes as an exact path', async () => {
+    await control('POST', '/faults', { kind: 'malformed', path: '/pools/1' });
+    expect((await call('GET', '/pools/10')).status).toBe(200);
+    const response = await call('GET', '/pools/1');
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('{"id": "trunc');
+  });
+
+  it('serves the request log at GET /_emulator/requests and clears it with DELETE', async () => {
+    await call('GET', '/pools/1');
+    const log = await control('GET', '/requests');
+    expect(log.status).toBe(200);
+    expect(await log.json()).toEqual([
+      { method: 'GET', path: '/pools/1', status: 200, at: START, authScheme: 'OAuth' },
+    ]);
+    expect((await control('DELETE', '/requests')).status).toBe(204);
+    expect(emulator.requests).toEqual([]);
+  });
+
+  it('does not log or authenticate control requests', async () => {
+    await control('GET', '/requests');
+    await control('POST', '/pools/62', {});
+    expect(emulator.countRequests()).toBe(0);
+  });
+
+  it('goes back to the start configuration with POST /_emulator/reset', async () => {
+    emulator.setPool('63', { status: 'OPEN' });
+    emulator.injectFault({ kind: 'status', status: 500 });
+    await control('POST', '/reset');
+    expect(emulator.getPoolState('63')).toBeUndefined();
+    expect((await call('GET', '/pools/1')).status).toBe(200);
+    expect(emulator.countRequests()).toBe(1);
+  });
+
+  it('answers 400 VALIDATION_ERROR for a behaviour or fault it cannot use', async () => {
+    for (const [path, body] of [
+      ['/pools/64', { status: 'HALF_OPEN' }],
+      ['/pools/64', { openDurationMs: -5 }],
+      ['/pools/64', { openDuration: 5 }],
+      ['/faults', { kind: 'explode' }],
+      ['/faults', { kind: 'status' }],
+      ['/faults', { kind: 'reset', path: '/[/' }],
+    ] as const) {
+      const response = await control('POST', path, body);
+      expect(response.status, `${path} ${JSON.stringify(body)}`).toBe(400);
+      expect(((await response.json()) as ErrorBody).code).toBe('VALIDATION_ERROR');
+    }
+    const invalidJson = await fetch(`${origin}/_emulator/faults`, { method: 'POST', body: '{' });
+    expect(invalidJson.status).toBe(400);
+  });
+
+  it('answers 404 and 405 for unknown control endpoints and methods', async () => {
+    expect((await control('GET', '/nothing')).status).toBe(404);
+    expect((await control('GET', '/faults')).status).toBe(405);
+  });
+});
+
+describe('lifecycle', () => {
+  it('reports its origin and stops promptly even with a keep-alive connection open', async () => {
+    const local = new TolokaEmulator();
+    expect(() => local.url).toThrow();
+    const base = await local.start();
+    expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(local.url).toBe(base);
+    expect((await call('GET', '/pools/1', { base })).status).toBe(200);
+    const started = Date.now();
+    await local.stop();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await expect(call('GET', '/pools/1', { base })).rejects.toThrow();
+  });
+});
+
+describe('command line', () => {
+  it('serves on the given port with the given tokens, never prints them, and stops on SIGTERM', async () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const child = spawn(
+      'node_modules/.bin/tsx',
+      ['emulator/main.ts', '--port', '0', '--token', 'cli-token-one', '--token', 'cli-token-two'],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!/Accepting/.test(output) && Date.now() < deadline && child.exitCode === null) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const base = output.match(/http:\/\/127\.0\.0\.1:\d+/)?.[0];
+      expect(base, output).toBeDefined();
+      expect(output).toContain('2 tokens');
+      expect(output).not.toContain('cli-token');
+      expect((await call('GET', '/pools/1', { base, authorization: 'ApiKey cli-token-two' })).status).toBe(
+        200,
+      );
+      expect((await call('GET', '/pools/1', { base, authorization: `OAuth ${TOKEN}` })).status).toBe(401);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        const [code] = await exited;
+        expect(code).toBe(0);
+      }
+    }
+  });
+});
