@@ -5,12 +5,12 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { InvalidMessageError } from './runtime/errors.ts';
-import { type LambdaRuntime, lambdaRuntime } from './runtime/lambda-dependencies.ts';
+import { type HandlerRuntime, lambdaRuntime } from './runtime/lambda-dependencies.ts';
 import { type CheckMessage, parseCheckMessage } from './runtime/messages.ts';
 import { checkOperation, invalidMessageRecord } from './runtime/pool-opening.ts';
 import { isSqsEvent, processSqsBatch, stepBudget } from './runtime/sqs-batch.ts';
 
-export function createCheckOperationHandler(getRuntime: () => LambdaRuntime) {
+export function createCheckOperationHandler(getRuntime: () => HandlerRuntime) {
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     const { deps, requestTimeoutMs } = getRuntime();
     if (!isSqsEvent(event)) {

@@ -5,7 +5,7 @@
  */
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { InvalidMessageError } from './runtime/errors.ts';
-import { type LambdaRuntime, lambdaRuntime } from './runtime/lambda-dependencies.ts';
+import { type HandlerRuntime, lambdaRuntime } from './runtime/lambda-dependencies.ts';
 import { parseTrigger, parseTriggerBody } from './runtime/messages.ts';
 import type { OutcomeRecord } from './runtime/model.ts';
 import { invalidMessageRecord, openTarget, type StepResult } from './runtime/pool-opening.ts';
@@ -16,7 +16,7 @@ export type DirectInvocationResult =
   | OutcomeRecord
   | { readonly outcome: 'PENDING'; readonly operationId: string; readonly nextCheckInSeconds: number };
 
-export function createOpenPoolHandler(getRuntime: () => LambdaRuntime) {
+export function createOpenPoolHandler(getRuntime: () => HandlerRuntime) {
   return async (event: unknown, context?: Context): Promise<SQSBatchResponse | DirectInvocationResult> => {
     const { deps, requestTimeoutMs } = getRuntime();
     if (isSqsEvent(event)) {

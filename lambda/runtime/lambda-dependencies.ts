@@ -10,29 +10,28 @@ import { HttpTolokaApi } from './toloka-api.ts';
 
 export const SERVICE_NAME = 'toloka-pool-opener';
 
-export interface LambdaRuntime {
+/** What a handler needs: the domain's dependencies and the request time-out it keeps in reserve. */
+export interface HandlerRuntime {
   readonly deps: OpeningDependencies;
-  readonly logger: Logger;
   /** What one Toloka request may take: the handlers keep that much of the Lambda time in reserve. */
   readonly requestTimeoutMs: number;
 }
 
-let runtime: LambdaRuntime | undefined;
+let runtime: HandlerRuntime | undefined;
 
 /**
  * Builds the Lambda's dependencies from its environment on first use and keeps them for warm
  * invocations (the HTTP agent's connections, the SDK clients, the cached token). This is the
  * only place the Lambda code reads `process.env`.
  */
-export function lambdaRuntime(): LambdaRuntime {
+export function lambdaRuntime(): HandlerRuntime {
   if (runtime !== undefined) return runtime;
   const config = readRuntimeConfig(process.env);
   const logger = new Logger({ serviceName: SERVICE_NAME });
   if (config.apiOriginOverridden) {
     logger.warn('TOLOKA_API_URL overrides the Toloka host', { apiOrigin: config.apiOrigin });
   }
-  const built: LambdaRuntime = {
-    logger,
+  const built: HandlerRuntime = {
     requestTimeoutMs: config.http.requestTimeoutMs,
     deps: {
       toloka: new HttpTolokaApi({ origin: config.apiOrigin, requestTimeoutMs: config.http.requestTimeoutMs }),
