@@ -1,0 +1,218 @@
+/**
+ * The real handlers, with the real AWS SDK talking to moto (SSM, SQS) through the SDK's standard
+ * endpoint settings, and real HTTP to the Toloka emulator. Nothing in the app is swapped out.
+ */
+
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TolokaEmulator } from '../../emulator/toloka-emulator.ts';
+import { handler as checkHandler } from '../../lambda/check-operation.ts';
+import { handler as openHandler } from '../../lambda/open-pool.ts';
+import { resetLambdaRuntime } from '../../lambda/runtime/lambda-dependencies.ts';
+import { SsmTokenSource } from '../../lambda/runtime/token-source.ts';
+import { OutputCapture } from '../support/capture-output.ts';
+import { lambdaContext } from '../support/events.ts';
+import {
+  clients,
+  createQueueWithDlq,
+  drainBodies,
+  putSecureToken,
+  type QueuePair,
+  queueCounts,
+  useMoto,
+} from '../support/moto.ts';
+import { pollOnce } from '../support/sqs-event-source.ts';
+
+const TOKEN = 'moto-scenario-token-Zq81xK5vP0';
+const TOKEN_PARAMETER = '/toloka/test/api-token';
+
+let moto: ReturnType<typeof useMoto>;
+let sqs: SQSClient;
+let ssm: SSMClient;
+let emulator: TolokaEmulator;
+let triggers: QueuePair;
+let checks: QueuePair;
+const everything = new OutputCapture();
+let output: OutputCapture;
+
+beforeAll(async () => {
+  moto = useMoto();
+  ({ sqs, ssm } = clients());
+  await putSecureToken(ssm, TOKEN_PARAMETER, TOKEN);
+  emulator = new TolokaEmulator({ tokens: [TOKEN] });
+  await emulator.start();
+});
+
+afterAll(async () => {
+  await emulator.stop();
+  moto.restore();
+  resetLambdaRuntime();
+});
+
+beforeEach(async () => {
+  triggers = await createQueueWithDlq(sqs, 'triggers', { maxReceiveCount: 2 });
+  checks = await createQueueWithDlq(sqs, 'checks', { maxReceiveCount: 2 });
+  Object.assign(process.env, {
+    TOLOKA_ENVIRONMENT: 'sandbox',
+    TOLOKA_API_URL: emulator.url,
+    TOLOKA_TOKEN_PARAMETER: TOKEN_PARAMETER,
+    CHECK_QUEUE_URL: checks.url,
+    CHECK_FIRST_DELAY_SECONDS: '1',
+    CHECK_BACKOFF_FACTOR: '1.5',
+    TOLOKA_REQUEST_TIMEOUT_MS: '2000',
+    TOLOKA_MAX_ATTEMPTS: '2',
+  });
+  delete process.env.CHECK_MAX_DELAY_SECONDS;
+  resetLambdaRuntime();
+  output = new OutputCapture().start();
+});
+
+afterEach(() => {
+  output.stop();
+  everything.chunks.push(...output.chunks);
+});
+
+const openFrom = (queue: QueuePair) =>
+  pollOnce(sqs, queue.url, queue.arn, (event) => openHandler(event, lambdaContext()));
+const checkFrom = (queue: QueuePair, waitSeconds = 1) =>
+  pollOnce(sqs, queue.url, queue.arn, (event) => checkHandler(event, lambdaContext()), { waitSeconds });
+
+async function send(queue: QueuePair, body: string): Promise<void> {
+  await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: body }));
+}
+
+describe('the token in SSM Parameter Store', () => {
+  it('is read from the SecureString decrypted, where a plain read would return another value', async () => {
+    const plain = await new SSMClient({}).send(new GetParameterCommand({ Name: TOKEN_PARAMETER }));
+    expect(plain.Parameter?.Type).toBe('SecureString');
+    // The check below can only catch a missing WithDecryption because this differs.
+    expect(plain.Parameter?.Value).not.toBe(TOKEN);
+    await expect(new SsmTokenSource(TOKEN_PARAMETER, 0).getToken()).resolves.toBe(TOKEN);
+  });
+
+  it('reaches Toloka as the Authorization the emulator accepts', async () => {
+    emulator.setPool('5101', { status: 'OPEN' });
+    await send(triggers, '{"poolId": "5101"}');
+    await openFrom(triggers);
+    expect(output.outcomes()).toEqual([expect.objectContaining({ outcome: 'ALREADY_OPEN', poolId: '5101' })]);
+    expect(emulator.requests.at(-1)).toMatchObject({
+      path: '/pools/5101/open',
+      status: 204,
+      authScheme: 'OAuth',
+    });
+  });
+
+  it('returns the message to its queue, reporting nothing, when the parameter cannot be read', async () => {
+    process.env.TOLOKA_TOKEN_PARAMETER = '/toloka/test/missing';
+    resetLambdaRuntime();
+    await send(triggers, '{"poolId": "5102"}');
+    const { failed } = await openFrom(triggers);
+    expect(failed).toHaveLength(1);
+    expect(output.outcomes()).toEqual([]);
+    expect(output.text).toContain('TOKEN_UNAVAILABLE');
+  });
+});
+
+describe('delayed status checks on SQS', () => {
+  it('holds the first check back for its DelaySeconds, then delivers it', async () => {
+    emulator.setPool('5201', { openDurationMs: 30_000 });
+    await send(triggers, '{"poolId": "5201"}');
+    await openFrom(triggers);
+    expect(await queueCounts(sqs, checks.url)).toMatchObject({ visible: 0, delayed: 1 });
+    const early = await checkFrom(checks, 0);
+    expect(early.received).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const later = await checkFrom(checks, 1);
+    expect(later.received).toBe(1);
+  });
+
+  it('follows an opening from an SQS trigger to OPENED through real delayed messages', async () => {
+    emulator.setPool('5202', { openDurationMs: 2_500 });
+    await send(triggers, '{"poolId": "5202"}');
+    await openFrom(triggers);
+    const giveUpAt = Date.now() + 20_000;
+    while (output.outcomes().length === 0 && Date.now() < giveUpAt) await checkFrom(checks, 1);
+    expect(output.outcomes()).toEqual([expect.objectContaining({ outcome: 'OPENED', poolId: '5202' })]);
+    expect(await queueCounts(sqs, checks.url)).toEqual({ visible: 0, delayed: 0, inFlight: 0 });
+  });
+
+  it('keeps every delay within the SQS maximum of 900 seconds, which SQS accepts', async () => {
+    Object.assign(process.env, { CHECK_FIRST_DELAY_SECONDS: '900', CHECK_BACKOFF_FACTOR: '10' });
+    resetLambdaRuntime();
+    emulator.setPool('5203', { openDurationMs: 3_600_000 });
+    await send(triggers, '{"poolId": "5203"}');
+    const { failed } = await openFrom(triggers);
+    expect(failed).toEqual([]);
+    expect(await queueCounts(sqs, checks.url)).toMatchObject({ delayed: 1 });
+    expect(output.records()).toContainEqual(expect.objectContaining({ nextCheckInSeconds: 900 }));
+  });
+});
+
+describe('redrive and partial batch responses', () => {
+  it('moves a trigger that keeps failing to the dead-letter queue after maxReceiveCount, body intact', async () => {
+    emulator.injectFault({
+      kind: 'status',
+      status: 503,
+      path: '/pools/5301/open',
+      times: Number.POSITIVE_INFINITY,
+    });
+    const body = '{"poolId": "5301"}';
+    await send(triggers, body);
+    const giveUpAt = Date.now() + 15_000;
+    let receives = 0;
+    while (Date.now() < giveUpAt) {
+      const { received } = await pollOnce(
+        sqs,
+        triggers.url,
+        triggers.arn,
+        (event) => openHandler(event, lambdaContext()),
+        {
+          waitSeconds: 1,
+        },
+      );
+      receives += received;
+      const counts = await queueCounts(sqs, triggers.url);
+      if (received === 0 && counts.visible + counts.inFlight === 0) break;
+    }
+    emulator.clearFaults();
+    expect(receives).toBe(2);
+    expect(await drainBodies(sqs, triggers.dlqUrl)).toEqual([body]);
+    expect(output.outcomes()).toEqual([]);
+    expect(emulator.countRequests('POST', '/pools/5301/open')).toBe(4);
+  });
+
+  it('fails only the one failing message in a batch of ten', async () => {
+    emulator.injectFault({
+      kind: 'status',
+      status: 503,
+      path: '/pools/5409/open',
+      times: Number.POSITIVE_INFINITY,
+    });
+    const bodies = [
+      ...Array.from({ length: 8 }, (_, index) => `{"poolId": "${5401 + index}"}`),
+      '{"poolId": "5409"}',
+      '{"poolId": "not-a-number"}',
+    ];
+    for (const id of [5401, 5402, 5403, 5404, 5405, 5406, 5407, 5408])
+      emulator.setPool(String(id), { openDurationMs: 0 });
+    for (const body of bodies) await send(triggers, body);
+    const { received, failed } = await openFrom(triggers);
+    emulator.clearFaults();
+    expect(received).toBe(10);
+    expect(failed).toHaveLength(1);
+    const outcomes = output.outcomes();
+    expect(outcomes.filter((record) => record.outcome === 'OPENED')).toHaveLength(8);
+    expect(outcomes).toContainEqual(
+      expect.objectContaining({ outcome: 'FAILED', code: 'INVALID_MESSAGE', field: 'poolId' }),
+    );
+    expect(outcomes).toHaveLength(9);
+  });
+});
+
+describe('the token', () => {
+  it('never appears in anything the scenarios above wrote', () => {
+    expect(everything.chunks.length).toBeGreaterThan(0);
+    expect(everything.text).not.toContain(TOKEN);
+  });
+});
