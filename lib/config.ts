@@ -1,0 +1,514 @@
+import { readFileSync } from 'node:fs';
+import { Duration } from 'aws-cdk-lib';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type { PoolSchedule, TolokaPoolOpenerProps } from './toloka-pool-opener.ts';
+import {
+  assignScheduleNames,
+  checkApiUrl,
+  checkNumber,
+  checkParameterName,
+  checkScheduleExpression,
+  checkScheduleName,
+  checkTimeZone,
+  checkTolokaId,
+  duplicateNames,
+  expressionKind,
+  show,
+} from './validation.ts';
+
+/**
+ * The app configuration file (JSON, e.g. `config/example.json`), chosen with
+ * `cdk deploy -c configFile=config/my.json`. Unknown keys are rejected; `null` means the same
+ * as leaving an optional key out.
+ */
+export interface AppConfig {
+  /** Which Toloka to talk to: `"production"` (toloka.dev) or `"sandbox"` (sandbox.toloka.dev). Required. */
+  readonly environment: 'production' | 'sandbox';
+  /**
+   * Name of the SSM SecureString parameter holding the Toloka OAuth token, e.g.
+   * `"/toloka/api-token"` (hierarchical, starts with `/`) or `"toloka-token"` (plain). Required.
+   * The functions may read this parameter and no other.
+   */
+  readonly tokenParameterName: string;
+  /**
+   * ARN of the customer managed KMS key that encrypts the token parameter
+   * (`arn:aws:kms:<region>:<account>:key/<key-id>`, not an alias).
+   * Absent or `null`: the AWS managed key `aws/ssm`.
+   */
+  readonly tokenKeyArn?: string | null;
+  /**
+   * Toloka API origin override, e.g. an emulator: `"https://host[:port]"`, optionally with a path
+   * prefix; no query, fragment or credentials.
+   * Absent or `null`: the official origin of `environment`.
+   */
+  readonly apiUrl?: string | null;
+  /** How the checker follows an open operation. Absent: all defaults. */
+  readonly poll?: PollConfig | null;
+  /** The pools and trainings to open on a schedule. Absent: none (openings only via the trigger queue). */
+  readonly pools?: readonly PoolConfig[] | null;
+  /**
+   * CloudWatch Logs retention of the functions, in days: one of the values CloudWatch Logs
+   * accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+   * 2557, 2922, 3288, 3653; 9999 = never expire). Default 30.
+   */
+  readonly logRetentionDays?: number | null;
+  /**
+   * Email address subscribed (SNS, needs confirming) to the alarms on the dead-letter queues.
+   * Absent or `null`: the alarms exist but notify nobody.
+   */
+  readonly alarmEmail?: string | null;
+}
+
+/** `poll` in {@link AppConfig}. All values are numbers. */
+export interface PollConfig {
+  /** Give up (outcome TIMED_OUT) this many seconds after the opening was asked for. Integer, 1 to 43200. Default 3600. */
+  readonly deadlineSeconds?: number | null;
+  /** Delay of the first check, in seconds. Integer, 0 to 900. Default 2. */
+  readonly firstDelaySeconds?: number | null;
+  /** Largest delay between checks, in seconds. Integer, at least `firstDelaySeconds`, at most 900. Default 900. */
+  readonly maxDelaySeconds?: number | null;
+  /** Each delay is the previous one times this, capped at `maxDelaySeconds`. 1 to 10. Default 1.5. */
+  readonly backoffFactor?: number | null;
+}
+
+/** One entry of `pools` in {@link AppConfig}: exactly one of `poolId` and `trainingId`. */
+export interface PoolConfig {
+  /** Toloka pool ID, a string of digits (`"123456"`, not `123456`). */
+  readonly poolId?: string;
+  /** Toloka training ID, a string of digits. */
+  readonly trainingId?: string;
+  /** When to open it: at least one schedule. */
+  readonly schedules: readonly ScheduleConfig[];
+}
+
+/** One schedule of a pool in {@link AppConfig}. */
+export interface ScheduleConfig {
+  /**
+   * EventBridge Scheduler name: 1-64 of `0-9 a-z A-Z - _ .`, unique in the file.
+   * Absent: `pool-<poolId>-<n>` / `training-<trainingId>-<n>` (n = position in this pool's `schedules`, from 1).
+   */
+  readonly name?: string | null;
+  /** `"cron(m h dom mon dow yyyy)"`, `"rate(n minutes|hours|days)"` or `"at(yyyy-mm-ddThh:mm:ss)"`. Required. */
+  readonly expression: string;
+  /** IANA time zone in which `cron` and `at` expressions are read, e.g. `"Europe/Amsterdam"`. Default `"UTC"`. */
+  readonly timeZone?: string | null;
+  /** Let Scheduler start up to this many minutes after the scheduled time. Integer, 1 to 1440. Default: off. */
+  readonly flexibleWindowMinutes?: number | null;
+  /** ISO 8601 instant with a zone (`"2026-12-01T00:00:00Z"`): no invocations before it. Recurring schedules only. */
+  readonly startDate?: string | null;
+  /** ISO 8601 instant with a zone: no invocations after it. Recurring schedules only. */
+  readonly endDate?: string | null;
+  /** Default `true`. */
+  readonly enabled?: boolean | null;
+}
+
+/** A configuration that cannot be used; `problems` has one entry per problem, each naming its field. */
+export class InvalidConfigurationError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`Invalid configuration in ${source}:\n${problems.map((p) => ` - ${p}`).join('\n')}`);
+    this.name = 'InvalidConfigurationError';
+  }
+}
+
+/** CloudWatch Logs retention values (in days) that `logRetentionDays` may take. */
+export const LOG_RETENTION_DAYS: readonly number[] = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+  9999,
+];
+
+const ROOT_KEYS = [
+  'environment',
+  'tokenParameterName',
+  'tokenKeyArn',
+  'apiUrl',
+  'poll',
+  'pools',
+  'logRetentionDays',
+  'alarmEmail',
+] as const;
+const POLL_KEYS = ['deadlineSeconds', 'firstDelaySeconds', 'maxDelaySeconds', 'backoffFactor'] as const;
+const POOL_KEYS = ['poolId', 'trainingId', 'schedules'] as const;
+const SCHEDULE_KEYS = [
+  'name',
+  'expression',
+  'timeZone',
+  'flexibleWindowMinutes',
+  'startDate',
+  'endDate',
+  'enabled',
+] as const;
+
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[A-Za-z0-9-]+$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const INSTANT =
+  /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})$/;
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `null` counts as absent. */
+function present(value: unknown): boolean {
+  return value !== undefined && value !== null;
+}
+
+/** Collects problems, each prefixed with its field path. */
+class Problems {
+  readonly list: string[] = [];
+
+  add(path: string, problem: string | undefined): void {
+    if (problem !== undefined) this.list.push(`${path}: ${problem}`);
+  }
+
+  /** Rejects keys not in `allowed`. */
+  keys(obj: JsonObject, path: string, allowed: readonly string[]): void {
+    for (const key of Object.keys(obj)) {
+      if (!allowed.includes(key)) {
+        this.add(join(path, key), `unknown key (allowed here: ${allowed.join(', ')})`);
+      }
+    }
+  }
+
+  /** An optional (or, with `required`, mandatory) non-empty string. */
+  string(obj: JsonObject, key: string, path: string, required = false): string | undefined {
+    const value = obj[key];
+    if (!present(value)) {
+      if (required) this.add(join(path, key), 'is required');
+      return undefined;
+    }
+    if (typeof value !== 'string') {
+      this.add(join(path, key), `must be a string (got ${show(value)})`);
+      return undefined;
+    }
+    if (value === '') {
+      this.add(join(path, key), required ? 'is required' : 'must not be empty (use null or leave it out)');
+      return undefined;
+    }
+    return value;
+  }
+
+  /** An optional number checked with `checkNumber`. */
+  number(
+    obj: JsonObject,
+    key: string,
+    path: string,
+    range: Parameters<typeof checkNumber>[1],
+  ): number | undefined {
+    const value = obj[key];
+    if (!present(value)) return undefined;
+    const problem = checkNumber(value, range);
+    this.add(join(path, key), problem);
+    return problem === undefined ? (value as number) : undefined;
+  }
+}
+
+function join(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+/**
+ * Validates a parsed configuration file. Collects every problem before throwing one
+ * {@link InvalidConfigurationError}. Returns a copy in which every schedule has its `name`
+ * (generated ones filled in) and `null`s are gone.
+ */
+export function parseConfig(raw: unknown, source: string): AppConfig {
+  const p = new Problems();
+  if (!isObject(raw)) {
+    throw new InvalidConfigurationError(source, [`(root): must be a JSON object (got ${show(raw)})`]);
+  }
+  p.keys(raw, '', ROOT_KEYS);
+
+  const environment = p.string(raw, 'environment', '', true);
+  if (environment !== undefined && environment !== 'production' && environment !== 'sandbox') {
+    p.add('environment', `must be "production" or "sandbox" (got ${show(environment)})`);
+  }
+
+  const tokenParameterName = p.string(raw, 'tokenParameterName', '', true);
+  if (tokenParameterName !== undefined) {
+    for (const problem of checkParameterName(tokenParameterName)) p.add('tokenParameterName', problem);
+  }
+
+  const tokenKeyArn = p.string(raw, 'tokenKeyArn', '');
+  if (tokenKeyArn !== undefined && !KMS_KEY_ARN.test(tokenKeyArn)) {
+    p.add(
+      'tokenKeyArn',
+      `${show(tokenKeyArn)} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`,
+    );
+  }
+
+  const apiUrl = p.string(raw, 'apiUrl', '');
+  if (apiUrl !== undefined) p.add('apiUrl', checkApiUrl(apiUrl));
+
+  let poll: PollConfig | undefined;
+  if (present(raw.poll)) {
+    if (!isObject(raw.poll)) p.add('poll', `must be an object (got ${show(raw.poll)})`);
+    else poll = parsePoll(raw.poll, p);
+  }
+
+  let pools: PoolConfig[] = [];
+  if (present(raw.pools)) {
+    if (!Array.isArray(raw.pools)) p.add('pools', `must be an array (got ${show(raw.pools)})`);
+    else pools = parsePools(raw.pools, p);
+  }
+
+  let logRetentionDays: number | undefined;
+  if (present(raw.logRetentionDays)) {
+    const value = raw.logRetentionDays;
+    if (typeof value === 'number' && LOG_RETENTION_DAYS.includes(value)) logRetentionDays = value;
+    else p.add('logRetentionDays', `must be one of ${LOG_RETENTION_DAYS.join(', ')} (got ${show(value)})`);
+  }
+
+  const alarmEmail = p.string(raw, 'alarmEmail', '');
+  if (alarmEmail !== undefined && !EMAIL.test(alarmEmail)) {
+    p.add('alarmEmail', `${show(alarmEmail)} is not an email address`);
+  }
+
+  if (p.list.length > 0) throw new InvalidConfigurationError(source, p.list);
+  return {
+    environment: environment as AppConfig['environment'],
+    tokenParameterName: tokenParameterName ?? '',
+    ...(tokenKeyArn === undefined ? {} : { tokenKeyArn }),
+    ...(apiUrl === undefined ? {} : { apiUrl }),
+    ...(poll === undefined ? {} : { poll }),
+    pools,
+    ...(logRetentionDays === undefined ? {} : { logRetentionDays }),
+    ...(alarmEmail === undefined ? {} : { alarmEmail }),
+  };
+}
+
+function parsePoll(raw: JsonObject, p: Problems): PollConfig {
+  p.keys(raw, 'poll', POLL_KEYS);
+  const deadlineSeconds = p.number(raw, 'deadlineSeconds', 'poll', { min: 1, max: 43_200, unit: 's' });
+  const firstDelaySeconds = p.number(raw, 'firstDelaySeconds', 'poll', { min: 0, max: 900, unit: 's' });
+  const maxDelaySeconds = p.number(raw, 'maxDelaySeconds', 'poll', { min: 1, max: 900, unit: 's' });
+  const backoffFactor = p.number(raw, 'backoffFactor', 'poll', { min: 1, max: 10, integer: false });
+  const first = firstDelaySeconds ?? 2;
+  if (maxDelaySeconds !== undefined && maxDelaySeconds < first) {
+    p.add('poll.maxDelaySeconds', `${maxDelaySeconds} must not be less than firstDelaySeconds (${first})`);
+  }
+  if (deadlineSeconds !== undefined && deadlineSeconds < first) {
+    p.add('poll.deadlineSeconds', `${deadlineSeconds} must not be less than firstDelaySeconds (${first})`);
+  }
+  return {
+    ...(deadlineSeconds === undefined ? {} : { deadlineSeconds }),
+    ...(firstDelaySeconds === undefined ? {} : { firstDelaySeconds }),
+    ...(maxDelaySeconds === undefined ? {} : { maxDelaySeconds }),
+    ...(backoffFactor === undefined ? {} : { backoffFactor }),
+  };
+}
+
+function parsePools(raw: readonly unknown[], p: Problems): PoolConfig[] {
+  const pools: { poolId?: string; trainingId?: string; schedules: ParsedSchedule[] }[] = [];
+  const firstListing = new Map<string, string>();
+  raw.forEach((entry, i) => {
+    const path = `pools[${i}]`;
+    if (!isObject(entry)) {
+      p.add(path, `must be an object (got ${show(entry)})`);
+      return;
+    }
+    p.keys(entry, path, POOL_KEYS);
+    const hasPool = present(entry.poolId);
+    const hasTraining = present(entry.trainingId);
+    if (hasPool === hasTraining) p.add(path, 'give exactly one of poolId and trainingId');
+    const idKey = hasTraining && !hasPool ? 'trainingId' : 'poolId';
+    let id: string | undefined;
+    if (present(entry[idKey])) {
+      const problem = checkTolokaId(entry[idKey]);
+      p.add(`${path}.${idKey}`, problem);
+      if (problem === undefined) id = entry[idKey] as string;
+    }
+    if (hasPool && hasTraining) {
+      p.add(`${path}.trainingId`, checkTolokaId(entry.trainingId));
+    }
+    if (id !== undefined) {
+      const key = `${idKey}:${id}`;
+      const first = firstListing.get(key);
+      if (first !== undefined) {
+        p.add(`${path}.${idKey}`, `${show(id)} is already listed at ${first}; put all its schedules there`);
+      } else firstListing.set(key, path);
+    }
+
+    const schedules: ParsedSchedule[] = [];
+    if (!Array.isArray(entry.schedules)) {
+      p.add(
+        `${path}.schedules`,
+        present(entry.schedules) ? `must be an array (got ${show(entry.schedules)})` : 'is required',
+      );
+    } else if (entry.schedules.length === 0) {
+      p.add(`${path}.schedules`, 'must have at least one schedule');
+    } else {
+      entry.schedules.forEach((schedule: unknown, j: number) => {
+        const at = p.list.length;
+        const parsed = parseSchedule(schedule, `${path}.schedules[${j}]`, p);
+        if (parsed !== undefined) schedules.push({ ...parsed, at });
+      });
+    }
+    pools.push({
+      ...(id === undefined ? {} : idKey === 'poolId' ? { poolId: id } : { trainingId: id }),
+      schedules,
+    });
+  });
+
+  // Names: explicit ones as given, missing ones generated; all valid and unique in the file.
+  // Their problems go before the other problems of their schedule (`name` is its first key).
+  const flat = pools.flatMap((pool) =>
+    pool.schedules.map((schedule) => ({
+      schedule,
+      idMissing: pool.trainingId === undefined && pool.poolId === undefined,
+      ref: {
+        name: schedule.name ?? undefined,
+        kind: pool.trainingId === undefined ? ('pool' as const) : ('training' as const),
+        id: pool.trainingId ?? pool.poolId ?? '?',
+      },
+    })),
+  );
+  const names = assignScheduleNames(flat.map((f) => f.ref));
+  const paths = flat.map((f) => `${f.schedule.path}.name`);
+  const duplicates = duplicateNames(names, (first) => paths[first] ?? '?');
+  const nameProblems = flat.map((f, k): string[] => {
+    const name = names[k] ?? '';
+    const where = paths[k] ?? '?';
+    const problem = checkScheduleName(name);
+    const duplicate = duplicates.get(k);
+    if (f.ref.name !== undefined) {
+      return [problem, duplicate].flatMap((x) => (x === undefined ? [] : [`${where}: ${x}`]));
+    }
+    if (f.idMissing) return []; // already reported: no pool or training ID to name it after
+    if (problem !== undefined)
+      return [`${where}: the generated name ${show(name)} is not valid (${problem}); set one`];
+    if (duplicate !== undefined) return [`${where}: the generated name ${duplicate}; set one`];
+    return [];
+  });
+  for (let k = flat.length - 1; k >= 0; k--) {
+    p.list.splice(flat[k]?.schedule.at ?? p.list.length, 0, ...(nameProblems[k] ?? []));
+  }
+
+  let k = 0;
+  return pools.map((pool) => ({
+    ...pool,
+    schedules: pool.schedules.map(({ path: _path, at: _at, ...schedule }) => ({
+      ...schedule,
+      name: names[k++] ?? '',
+    })),
+  }));
+}
+
+type ParsedSchedule = ScheduleConfig & { readonly path: string; readonly at: number };
+
+function parseSchedule(
+  raw: unknown,
+  path: string,
+  p: Problems,
+): (ScheduleConfig & { path: string }) | undefined {
+  if (!isObject(raw)) {
+    p.add(path, `must be an object (got ${show(raw)})`);
+    return undefined;
+  }
+  p.keys(raw, path, SCHEDULE_KEYS);
+  const name = p.string(raw, 'name', path);
+  const expression = p.string(raw, 'expression', path, true);
+  if (expression !== undefined) p.add(`${path}.expression`, checkScheduleExpression(expression));
+  const kind = expression === undefined ? undefined : expressionKind(expression);
+  const timeZone = p.string(raw, 'timeZone', path);
+  if (timeZone !== undefined) p.add(`${path}.timeZone`, checkTimeZone(timeZone));
+  const flexibleWindowMinutes = p.number(raw, 'flexibleWindowMinutes', path, {
+    min: 1,
+    max: 1440,
+    unit: 'min',
+  });
+
+  const instant = (key: 'startDate' | 'endDate'): string | undefined => {
+    const value = p.string(raw, key, path);
+    if (value === undefined) return undefined;
+    if (!INSTANT.test(value) || Number.isNaN(Date.parse(value))) {
+      p.add(
+        `${path}.${key}`,
+        `${show(value)} must be an ISO 8601 instant with a zone, e.g. "2026-12-01T00:00:00Z"`,
+      );
+      return undefined;
+    }
+    if (kind === 'at') p.add(`${path}.${key}`, 'has no effect on a one-time at() schedule; remove it');
+    return value;
+  };
+  const startDate = instant('startDate');
+  const endDate = instant('endDate');
+  if (startDate !== undefined && endDate !== undefined && Date.parse(endDate) <= Date.parse(startDate)) {
+    p.add(`${path}.endDate`, `${show(endDate)} must be after startDate (${show(startDate)})`);
+  }
+  let enabled: boolean | undefined;
+  if (present(raw.enabled)) {
+    if (typeof raw.enabled === 'boolean') enabled = raw.enabled;
+    else p.add(`${path}.enabled`, `must be true or false (got ${show(raw.enabled)})`);
+  }
+  return {
+    path,
+    ...(name === undefined ? {} : { name }),
+    expression: expression ?? '',
+    ...(timeZone === undefined ? {} : { timeZone }),
+    ...(flexibleWindowMinutes === undefined ? {} : { flexibleWindowMinutes }),
+    ...(startDate === undefined ? {} : { startDate }),
+    ...(endDate === undefined ? {} : { endDate }),
+    ...(enabled === undefined ? {} : { enabled }),
+  };
+}
+
+/** Reads, parses and validates a configuration file; throws {@link InvalidConfigurationError}. */
+export function loadConfig(file: string): AppConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InvalidConfigurationError(file, [`(file): cannot read it (${(error as Error).message})`]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidConfigurationError(file, [`(file): not valid JSON (${(error as Error).message})`]);
+  }
+  return parseConfig(raw, file);
+}
+
+/**
+ * The construct props a validated configuration stands for (all but `tokenKey`, which needs a
+ * scope: see `tokenKeyArn`).
+ */
+export function toOpenerProps(config: AppConfig): TolokaPoolOpenerProps {
+  const poll = config.poll ?? {};
+  const seconds = (value: number | null | undefined) =>
+    present(value) ? Duration.seconds(value as number) : undefined;
+  const schedules: PoolSchedule[] = (config.pools ?? []).flatMap((pool) =>
+    pool.schedules.map((s) => ({
+      ...(pool.trainingId === undefined ? { poolId: pool.poolId ?? '' } : { trainingId: pool.trainingId }),
+      ...(present(s.name) ? { name: s.name as string } : {}),
+      expression: s.expression,
+      timeZone: s.timeZone ?? 'UTC',
+      ...(present(s.flexibleWindowMinutes)
+        ? { flexibleWindow: Duration.minutes(s.flexibleWindowMinutes as number) }
+        : {}),
+      ...(present(s.startDate) ? { startDate: new Date(s.startDate as string) } : {}),
+      ...(present(s.endDate) ? { endDate: new Date(s.endDate as string) } : {}),
+      ...(present(s.enabled) ? { enabled: s.enabled as boolean } : {}),
+    })),
+  );
+  return {
+    tolokaEnvironment: config.environment,
+    tokenParameterName: config.tokenParameterName,
+    ...(present(config.apiUrl) ? { apiUrl: config.apiUrl as string } : {}),
+    schedules,
+    poll: {
+      ...(present(poll.deadlineSeconds) ? { deadline: seconds(poll.deadlineSeconds) } : {}),
+      ...(present(poll.firstDelaySeconds) ? { firstDelay: seconds(poll.firstDelaySeconds) } : {}),
+      ...(present(poll.maxDelaySeconds) ? { maxDelay: seconds(poll.maxDelaySeconds) } : {}),
+      ...(present(poll.backoffFactor) ? { backoffFactor: poll.backoffFactor as number } : {}),
+    },
+    ...(present(config.logRetentionDays)
+      ? { logRetention: config.logRetentionDays as logs.RetentionDays }
+      : {}),
+  };
+}

@@ -1,0 +1,699 @@
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Annotations, Aws, Duration, TimeZone, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import {
+  assignScheduleNames,
+  atExpressionInstant,
+  checkApiUrl,
+  checkNumber,
+  checkParameterName,
+  checkScheduleExpression,
+  checkScheduleName,
+  checkTimeZone,
+  checkTolokaId,
+  duplicateNames,
+  expressionKind,
+  normalizeApiUrl,
+  show,
+} from './validation.ts';
+
+/** The repository root (this file lives in `<root>/lib/`), independent of the working directory. */
+const REPO_ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
+
+/** Which Toloka the functions talk to. */
+export type TolokaEnvironment = 'production' | 'sandbox';
+
+/** One EventBridge Scheduler schedule that asks the opener to open one pool or training. */
+export interface PoolSchedule {
+  /**
+   * Schedule name (unique in this construct; `[0-9a-zA-Z-_.]`, at most 64 characters).
+   * The schedules live in a schedule group of their own, so names cannot clash with other apps.
+   *
+   * @default `pool-<poolId>-<n>` or `training-<trainingId>-<n>`, n counting that target's schedules from 1
+   */
+  readonly name?: string;
+  /**
+   * The Toloka pool to open (digits only). Give exactly one of `poolId` and `trainingId`.
+   *
+   * @default none
+   */
+  readonly poolId?: string;
+  /**
+   * The Toloka training to open (digits only). Give exactly one of `poolId` and `trainingId`.
+   *
+   * @default none
+   */
+  readonly trainingId?: string;
+  /** When to open: `cron(m h dom mon dow yyyy)`, `rate(n unit)` or `at(yyyy-mm-ddThh:mm:ss)`. */
+  readonly expression: string;
+  /**
+   * IANA time zone in which `cron` and `at` expressions are read.
+   *
+   * @default 'UTC'
+   */
+  readonly timeZone?: string;
+  /**
+   * Let Scheduler start the invocation anywhere within this window after the scheduled time
+   * (whole minutes, 1 to 1440).
+   *
+   * @default off (invoke at the scheduled time)
+   */
+  readonly flexibleWindow?: Duration;
+  /**
+   * No invocations before this instant (recurring schedules only).
+   *
+   * @default no start date
+   */
+  readonly startDate?: Date;
+  /**
+   * No invocations after this instant (recurring schedules only).
+   *
+   * @default no end date
+   */
+  readonly endDate?: Date;
+  /**
+   * Whether the schedule is enabled.
+   *
+   * @default true
+   */
+  readonly enabled?: boolean;
+}
+
+/** How the checker follows an open operation. */
+export interface PollSettings {
+  /**
+   * Give up (outcome TIMED_OUT) when the operation is still running this long after the
+   * opening was asked for. Whole seconds, at most 12 hours.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly deadline?: Duration;
+  /**
+   * Delay of the first check message after the opener started the operation (whole seconds, 0 to 900).
+   *
+   * @default Duration.seconds(2)
+   */
+  readonly firstDelay?: Duration;
+  /**
+   * Largest delay between two checks (whole seconds, at least `firstDelay`, never above 900: the SQS limit).
+   *
+   * @default Duration.seconds(900)
+   */
+  readonly maxDelay?: Duration;
+  /**
+   * Each delay is the previous one times this factor, capped at `maxDelay` (1 to 10).
+   *
+   * @default 1.5
+   */
+  readonly backoffFactor?: number;
+}
+
+/** Properties of {@link TolokaPoolOpener}. */
+export interface TolokaPoolOpenerProps {
+  /**
+   * Which Toloka to talk to.
+   *
+   * @default 'production'
+   */
+  readonly tolokaEnvironment?: TolokaEnvironment;
+  /**
+   * Name of the SSM SecureString parameter that holds the Toloka OAuth token: a plain name
+   * (`toloka-token`) or a hierarchical one (`/toloka/api-token`). Must be a literal, not a token.
+   */
+  readonly tokenParameterName: string;
+  /**
+   * The customer managed KMS key that encrypts the token parameter. The functions may use it
+   * to decrypt only through SSM (`kms:ViaService`).
+   *
+   * @default the AWS managed key `aws/ssm` (no KMS permission needed)
+   */
+  readonly tokenKey?: kms.IKey;
+  /**
+   * Toloka API origin override (`https://host[:port]`, optionally with a path prefix; no query,
+   * fragment or credentials), e.g. an emulator. Sets `TOLOKA_API_URL` (without trailing `/`).
+   *
+   * @default none: the functions use the origin of `tolokaEnvironment`
+   */
+  readonly apiUrl?: string;
+  /**
+   * Schedules that open pools or trainings.
+   *
+   * @default no schedules (openings only through the trigger queue)
+   */
+  readonly schedules?: readonly PoolSchedule[];
+  /**
+   * How the checker follows an operation.
+   *
+   * @default the defaults of each {@link PollSettings} field
+   */
+  readonly poll?: PollSettings;
+  /**
+   * Timeout of each function (whole seconds, 1 to 900). Queue visibility timeouts are 6 times this.
+   *
+   * @default Duration.seconds(60)
+   */
+  readonly functionTimeout?: Duration;
+  /**
+   * Memory of each function in MiB (128 to 10240).
+   *
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /**
+   * Retention of the functions' log groups.
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Receives of a message before SQS moves it to the queue's dead-letter queue (1 to 1000).
+   *
+   * @default 5
+   */
+  readonly maxReceiveCount?: number;
+  /**
+   * Message retention of the trigger and check queues (1 hour to 14 days, less than `dlqRetention`).
+   *
+   * @default Duration.days(4)
+   */
+  readonly queueRetention?: Duration;
+  /**
+   * Message retention of the dead-letter queues (at most 14 days). Must exceed `queueRetention`,
+   * because a standard queue's message keeps its original enqueue time in the dead-letter queue.
+   *
+   * @default Duration.days(14)
+   */
+  readonly dlqRetention?: Duration;
+  /**
+   * Most trigger messages per opener invocation (1 to 10).
+   *
+   * @default 10
+   */
+  readonly triggerBatchSize?: number;
+  /**
+   * Most concurrent invocations that each SQS event source starts (2 to 1000).
+   *
+   * @default 5
+   */
+  readonly maxConcurrency?: number;
+}
+
+/** The validated, defaulted settings the construct builds from. */
+interface Settings {
+  readonly tolokaEnvironment: TolokaEnvironment;
+  readonly tokenParameterName: string;
+  readonly apiUrl: string | undefined;
+  readonly schedules: readonly (PoolSchedule & { readonly name: string; readonly timeZone: string })[];
+  readonly deadlineSeconds: number;
+  readonly firstDelaySeconds: number;
+  readonly maxDelaySeconds: number;
+  readonly backoffFactor: number;
+  readonly timeoutSeconds: number;
+  readonly memorySize: number;
+  readonly logRetention: logs.RetentionDays;
+  readonly maxReceiveCount: number;
+  readonly queueRetentionSeconds: number;
+  readonly dlqRetentionSeconds: number;
+  readonly triggerBatchSize: number;
+  readonly maxConcurrency: number;
+}
+
+const DAY = 86_400;
+const ENVIRONMENTS: readonly string[] = ['production', 'sandbox'];
+const RETENTION_VALUES: ReadonlySet<unknown> = new Set(Object.values(logs.RetentionDays));
+
+/** Duration → seconds, or a problem (not a Duration, fractional seconds, out of range). */
+function durationSeconds(
+  value: unknown,
+  fallback: number,
+  range: { min: number; max: number },
+): { seconds: number; problem?: string } {
+  if (value === undefined) return { seconds: fallback };
+  if (!(value instanceof Duration))
+    return { seconds: fallback, problem: `must be a Duration (got ${show(value)})` };
+  const seconds = value.toSeconds({ integral: false });
+  const problem = checkNumber(seconds, { ...range, unit: 's' });
+  return problem === undefined
+    ? { seconds }
+    : { seconds: fallback, problem: problem.replace(/^must be an integer/, 'must be whole seconds') };
+}
+
+function isDate(value: unknown): value is Date {
+  return value instanceof Date && !Number.isNaN(value.getTime());
+}
+
+/**
+ * Validates the props and fills in defaults. Returns every problem found, each prefixed with
+ * its prop path (`schedules[1].timeZone: …`), instead of stopping at the first.
+ */
+export function resolveTolokaPoolOpenerProps(props: TolokaPoolOpenerProps): {
+  settings: Settings;
+  problems: string[];
+} {
+  const problems: string[] = [];
+  const add = (where: string, problem: string | undefined): void => {
+    if (problem !== undefined) problems.push(`${where}: ${problem}`);
+  };
+
+  const tolokaEnvironment = props.tolokaEnvironment ?? 'production';
+  if (!ENVIRONMENTS.includes(tolokaEnvironment)) {
+    add('tolokaEnvironment', `must be "production" or "sandbox" (got ${show(tolokaEnvironment)})`);
+  }
+
+  const tokenParameterName: unknown = props.tokenParameterName;
+  if (typeof tokenParameterName !== 'string' || tokenParameterName === '') {
+    add('tokenParameterName', 'is required');
+  } else if (Token.isUnresolved(tokenParameterName)) {
+    add('tokenParameterName', 'must be a literal name, not a token (the IAM policy is scoped to it)');
+  } else {
+    for (const problem of checkParameterName(tokenParameterName)) add('tokenParameterName', problem);
+  }
+
+  if (props.tokenKey !== undefined && /:alias\//.test(props.tokenKey.keyArn)) {
+    add(
+      'tokenKey',
+      'is a KMS alias; IAM cannot scope kms:Decrypt to an alias, pass the key (kms.Key.fromKeyArn)',
+    );
+  }
+
+  let apiUrl: string | undefined;
+  if (props.apiUrl !== undefined) {
+    if (typeof props.apiUrl !== 'string') add('apiUrl', `must be a string (got ${show(props.apiUrl)})`);
+    else if (Token.isUnresolved(props.apiUrl)) apiUrl = props.apiUrl;
+    else {
+      const problem = checkApiUrl(props.apiUrl);
+      add('apiUrl', problem);
+      if (problem === undefined) apiUrl = normalizeApiUrl(props.apiUrl);
+    }
+  }
+
+  const poll = props.poll ?? {};
+  const deadline = durationSeconds(poll.deadline, 3600, { min: 1, max: 12 * 3600 });
+  add('poll.deadline', deadline.problem);
+  const firstDelay = durationSeconds(poll.firstDelay, 2, { min: 0, max: 900 });
+  add('poll.firstDelay', firstDelay.problem);
+  const maxDelay = durationSeconds(poll.maxDelay, 900, { min: 1, max: 900 });
+  add('poll.maxDelay', maxDelay.problem);
+  if (
+    maxDelay.problem === undefined &&
+    firstDelay.problem === undefined &&
+    maxDelay.seconds < firstDelay.seconds
+  ) {
+    add(
+      'poll.maxDelay',
+      `${maxDelay.seconds}s must not be less than poll.firstDelay (${firstDelay.seconds}s)`,
+    );
+  }
+  if (
+    deadline.problem === undefined &&
+    firstDelay.problem === undefined &&
+    deadline.seconds < firstDelay.seconds
+  ) {
+    add(
+      'poll.deadline',
+      `${deadline.seconds}s must not be less than poll.firstDelay (${firstDelay.seconds}s)`,
+    );
+  }
+  const backoffFactor = poll.backoffFactor ?? 1.5;
+  add('poll.backoffFactor', checkNumber(backoffFactor, { min: 1, max: 10, integer: false }));
+
+  const timeout = durationSeconds(props.functionTimeout, 60, { min: 1, max: 900 });
+  add('functionTimeout', timeout.problem);
+  const memorySize = props.memorySize ?? 256;
+  add('memorySize', checkNumber(memorySize, { min: 128, max: 10_240, unit: 'MiB' }));
+  const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+  if (!RETENTION_VALUES.has(logRetention)) {
+    add('logRetention', `${show(logRetention)} is not a logs.RetentionDays value`);
+  }
+  const maxReceiveCount = props.maxReceiveCount ?? 5;
+  add('maxReceiveCount', checkNumber(maxReceiveCount, { min: 1, max: 1000 }));
+  const queueRetention = durationSeconds(props.queueRetention, 4 * DAY, { min: 3600, max: 14 * DAY });
+  add('queueRetention', queueRetention.problem);
+  const dlqRetention = durationSeconds(props.dlqRetention, 14 * DAY, { min: 60, max: 14 * DAY });
+  add('dlqRetention', dlqRetention.problem);
+  if (
+    queueRetention.problem === undefined &&
+    dlqRetention.problem === undefined &&
+    dlqRetention.seconds <= queueRetention.seconds
+  ) {
+    add(
+      'dlqRetention',
+      `${dlqRetention.seconds}s must exceed the source queues' retention (queueRetention: ${queueRetention.seconds}s)`,
+    );
+  }
+  const triggerBatchSize = props.triggerBatchSize ?? 10;
+  add('triggerBatchSize', checkNumber(triggerBatchSize, { min: 1, max: 10 }));
+  const maxConcurrency = props.maxConcurrency ?? 5;
+  add('maxConcurrency', checkNumber(maxConcurrency, { min: 2, max: 1000 }));
+
+  const schedules = resolveSchedules(props.schedules, add);
+
+  return {
+    problems,
+    settings: {
+      tolokaEnvironment,
+      tokenParameterName: typeof tokenParameterName === 'string' ? tokenParameterName : '',
+      apiUrl,
+      schedules,
+      deadlineSeconds: deadline.seconds,
+      firstDelaySeconds: firstDelay.seconds,
+      maxDelaySeconds: maxDelay.seconds,
+      backoffFactor,
+      timeoutSeconds: timeout.seconds,
+      memorySize,
+      logRetention,
+      maxReceiveCount,
+      queueRetentionSeconds: queueRetention.seconds,
+      dlqRetentionSeconds: dlqRetention.seconds,
+      triggerBatchSize,
+      maxConcurrency,
+    },
+  };
+}
+
+function resolveSchedules(
+  value: readonly PoolSchedule[] | undefined,
+  add: (where: string, problem: string | undefined) => void,
+): Settings['schedules'] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    add('schedules', `must be an array (got ${show(value)})`);
+    return [];
+  }
+  const targets = value.map((schedule) => {
+    const kind: 'pool' | 'training' =
+      schedule.poolId !== undefined || schedule.trainingId === undefined ? 'pool' : 'training';
+    const id = String((kind === 'pool' ? schedule.poolId : schedule.trainingId) ?? '');
+    return { name: schedule.name, kind, id };
+  });
+  const names = assignScheduleNames(targets);
+  const duplicates = duplicateNames(names, (first) => `schedules[${first}]`);
+
+  return value.map((schedule, i) => {
+    const where = `schedules[${i}]`;
+    const hasPool = schedule.poolId !== undefined;
+    const hasTraining = schedule.trainingId !== undefined;
+    if (hasPool === hasTraining) add(where, 'give exactly one of poolId and trainingId');
+    if (hasPool) add(`${where}.poolId`, checkTolokaId(schedule.poolId));
+    if (hasTraining) add(`${where}.trainingId`, checkTolokaId(schedule.trainingId));
+
+    const name = names[i] ?? '';
+    const nameWhere = schedule.name === undefined ? `${where}.name (generated)` : `${where}.name`;
+    add(
+      nameWhere,
+      typeof schedule.name === 'string' || schedule.name === undefined
+        ? checkScheduleName(name)
+        : `must be a string (got ${show(schedule.name)})`,
+    );
+    add(nameWhere, duplicates.get(i));
+
+    let kind: ReturnType<typeof expressionKind>;
+    if (typeof schedule.expression !== 'string') {
+      add(
+        `${where}.expression`,
+        schedule.expression === undefined
+          ? 'is required'
+          : `must be a string (got ${show(schedule.expression)})`,
+      );
+    } else {
+      add(`${where}.expression`, checkScheduleExpression(schedule.expression));
+      kind = expressionKind(schedule.expression);
+    }
+
+    const timeZone = schedule.timeZone ?? 'UTC';
+    add(
+      `${where}.timeZone`,
+      typeof timeZone === 'string' ? checkTimeZone(timeZone) : `must be a string (got ${show(timeZone)})`,
+    );
+
+    if (schedule.flexibleWindow !== undefined) {
+      const window = durationSeconds(schedule.flexibleWindow, 60, { min: 60, max: 1440 * 60 });
+      const problem =
+        window.problem ??
+        (window.seconds % 60 === 0 ? undefined : `${window.seconds}s must be whole minutes`);
+      add(`${where}.flexibleWindow`, problem === undefined ? undefined : `${problem} (1 to 1440 minutes)`);
+    }
+    for (const key of ['startDate', 'endDate'] as const) {
+      const date: unknown = schedule[key];
+      if (date === undefined) continue;
+      if (!isDate(date)) add(`${where}.${key}`, `must be a valid Date (got ${show(date)})`);
+      else if (kind === 'at') add(`${where}.${key}`, 'has no effect on a one-time at() schedule; remove it');
+    }
+    if (isDate(schedule.startDate) && isDate(schedule.endDate) && schedule.endDate <= schedule.startDate) {
+      add(
+        `${where}.endDate`,
+        `${schedule.endDate.toISOString()} must be after startDate (${schedule.startDate.toISOString()})`,
+      );
+    }
+    if (schedule.enabled !== undefined && typeof schedule.enabled !== 'boolean') {
+      add(`${where}.enabled`, `must be a boolean (got ${show(schedule.enabled)})`);
+    }
+    return { ...schedule, name, timeZone };
+  });
+}
+
+/**
+ * Opens Toloka pools (and trainings) on a schedule or on request, then follows each open
+ * operation until it ends:
+ *
+ * - EventBridge Scheduler (one schedule per {@link PoolSchedule}) invokes the `opener`
+ *   asynchronously with `{"poolId": "…"}` or `{"trainingId": "…"}`;
+ * - a message with the same body on `triggerQueue` does the same through SQS;
+ * - the opener calls Toloka, then sends a delayed message to `checkQueue`, which the
+ *   `checker` consumes, re-enqueueing itself with back-off until the operation ends or the
+ *   deadline passes.
+ *
+ * Failures end in `triggerDeadLetterQueue` (trigger messages, failed async invocations and
+ * undeliverable schedule events, all with the original `{"poolId": …}` body so they can be
+ * redriven to `triggerQueue`) or `checkDeadLetterQueue`.
+ */
+export class TolokaPoolOpener extends Construct {
+  /** Send `{"poolId": "…"}` or `{"trainingId": "…"}` here to open a pool or training now. */
+  readonly triggerQueue: sqs.Queue;
+  /** Trigger messages received `maxReceiveCount` times, failed async opener invocations, failed schedule deliveries. */
+  readonly triggerDeadLetterQueue: sqs.Queue;
+  /** Delayed messages that make the checker look at an operation. */
+  readonly checkQueue: sqs.Queue;
+  /** Check messages received `maxReceiveCount` times. */
+  readonly checkDeadLetterQueue: sqs.Queue;
+  /** Opens pools: consumes `triggerQueue` and is invoked by the schedules. */
+  readonly opener: nodejs.NodejsFunction;
+  /** Follows open operations: consumes `checkQueue`. */
+  readonly checker: nodejs.NodejsFunction;
+  readonly openerLogGroup: logs.LogGroup;
+  readonly checkerLogGroup: logs.LogGroup;
+  /** The group that holds the schedules; undefined when there are none. */
+  readonly scheduleGroup?: scheduler.ScheduleGroup;
+  /** One per configured schedule, in the same order. */
+  readonly schedules: readonly scheduler.Schedule[];
+  /** ARN of the token parameter, the only one the functions may read. */
+  readonly tokenParameterArn: string;
+
+  constructor(scope: Construct, id: string, props: TolokaPoolOpenerProps) {
+    super(scope, id);
+    const { settings, problems } = resolveTolokaPoolOpenerProps(props);
+    if (problems.length > 0) {
+      throw new Error(`Invalid TolokaPoolOpener props (${this.node.path}):\n - ${problems.join('\n - ')}`);
+    }
+
+    const functionTimeout = Duration.seconds(settings.timeoutSeconds);
+    const visibilityTimeout = Duration.seconds(6 * settings.timeoutSeconds);
+    const queue = (name: string) => {
+      const deadLetterQueue = new sqs.Queue(this, `${name}DeadLetterQueue`, {
+        retentionPeriod: Duration.seconds(settings.dlqRetentionSeconds),
+        enforceSSL: true,
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+      });
+      const source = new sqs.Queue(this, `${name}Queue`, {
+        visibilityTimeout,
+        retentionPeriod: Duration.seconds(settings.queueRetentionSeconds),
+        enforceSSL: true,
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: settings.maxReceiveCount },
+      });
+      return { source, deadLetterQueue };
+    };
+    const trigger = queue('Trigger');
+    this.triggerQueue = trigger.source;
+    this.triggerDeadLetterQueue = trigger.deadLetterQueue;
+    const check = queue('Check');
+    this.checkQueue = check.source;
+    this.checkDeadLetterQueue = check.deadLetterQueue;
+
+    const parameterPath = settings.tokenParameterName.replace(/^\//, '');
+    this.tokenParameterArn = `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter/${parameterPath}`;
+
+    const environment: Record<string, string> = {
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'toloka-pool-opener',
+      TOLOKA_ENVIRONMENT: settings.tolokaEnvironment,
+      TOLOKA_TOKEN_PARAMETER: settings.tokenParameterName,
+      CHECK_QUEUE_URL: this.checkQueue.queueUrl,
+      CHECK_DEADLINE_SECONDS: String(settings.deadlineSeconds),
+      CHECK_FIRST_DELAY_SECONDS: String(settings.firstDelaySeconds),
+      CHECK_MAX_DELAY_SECONDS: String(settings.maxDelaySeconds),
+      CHECK_BACKOFF_FACTOR: String(settings.backoffFactor),
+      ...(settings.apiUrl === undefined ? {} : { TOLOKA_API_URL: settings.apiUrl }),
+    };
+
+    const makeFunction = (
+      name: string,
+      entry: string,
+      description: string,
+      extra: Partial<nodejs.NodejsFunctionProps> = {},
+    ) => {
+      const logGroup = new logs.LogGroup(this, `${name}LogGroup`, { retention: settings.logRetention });
+      // Own role instead of AWSLambdaBasicExecutionRole: write only to this function's log group.
+      const role = new iam.Role(this, `${name}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Execution role of the Toloka pool ${name.toLowerCase()} function`,
+      });
+      logGroup.grantWrite(role);
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [this.tokenParameterArn] }),
+      );
+      if (props.tokenKey !== undefined) {
+        role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            actions: ['kms:Decrypt'],
+            resources: [props.tokenKey.keyArn],
+            conditions: { StringEquals: { 'kms:ViaService': `ssm.${Aws.REGION}.amazonaws.com` } },
+          }),
+        );
+      }
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.checkQueue.queueArn] }),
+      );
+      const fn = new nodejs.NodejsFunction(this, name, {
+        description,
+        entry: path.join(REPO_ROOT, entry),
+        handler: 'handler',
+        projectRoot: REPO_ROOT,
+        depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: settings.memorySize,
+        timeout: functionTimeout,
+        role,
+        logGroup,
+        environment: { ...environment },
+        bundling: {
+          format: nodejs.OutputFormat.ESM,
+          minify: true,
+          sourceMap: true,
+          target: 'node24',
+          mainFields: ['module', 'main'],
+          banner:
+            "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+          externalModules: ['@aws-sdk/*'],
+          forceDockerBundling: false,
+        },
+        ...extra,
+      });
+      return { fn, logGroup };
+    };
+
+    const opener = makeFunction('Opener', 'lambda/open-pool.ts', 'Opens Toloka pools and trainings', {
+      // Async invocations (EventBridge Scheduler): 2 retries, then the original event goes to
+      // the trigger DLQ as the message body, ready to be redriven to the trigger queue.
+      retryAttempts: 2,
+      deadLetterQueue: this.triggerDeadLetterQueue,
+    });
+    this.opener = opener.fn;
+    this.openerLogGroup = opener.logGroup;
+    const checker = makeFunction('Checker', 'lambda/check-operation.ts', 'Follows Toloka open operations');
+    this.checker = checker.fn;
+    this.checkerLogGroup = checker.logGroup;
+
+    this.opener.addEventSource(
+      new SqsEventSource(this.triggerQueue, {
+        batchSize: settings.triggerBatchSize,
+        reportBatchItemFailures: true,
+        maxConcurrency: settings.maxConcurrency,
+      }),
+    );
+    this.checker.addEventSource(
+      new SqsEventSource(this.checkQueue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: settings.maxConcurrency,
+      }),
+    );
+
+    const schedules: scheduler.Schedule[] = [];
+    if (settings.schedules.length > 0) {
+      const group = new scheduler.ScheduleGroup(this, 'ScheduleGroup');
+      this.scheduleGroup = group;
+      for (const schedule of settings.schedules) {
+        const input =
+          schedule.poolId !== undefined ? { poolId: schedule.poolId } : { trainingId: schedule.trainingId };
+        const what =
+          schedule.poolId !== undefined ? `pool ${schedule.poolId}` : `training ${schedule.trainingId}`;
+        schedules.push(
+          new scheduler.Schedule(this, `Schedule-${schedule.name}`, {
+            scheduleName: schedule.name,
+            scheduleGroup: group,
+            description: `Open Toloka ${what} at ${schedule.expression} (${schedule.timeZone})`,
+            schedule: scheduler.ScheduleExpression.expression(
+              schedule.expression,
+              TimeZone.of(schedule.timeZone),
+            ),
+            target: new targets.LambdaInvoke(this.opener, {
+              input: scheduler.ScheduleTargetInput.fromObject(input),
+              retryAttempts: 3,
+              maxEventAge: Duration.hours(1),
+              deadLetterQueue: this.triggerDeadLetterQueue,
+            }),
+            enabled: schedule.enabled ?? true,
+            timeWindow:
+              schedule.flexibleWindow === undefined
+                ? scheduler.TimeWindow.off()
+                : scheduler.TimeWindow.flexible(schedule.flexibleWindow),
+            ...(schedule.startDate === undefined ? {} : { start: schedule.startDate }),
+            ...(schedule.endDate === undefined ? {} : { end: schedule.endDate }),
+          }),
+        );
+      }
+    }
+    this.schedules = schedules;
+    warnAboutPastDates(settings.schedules, schedules);
+  }
+}
+
+/**
+ * Scheduler refuses to create (or update) a schedule whose start date is more than 5 minutes
+ * in the past, and a one-time schedule whose time has passed. Warn at synth time rather than
+ * let the deployment fail; the warning is not an error because "now" is not part of the config.
+ */
+function warnAboutPastDates(settings: Settings['schedules'], schedules: readonly scheduler.Schedule[]): void {
+  const now = Date.now();
+  settings.forEach((schedule, i) => {
+    const construct = schedules[i];
+    if (construct === undefined) return;
+    const warn = (message: string) =>
+      Annotations.of(construct).addWarningV2('toloka-pool-opener:schedule-in-the-past', message);
+    if (schedule.startDate !== undefined && schedule.startDate.getTime() < now - 5 * 60_000) {
+      warn(
+        `Schedule ${schedule.name}: startDate ${schedule.startDate.toISOString()} is in the past; ` +
+          'EventBridge Scheduler rejects creating or updating it. Remove it or move it forward.',
+      );
+    }
+    const at = atExpressionInstant(schedule.expression, schedule.timeZone);
+    if (at !== undefined && at.getTime() < now) {
+      warn(
+        `Schedule ${schedule.name}: ${schedule.expression} (${schedule.timeZone}) is in the past; ` +
+          'EventBridge Scheduler rejects creating it. Remove the schedule or move it forward.',
+      );
+    }
+  });
+}

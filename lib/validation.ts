@@ -1,0 +1,287 @@
+/**
+ * Checks shared by the construct's props validation (`lib/toloka-pool-opener.ts`) and the
+ * configuration file validation (`lib/config.ts`). Each check returns the problems it found
+ * WITHOUT the field path; the caller prefixes the path (`schedules[1].timeZone: …`).
+ */
+
+/** EventBridge Scheduler schedule names: `[0-9a-zA-Z-_.]+`, at most 64 characters. */
+export const SCHEDULE_NAME_PATTERN = /^[0-9a-zA-Z\-_.]{1,64}$/;
+
+/** Toloka pool and training IDs are decimal numbers sent as strings. */
+const ID_PATTERN = /^[0-9]+$/;
+
+/** Renders a value for a problem message: strings quoted, everything else as JSON. */
+export function show(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/**
+ * An SSM parameter name, as `GetParameter` takes it: a plain name (`toloka-token`) or a
+ * hierarchical one starting with `/` (`/toloka/api-token`).
+ */
+export function checkParameterName(name: string): string[] {
+  const problems: string[] = [];
+  if (name.length === 0) return ['must not be empty'];
+  if (name.length > 1011) problems.push(`must be at most 1011 characters (got ${name.length})`);
+  if (!/^[a-zA-Z0-9_.\-/]+$/.test(name)) {
+    problems.push(`${show(name)} may contain only letters, digits and _ . - / (SSM parameter name)`);
+    return problems;
+  }
+  if (name.includes('/')) {
+    if (!name.startsWith('/')) {
+      problems.push(`${show(name)} contains "/" so it must start with "/" (a hierarchical name)`);
+    } else {
+      const segments = name.slice(1).split('/');
+      if (segments.some((s) => s.length === 0)) {
+        problems.push(`${show(name)} has an empty path segment (no "//" and no trailing "/")`);
+      }
+      if (segments.length > 15) problems.push(`${show(name)} is more than 15 levels deep`);
+    }
+  }
+  const first = name.replace(/^\//, '').toLowerCase();
+  if (first.startsWith('aws') || first.startsWith('ssm')) {
+    problems.push(`${show(name)} starts with "aws" or "ssm", which SSM reserves`);
+  }
+  return problems;
+}
+
+/** A Toloka pool or training ID: ASCII digits only. */
+export function checkTolokaId(id: unknown): string | undefined {
+  if (typeof id !== 'string') return `must be a string of digits (got ${show(id)})`;
+  if (!ID_PATTERN.test(id)) return `${show(id)} must contain only the digits 0-9`;
+  return undefined;
+}
+
+const CRON_FIELDS = [
+  { name: 'minutes', chars: /^[0-9,\-*/]+$/ },
+  { name: 'hours', chars: /^[0-9,\-*/]+$/ },
+  { name: 'day-of-month', chars: /^[0-9,\-*?/LW]+$/ },
+  { name: 'month', chars: /^[0-9A-Za-z,\-*/]+$/ },
+  { name: 'day-of-week', chars: /^[0-9A-Za-z,\-*?/L#]+$/ },
+  { name: 'year', chars: /^[0-9,\-*/]+$/ },
+] as const;
+
+/** The kind of an EventBridge Scheduler expression, or undefined if it is none. */
+export function expressionKind(expression: string): 'cron' | 'rate' | 'at' | undefined {
+  const match = /^(cron|rate|at)\(/.exec(expression);
+  return match?.[1] as 'cron' | 'rate' | 'at' | undefined;
+}
+
+/**
+ * An EventBridge Scheduler expression: `cron(m h dom mon dow yyyy)`, `rate(n unit)` or
+ * `at(yyyy-mm-ddThh:mm:ss)`. Checks the shape, not every cron range.
+ */
+export function checkScheduleExpression(expression: string): string | undefined {
+  const shown = show(expression);
+  const kind = expressionKind(expression);
+  if (kind === undefined || !expression.endsWith(')')) {
+    return `${shown} must be "cron(...)", "rate(...)" or "at(yyyy-mm-ddThh:mm:ss)"`;
+  }
+  const inner = expression.slice(kind.length + 1, -1);
+  if (kind === 'rate') {
+    const match = /^([0-9]+) (minute|minutes|hour|hours|day|days)$/.exec(inner);
+    const value = Number(match?.[1]);
+    const unit = match?.[2];
+    if (match === null || unit === undefined || value < 1) {
+      return `${shown} must be "rate(<positive integer> <minute(s)|hour(s)|day(s)>)"`;
+    }
+    if (value === 1 && unit.endsWith('s'))
+      return `${shown} must use the singular unit for 1 (e.g. "rate(1 hour)")`;
+    if (value > 1 && !unit.endsWith('s'))
+      return `${shown} must use a plural unit (e.g. "rate(${value} ${unit}s)")`;
+    return undefined;
+  }
+  if (kind === 'at') {
+    const match = /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})$/.exec(inner);
+    if (match === null) return `${shown} must be "at(yyyy-mm-ddThh:mm:ss)" (no time zone suffix)`;
+    const [y, mo, d, h, mi, s] = match.slice(1).map(Number) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+    if (
+      date.getUTCFullYear() !== y ||
+      date.getUTCMonth() !== mo - 1 ||
+      date.getUTCDate() !== d ||
+      date.getUTCHours() !== h ||
+      date.getUTCMinutes() !== mi ||
+      date.getUTCSeconds() !== s
+    ) {
+      return `${shown} is not a valid date and time`;
+    }
+    return undefined;
+  }
+  const fields = inner.split(' ');
+  if (fields.length !== 6 || fields.some((f) => f.length === 0)) {
+    return `${shown} must have 6 fields separated by single spaces: minutes hours day-of-month month day-of-week year`;
+  }
+  for (const [i, spec] of CRON_FIELDS.entries()) {
+    const field = fields[i] ?? '';
+    if (!spec.chars.test(field)) return `${shown} has an invalid ${spec.name} field ${show(field)}`;
+  }
+  const [, , dayOfMonth, , dayOfWeek] = fields;
+  if ((dayOfMonth === '?') === (dayOfWeek === '?')) {
+    return `${shown} must have "?" in exactly one of day-of-month and day-of-week`;
+  }
+  return undefined;
+}
+
+/** An IANA time zone name as EventBridge Scheduler takes it (`Europe/Amsterdam`, `UTC`). */
+export function checkTimeZone(timeZone: string): string | undefined {
+  const problem = `${show(timeZone)} is not an IANA time zone`;
+  if (!/^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/.test(timeZone)) return problem;
+  let resolved: string;
+  try {
+    resolved = new Intl.DateTimeFormat('en-US', { timeZone }).resolvedOptions().timeZone;
+  } catch {
+    return problem;
+  }
+  if (resolved !== timeZone && resolved.toLowerCase() === timeZone.toLowerCase()) {
+    return `${problem} (did you mean ${show(resolved)}?)`;
+  }
+  return undefined;
+}
+
+/** A schedule name valid for EventBridge Scheduler. */
+export function checkScheduleName(name: string): string | undefined {
+  if (!SCHEDULE_NAME_PATTERN.test(name)) {
+    return `${show(name)} must be 1-64 characters from 0-9 a-z A-Z - _ .`;
+  }
+  return undefined;
+}
+
+/**
+ * A Toloka API origin override: `http(s)://host[:port]`, optionally with a path prefix (a proxy
+ * serving the API under one); no query, fragment or credentials. The functions append `/api/v1/…`.
+ */
+export function checkApiUrl(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `${show(url)} is not a URL`;
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    return `${show(url)} must use https: (or http: for an emulator)`;
+  }
+  if (parsed.username !== '' || parsed.password !== '' || parsed.search !== '' || parsed.hash !== '') {
+    return `${show(url)} must be an origin such as https://host:port, without query, fragment or credentials`;
+  }
+  return undefined;
+}
+
+/** A URL that passed `checkApiUrl`, normalized: origin plus path prefix, no trailing slash. */
+export function normalizeApiUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`.replace(/\/+$/, '');
+}
+
+/** An integer (or, with `integer: false`, any finite number) within [min, max]. */
+export function checkNumber(
+  value: unknown,
+  range: { min: number; max: number; integer?: boolean; unit?: string },
+): string | undefined {
+  const unit = range.unit === undefined ? '' : ` ${range.unit}`;
+  const integer = range.integer ?? true;
+  if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    return `must be ${integer ? 'an integer' : 'a number'} (got ${show(value)})`;
+  }
+  if (value < range.min || value > range.max) {
+    return `${value}${unit} is out of range (${range.min}..${range.max}${unit})`;
+  }
+  return undefined;
+}
+
+/** Where a schedule sends its opener: a pool or a training, by ID. */
+export interface ScheduleTargetRef {
+  readonly name?: string | undefined;
+  readonly kind: 'pool' | 'training';
+  readonly id: string;
+}
+
+/**
+ * The schedule names to use: explicit names as given; a missing one becomes
+ * `<kind>-<id>-<n>`, n counting that target's schedules from 1 and skipping taken names.
+ */
+export function assignScheduleNames(entries: readonly ScheduleTargetRef[]): string[] {
+  const taken = new Set(entries.flatMap((e) => (e.name === undefined ? [] : [e.name])));
+  const seen = new Map<string, number>();
+  return entries.map((entry) => {
+    const key = `${entry.kind}-${entry.id}`;
+    const ordinal = (seen.get(key) ?? 0) + 1;
+    seen.set(key, ordinal);
+    if (entry.name !== undefined) return entry.name;
+    let n = ordinal;
+    while (taken.has(`${key}-${n}`)) n += 1;
+    const name = `${key}-${n}`;
+    taken.add(name);
+    return name;
+  });
+}
+
+/** Problems for names used more than once: `name: "x" is also used by <where>`. */
+export function duplicateNames(
+  names: readonly string[],
+  describe: (index: number) => string,
+): Map<number, string> {
+  const firstUse = new Map<string, number>();
+  const problems = new Map<number, string>();
+  names.forEach((name, index) => {
+    const first = firstUse.get(name);
+    if (first === undefined) firstUse.set(name, index);
+    else problems.set(index, `${show(name)} is already used by ${describe(first)}`);
+  });
+  return problems;
+}
+
+/**
+ * The instant of a wall-clock time in an IANA time zone (for `at(...)` expressions).
+ * Returns undefined for an unparsable expression or an unknown zone.
+ */
+export function atExpressionInstant(expression: string, timeZone: string): Date | undefined {
+  const match = /^at\(([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\)$/.exec(expression);
+  if (match === null) return undefined;
+  const [y, mo, d, h, mi, s] = match.slice(1).map(Number) as [number, number, number, number, number, number];
+  const wallClock = Date.UTC(y, mo - 1, d, h, mi, s);
+  let format: Intl.DateTimeFormat;
+  try {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+  } catch {
+    return undefined;
+  }
+  const wallClockAt = (instant: number): number => {
+    const part = (type: string) => Number(format.formatToParts(instant).find((p) => p.type === type)?.value);
+    return Date.UTC(
+      part('year'),
+      part('month') - 1,
+      part('day'),
+      part('hour'),
+      part('minute'),
+      part('second'),
+    );
+  };
+  // Two rounds of "shift by the zone's offset at the current guess" settle on the instant.
+  let instant = wallClock;
+  for (let round = 0; round < 2; round++) instant -= wallClockAt(instant) - wallClock;
+  return new Date(instant);
+}

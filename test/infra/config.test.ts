@@ -1,0 +1,308 @@
+import * as path from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { InvalidConfigurationError, loadConfig, parseConfig, toOpenerProps } from '../../lib/config.ts';
+import { FIXTURES, REPO_ROOT } from './support.ts';
+
+/** The problems a configuration is rejected with (fails the test if it is accepted). */
+function problemsOf(raw: unknown): readonly string[] {
+  try {
+    parseConfig(raw, 'test.json');
+  } catch (error) {
+    if (error instanceof InvalidConfigurationError) return error.problems;
+    throw error;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+const valid = { environment: 'sandbox', tokenParameterName: '/toloka/api-token' };
+const withSchedule = (schedule: object) => ({ ...valid, pools: [{ poolId: '1', schedules: [schedule] }] });
+
+describe('loadConfig', () => {
+  it('accepts the example configuration and names its unnamed schedules after their targets', () => {
+    const config = loadConfig(path.join(REPO_ROOT, 'config/example.json'));
+    expect(config.environment).toBe('sandbox');
+    expect(config.tokenParameterName).toBe('/toloka/sandbox/api-token');
+    const names = (config.pools ?? []).flatMap((pool) => pool.schedules.map((s) => s.name));
+    expect(names).toEqual(['weekday-morning', 'pool-123456-2', 'training-98765-1']);
+  });
+
+  it('reports every problem of a bad file at once, each naming its field', () => {
+    const file = path.join(FIXTURES, 'invalid.json');
+    let error: unknown;
+    try {
+      loadConfig(file);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidConfigurationError);
+    const message = (error as Error).message;
+    const [first, ...lines] = message.split('\n');
+    expect(first).toBe(`Invalid configuration in ${file}:`);
+    const expected = [
+      'region: unknown key',
+      'environment: must be "production" or "sandbox" (got "staging")',
+      'tokenParameterName: "toloka/api-token" contains "/" so it must start with "/"',
+      'apiUrl: "ftp://toloka.example.com" must use https:',
+      'poll.jitter: unknown key',
+      'poll.deadlineSeconds: 86400 s is out of range (1..43200 s)',
+      'poll.firstDelaySeconds: must be an integer (got 2.5)',
+      'poll.maxDelaySeconds: 1200 s is out of range (1..900 s)',
+      'poll.backoffFactor: 0.5 is out of range (1..10)',
+      'pools[0].poolId: must be a string of digits (got 123456)',
+      'pools[0].schedules[0].name: "every day" must be 1-64 characters',
+      'pools[0].schedules[0].expression: "cron(0 9 * * MON-FRI *)" must have "?" in exactly one of day-of-month and day-of-week',
+      'pools[0].schedules[0].timeZone: "Mars/Base" is not an IANA time zone',
+      'pools[0].schedules[1].expression: "rate(1 hours)" must use the singular unit',
+      'pools[0].schedules[1].flexibleWindowMinutes: 0 min is out of range (1..1440 min)',
+      'pools[0].schedules[1].startDate: "2027-01-01" must be an ISO 8601 instant with a zone',
+      'pools[1]: give exactly one of poolId and trainingId',
+      'pools[1].schedules: must have at least one schedule',
+      'pools[2].schedules[0].expression: "at(2026-02-30T08:00:00)" is not a valid date and time',
+      'pools[2].schedules[0].startDate: has no effect on a one-time at() schedule',
+      'pools[2].schedules[1].name: "dup" is already used by pools[2].schedules[0].name',
+      'pools[2].schedules[1].enabled: must be true or false (got "yes")',
+      'logRetentionDays: must be one of 1, 3, 5, 7, 14, 30,',
+      'alarmEmail: "not-an-email" is not an email address',
+    ];
+    // One line per problem, in file order.
+    expect(lines).toHaveLength(expected.length);
+    expected.forEach((problem, i) => {
+      expect(lines[i]?.startsWith(` - ${problem}`), `line ${i}: ${lines[i]}\nexpected: ${problem}`).toBe(
+        true,
+      );
+    });
+  });
+
+  it('names the file when it is missing or not JSON', () => {
+    expect(() => loadConfig(path.join(FIXTURES, 'does-not-exist.json'))).toThrow(
+      /^Invalid configuration in .*does-not-exist\.json:\n - \(file\): cannot read it/,
+    );
+    expect(() => loadConfig(path.join(REPO_ROOT, 'lib/config.ts'))).toThrow(
+      /^Invalid configuration in .*config\.ts:\n - \(file\): not valid JSON \(/,
+    );
+    expect(() => parseConfig('just a string', 'x.json')).toThrow(
+      /^Invalid configuration in x\.json:\n - \(root\): must be a JSON object/,
+    );
+  });
+});
+
+describe('parseConfig', () => {
+  it('requires the environment and the token parameter name', () => {
+    expect(problemsOf({})).toEqual(['environment: is required', 'tokenParameterName: is required']);
+    expect(problemsOf({ environment: null, tokenParameterName: '' })).toEqual([
+      'environment: is required',
+      'tokenParameterName: is required',
+    ]);
+  });
+
+  it('rejects unknown keys at every level', () => {
+    expect(
+      problemsOf({
+        ...valid,
+        extra: 1,
+        poll: { deadline: 60 },
+        pools: [{ poolId: '1', pool: '1', schedules: [{ expression: 'rate(1 day)', tz: 'UTC' }] }],
+      }),
+    ).toEqual([
+      expect.stringMatching(/^extra: unknown key \(allowed here: environment, tokenParameterName, /),
+      expect.stringMatching(/^poll\.deadline: unknown key/),
+      expect.stringMatching(/^pools\[0\]\.pool: unknown key/),
+      expect.stringMatching(/^pools\[0\]\.schedules\[0\]\.tz: unknown key/),
+    ]);
+  });
+
+  it('treats null as an absent optional value', () => {
+    const config = parseConfig(
+      {
+        ...valid,
+        apiUrl: null,
+        alarmEmail: null,
+        tokenKeyArn: null,
+        poll: null,
+        pools: null,
+        logRetentionDays: null,
+      },
+      'test.json',
+    );
+    expect(config).toEqual({ ...valid, pools: [] });
+  });
+
+  it('checks SSM parameter names the way SSM does', () => {
+    expect(problemsOf({ ...valid, tokenParameterName: '/toloka//token/' })).toEqual([
+      'tokenParameterName: "/toloka//token/" has an empty path segment (no "//" and no trailing "/")',
+    ]);
+    expect(problemsOf({ ...valid, tokenParameterName: '/toloka/api token' })).toEqual([
+      'tokenParameterName: "/toloka/api token" may contain only letters, digits and _ . - / (SSM parameter name)',
+    ]);
+    expect(problemsOf({ ...valid, tokenParameterName: 'ssm-token' })).toEqual([
+      'tokenParameterName: "ssm-token" starts with "aws" or "ssm", which SSM reserves',
+    ]);
+    expect(() => parseConfig({ ...valid, tokenParameterName: 'toloka_token.v2' }, 'x')).not.toThrow();
+  });
+
+  it('accepts only KMS key ARNs (not aliases) for the token key', () => {
+    expect(
+      problemsOf({ ...valid, tokenKeyArn: 'arn:aws:kms:eu-central-1:123456789012:alias/toloka' }),
+    ).toEqual([expect.stringMatching(/^tokenKeyArn: ".*alias\/toloka" is not a KMS key ARN/)]);
+  });
+
+  it('accepts an API URL override that is an origin, optionally with a path prefix', () => {
+    for (const apiUrl of ['http://localhost:8080', 'https://proxy.example.com/toloka/']) {
+      expect(parseConfig({ ...valid, apiUrl }, 'x').apiUrl).toBe(apiUrl);
+    }
+    expect(problemsOf({ ...valid, apiUrl: 'https://user:secret@example.com' })).toEqual([
+      'apiUrl: "https://user:secret@example.com" must be an origin such as https://host:port, without query, fragment or credentials',
+    ]);
+    expect(problemsOf({ ...valid, apiUrl: 'toloka.dev' })).toEqual(['apiUrl: "toloka.dev" is not a URL']);
+  });
+
+  it('checks the poll settings against each other', () => {
+    expect(
+      problemsOf({ ...valid, poll: { firstDelaySeconds: 60, maxDelaySeconds: 30, deadlineSeconds: 10 } }),
+    ).toEqual([
+      'poll.maxDelaySeconds: 30 must not be less than firstDelaySeconds (60)',
+      'poll.deadlineSeconds: 10 must not be less than firstDelaySeconds (60)',
+    ]);
+  });
+
+  it.each([
+    ['cron(0 9 ? * MON-FRI *)', undefined],
+    ['cron(*/15 8-17 ? * 2-6 2026-2027)', undefined],
+    ['cron(0 12 L * ? *)', undefined],
+    ['cron(0 9 * * ? *)', undefined],
+    ['rate(1 minute)', undefined],
+    ['rate(90 minutes)', undefined],
+    ['at(2026-12-24T08:00:00)', undefined],
+    ['cron(0 9 * * *)', 'must have 6 fields separated by single spaces'],
+    ['cron(0 9 ? * ? *)', 'must have "?" in exactly one of day-of-month and day-of-week'],
+    ['cron(0 9 ? * MON-FRI * *)', 'must have 6 fields'],
+    ['cron(0 9% ? * MON *)', 'has an invalid hours field "9%"'],
+    ['rate(0 minutes)', 'must be "rate(<positive integer> <minute(s)|hour(s)|day(s)>)"'],
+    ['rate(5 minute)', 'must use a plural unit (e.g. "rate(5 minutes)")'],
+    ['rate(1 week)', 'must be "rate(<positive integer>'],
+    ['at(2026-12-24T08:00:00Z)', 'must be "at(yyyy-mm-ddThh:mm:ss)" (no time zone suffix)'],
+    ['at(2026-13-01T00:00:00)', 'is not a valid date and time'],
+    ['every day at 9', 'must be "cron(...)", "rate(...)" or "at(yyyy-mm-ddThh:mm:ss)"'],
+  ])('checks the schedule expression %s', (expression, problem) => {
+    const raw = withSchedule({ expression });
+    if (problem === undefined) expect(() => parseConfig(raw, 'x')).not.toThrow();
+    else {
+      expect(problemsOf(raw)).toEqual([
+        expect.stringContaining(`pools[0].schedules[0].expression: ${JSON.stringify(expression)} ${problem}`),
+      ]);
+    }
+  });
+
+  it('accepts IANA time zones, and suggests the right spelling for a wrong case', () => {
+    for (const timeZone of ['UTC', 'Europe/Amsterdam', 'America/Argentina/Buenos_Aires', 'Etc/GMT+5']) {
+      expect(() => parseConfig(withSchedule({ expression: 'rate(1 day)', timeZone }), 'x')).not.toThrow();
+    }
+    expect(problemsOf(withSchedule({ expression: 'rate(1 day)', timeZone: 'europe/amsterdam' }))).toEqual([
+      'pools[0].schedules[0].timeZone: "europe/amsterdam" is not an IANA time zone (did you mean "Europe/Amsterdam"?)',
+    ]);
+    expect(problemsOf(withSchedule({ expression: 'rate(1 day)', timeZone: '+02:00' }))).toEqual([
+      'pools[0].schedules[0].timeZone: "+02:00" is not an IANA time zone',
+    ]);
+  });
+
+  it('requires the end date after the start date', () => {
+    expect(
+      problemsOf(
+        withSchedule({
+          expression: 'rate(1 day)',
+          startDate: '2027-01-01T00:00:00Z',
+          endDate: '2027-01-01T01:00:00+02:00',
+        }),
+      ),
+    ).toEqual([
+      'pools[0].schedules[0].endDate: "2027-01-01T01:00:00+02:00" must be after startDate ("2027-01-01T00:00:00Z")',
+    ]);
+  });
+
+  it('rejects a pool listed twice and a schedule name used twice, generated names included', () => {
+    const problems = problemsOf({
+      ...valid,
+      pools: [
+        {
+          poolId: '7',
+          schedules: [{ expression: 'rate(1 day)' }, { name: 'pool-7-1', expression: 'rate(2 days)' }],
+        },
+        { trainingId: '8', schedules: [{ name: 'nightly', expression: 'rate(1 day)' }] },
+        { trainingId: '8', schedules: [{ name: 'nightly', expression: 'rate(1 day)' }] },
+      ],
+    });
+    expect(problems).toEqual([
+      'pools[2].trainingId: "8" is already listed at pools[1]; put all its schedules there',
+      'pools[2].schedules[0].name: "nightly" is already used by pools[1].schedules[0].name',
+    ]);
+  });
+
+  it('generates names that do not collide with explicit ones', () => {
+    const config = parseConfig(
+      {
+        ...valid,
+        pools: [
+          {
+            poolId: '7',
+            schedules: [
+              { expression: 'rate(1 day)' },
+              { name: 'pool-7-1', expression: 'rate(2 days)' },
+              { expression: 'rate(3 days)' },
+            ],
+          },
+        ],
+      },
+      'x',
+    );
+    expect(config.pools?.[0]?.schedules.map((s) => s.name)).toEqual(['pool-7-2', 'pool-7-1', 'pool-7-3']);
+  });
+});
+
+describe('toOpenerProps', () => {
+  it('turns the configuration into construct props', () => {
+    const props = toOpenerProps(loadConfig(path.join(FIXTURES, 'full.json')));
+    expect(props.tolokaEnvironment).toBe('production');
+    expect(props.tokenParameterName).toBe('/toloka/prod/api-token');
+    expect(props.apiUrl).toBe('https://toloka-emulator.example.com:8443/');
+    expect(props.logRetention).toBe(90);
+    expect(props.poll?.deadline?.toSeconds()).toBe(7200);
+    expect(props.poll?.firstDelay?.toSeconds()).toBe(5);
+    expect(props.poll?.maxDelay?.toSeconds()).toBe(600);
+    expect(props.poll?.backoffFactor).toBe(2);
+    expect(props.schedules).toEqual([
+      {
+        poolId: '123456',
+        name: 'weekday-morning',
+        expression: 'cron(0 9 ? * MON-FRI *)',
+        timeZone: 'Europe/Amsterdam',
+      },
+      {
+        poolId: '123456',
+        name: 'pool-123456-2',
+        expression: 'rate(12 hours)',
+        timeZone: 'UTC',
+        flexibleWindow: Duration.minutes(15),
+        startDate: new Date('2026-12-01T00:00:00Z'),
+        endDate: new Date('2027-06-29T22:00:00Z'),
+      },
+      {
+        trainingId: '98765',
+        name: 'training-98765-1',
+        expression: 'at(2026-12-24T08:00:00)',
+        timeZone: 'Asia/Tokyo',
+        enabled: false,
+      },
+    ]);
+  });
+
+  it('leaves defaults to the construct when the configuration leaves them out', () => {
+    const props = toOpenerProps(loadConfig(path.join(FIXTURES, 'minimal.json')));
+    expect(props).toEqual({
+      tolokaEnvironment: 'sandbox',
+      tokenParameterName: 'toloka-sandbox-token',
+      schedules: [],
+      poll: {},
+    });
+  });
+});

@@ -1,0 +1,264 @@
+import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  resolveTolokaPoolOpenerProps,
+  TolokaPoolOpener,
+  type TolokaPoolOpenerProps,
+} from '../../lib/toloka-pool-opener.ts';
+import { logicalId, newApp, propertiesOf, roleStatements, TEST_ENV } from './support.ts';
+
+/** The construct's validation problems for these props (none = []). */
+const problemsOf = (props: TolokaPoolOpenerProps) => resolveTolokaPoolOpenerProps(props).problems;
+
+// One synth for the file: the construct used directly with non-default props and a KMS key in
+// the same stack. Bundling is skipped: stack.test.ts checks the bundle.
+let template: Template;
+let construct: TolokaPoolOpener;
+let key: kms.Key;
+let annotations: Annotations;
+
+beforeAll(() => {
+  const stack = new Stack(newApp({ bundle: false }), 'ConstructTest', { env: TEST_ENV });
+  key = new kms.Key(stack, 'TokenKey');
+  construct = new TolokaPoolOpener(stack, 'Opener', {
+    tokenParameterName: '/team/toloka/token',
+    tokenKey: key,
+    functionTimeout: Duration.seconds(30),
+    memorySize: 512,
+    logRetention: logs.RetentionDays.TWO_WEEKS,
+    maxReceiveCount: 3,
+    queueRetention: Duration.days(2),
+    dlqRetention: Duration.days(7),
+    triggerBatchSize: 4,
+    maxConcurrency: 20,
+    schedules: [
+      { poolId: '11', expression: 'rate(1 day)' },
+      { poolId: '11', expression: 'rate(2 days)' },
+      { trainingId: '22', expression: 'cron(0 0 1 * ? *)' },
+      { name: 'past-once', poolId: '33', expression: 'at(2020-01-01T00:00:00)', timeZone: 'Asia/Tokyo' },
+      {
+        name: 'past-start',
+        poolId: '33',
+        expression: 'rate(1 day)',
+        startDate: new Date('2020-01-01T00:00:00Z'),
+      },
+      { name: 'future-once', poolId: '33', expression: 'at(2099-01-01T00:00:00)' },
+      {
+        name: 'future-start',
+        poolId: '33',
+        expression: 'rate(1 day)',
+        startDate: new Date('2099-01-01T00:00:00Z'),
+      },
+    ],
+  });
+  template = Template.fromStack(stack);
+  annotations = Annotations.fromStack(stack);
+});
+
+describe('TolokaPoolOpener with custom props', () => {
+  it('defaults to production Toloka', () => {
+    const env = propertiesOf(template, logicalId(construct.opener)).Environment as {
+      Variables: Record<string, unknown>;
+    };
+    expect(env.Variables.TOLOKA_ENVIRONMENT).toBe('production');
+    expect(env.Variables.TOLOKA_API_URL).toBeUndefined();
+  });
+
+  it('derives the visibility timeout from the function timeout', () => {
+    for (const fn of [construct.opener, construct.checker]) {
+      expect(propertiesOf(template, logicalId(fn))).toMatchObject({ Timeout: 30, MemorySize: 512 });
+    }
+    for (const queue of [construct.triggerQueue, construct.checkQueue]) {
+      expect(propertiesOf(template, logicalId(queue))).toMatchObject({
+        VisibilityTimeout: 180,
+        MessageRetentionPeriod: 2 * 86_400,
+        RedrivePolicy: { maxReceiveCount: 3 },
+      });
+    }
+    for (const dlq of [construct.triggerDeadLetterQueue, construct.checkDeadLetterQueue]) {
+      expect(propertiesOf(template, logicalId(dlq)).MessageRetentionPeriod).toBe(7 * 86_400);
+    }
+  });
+
+  it('applies the batch size to the trigger queue only and the concurrency cap to both event sources', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(construct.opener) },
+      BatchSize: 4,
+      ScalingConfig: { MaximumConcurrency: 20 },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(construct.checker) },
+      BatchSize: 10,
+      ScalingConfig: { MaximumConcurrency: 20 },
+    });
+  });
+
+  it('keeps logs as long as configured', () => {
+    for (const group of [construct.openerLogGroup, construct.checkerLogGroup]) {
+      expect(propertiesOf(template, logicalId(group)).RetentionInDays).toBe(14);
+    }
+  });
+
+  it('lets the functions decrypt with a key of the same stack only through SSM', () => {
+    for (const fn of [construct.opener, construct.checker]) {
+      if (fn.role === undefined) throw new Error('function without role');
+      const kmsStatements = roleStatements(template, logicalId(fn.role)).filter((st) =>
+        st.action.startsWith('kms:'),
+      );
+      expect(kmsStatements).toEqual([
+        {
+          effect: 'Allow',
+          action: 'kms:Decrypt',
+          resource: JSON.stringify({ 'Fn::GetAtt': [logicalId(key), 'Arn'] }),
+          condition: {
+            StringEquals: {
+              'kms:ViaService': { 'Fn::Join': ['', ['ssm.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+            },
+          },
+        },
+      ]);
+    }
+  });
+
+  it('names unnamed schedules after their pool or training, in UTC unless told otherwise', () => {
+    const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule')).map((r) => ({
+      name: r.Properties.Name,
+      timeZone: r.Properties.ScheduleExpressionTimezone,
+      input: r.Properties.Target.Input,
+    }));
+    expect(schedules.slice(0, 3)).toEqual([
+      { name: 'pool-11-1', timeZone: 'UTC', input: '{"poolId":"11"}' },
+      { name: 'pool-11-2', timeZone: 'UTC', input: '{"poolId":"11"}' },
+      { name: 'training-22-1', timeZone: 'UTC', input: '{"trainingId":"22"}' },
+    ]);
+    expect(construct.schedules).toHaveLength(7);
+  });
+
+  it('warns at synth time about schedules that Scheduler would refuse because their date has passed', () => {
+    const warnings = annotations.findWarning('*', Match.stringLikeRegexp('schedule-in-the-past'));
+    const messages = warnings.map((w) => String(w.entry.data));
+    expect(messages).toEqual([
+      expect.stringMatching(
+        /^Schedule past-once: at\(2020-01-01T00:00:00\) \(Asia\/Tokyo\) is in the past; /,
+      ),
+      expect.stringMatching(/^Schedule past-start: startDate 2020-01-01T00:00:00.000Z is in the past; /),
+    ]);
+  });
+});
+
+describe('TolokaPoolOpener props validation', () => {
+  it('throws one error that names every bad prop', () => {
+    const stack = new Stack(newApp({ bundle: false }), 'Invalid');
+    const create = () =>
+      new TolokaPoolOpener(stack, 'Opener', {
+        tolokaEnvironment: 'staging' as 'production',
+        tokenParameterName: 'toloka/token',
+        apiUrl: 'https://toloka.example.com?debug=1',
+        poll: {
+          deadline: Duration.hours(13),
+          firstDelay: Duration.millis(1500),
+          maxDelay: Duration.minutes(20),
+          backoffFactor: 11,
+        },
+        functionTimeout: Duration.minutes(16),
+        memorySize: 100,
+        maxReceiveCount: 0,
+        dlqRetention: Duration.days(3),
+        triggerBatchSize: 11,
+        maxConcurrency: 1,
+        schedules: [
+          { name: 'daily', poolId: '1', expression: 'rate(1 day)', timeZone: 'UTC' },
+          {
+            poolId: '1',
+            trainingId: '2',
+            name: 'daily',
+            expression: 'cron(0 9 * * *)',
+            timeZone: 'Mars/Base',
+            flexibleWindow: Duration.seconds(90),
+            startDate: new Date('2027-01-01T00:00:00Z'),
+            endDate: new Date('2026-01-01T00:00:00Z'),
+          },
+          { poolId: 'abc', expression: 'at(2026-01-01T00:00:00)', endDate: new Date('nope') },
+        ],
+      });
+    let message = '';
+    try {
+      create();
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    const [first, ...lines] = message.split('\n');
+    expect(first).toBe('Invalid TolokaPoolOpener props (Invalid/Opener):');
+    const expected = [
+      'tolokaEnvironment: must be "production" or "sandbox" (got "staging")',
+      'tokenParameterName: "toloka/token" contains "/" so it must start with "/"',
+      'apiUrl: "https://toloka.example.com?debug=1" must be an origin',
+      'poll.deadline: 46800 s is out of range (1..43200 s)',
+      'poll.firstDelay: must be whole seconds (got 1.5)',
+      'poll.maxDelay: 1200 s is out of range (1..900 s)',
+      'poll.backoffFactor: 11 is out of range (1..10)',
+      'functionTimeout: 960 s is out of range (1..900 s)',
+      'memorySize: 100 MiB is out of range (128..10240 MiB)',
+      'maxReceiveCount: 0 is out of range (1..1000)',
+      "dlqRetention: 259200s must exceed the source queues' retention (queueRetention: 345600s)",
+      'triggerBatchSize: 11 is out of range (1..10)',
+      'maxConcurrency: 1 is out of range (2..1000)',
+      'schedules[1]: give exactly one of poolId and trainingId',
+      'schedules[1].name: "daily" is already used by schedules[0]',
+      'schedules[1].expression: "cron(0 9 * * *)" must have 6 fields',
+      'schedules[1].timeZone: "Mars/Base" is not an IANA time zone',
+      'schedules[1].flexibleWindow: 90s must be whole minutes (1 to 1440 minutes)',
+      'schedules[1].endDate: 2026-01-01T00:00:00.000Z must be after startDate (2027-01-01T00:00:00.000Z)',
+      'schedules[2].poolId: "abc" must contain only the digits 0-9',
+      'schedules[2].endDate: must be a valid Date (got Invalid Date)',
+    ];
+    for (const problem of expected) {
+      expect(
+        lines.some((line) => line.startsWith(` - ${problem}`)),
+        `${problem}\n--- in ---\n${message}`,
+      ).toBe(true);
+    }
+    expect(lines).toHaveLength(expected.length);
+    // Nothing was added to the tree before the error.
+    expect(stack.node.findAll().filter((c) => c.node.path.startsWith('Invalid/Opener/'))).toEqual([]);
+  });
+
+  it('requires the token parameter name as a literal', () => {
+    expect(problemsOf({ tokenParameterName: '' })).toEqual(['tokenParameterName: is required']);
+    expect(problemsOf({ tokenParameterName: Token.asString({ Ref: 'Name' }) })).toEqual([
+      'tokenParameterName: must be a literal name, not a token (the IAM policy is scoped to it)',
+    ]);
+  });
+
+  it('accepts valid minimal props and rejects start dates on one-time schedules', () => {
+    expect(problemsOf({ tokenParameterName: 'toloka-token' })).toEqual([]);
+    expect(
+      problemsOf({
+        tokenParameterName: 'toloka-token',
+        schedules: [
+          { poolId: '5', expression: 'at(2026-06-01T10:00:00)', startDate: new Date('2026-01-01T00:00:00Z') },
+        ],
+      }),
+    ).toEqual(['schedules[0].startDate: has no effect on a one-time at() schedule; remove it']);
+  });
+
+  it('rejects a KMS alias as the token key', () => {
+    const stack = new Stack(newApp({ bundle: false }), 'AliasKey');
+    const alias = kms.Alias.fromAliasName(stack, 'Alias', 'alias/toloka');
+    expect(problemsOf({ tokenParameterName: 'toloka-token', tokenKey: alias })).toEqual([
+      'tokenKey: is a KMS alias; IAM cannot scope kms:Decrypt to an alias, pass the key (kms.Key.fromKeyArn)',
+    ]);
+  });
+
+  it('rejects schedule names that Scheduler would refuse', () => {
+    expect(
+      problemsOf({
+        tokenParameterName: 'toloka-token',
+        schedules: [{ name: 'x'.repeat(65), poolId: '5', expression: 'rate(1 day)' }],
+      }),
+    ).toEqual([`schedules[0].name: "${'x'.repeat(65)}" must be 1-64 characters from 0-9 a-z A-Z - _ .`]);
+  });
+});
