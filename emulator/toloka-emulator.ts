@@ -70,6 +70,8 @@ type Handler = (id: string) => Answer;
 export class TolokaEmulator {
   /** Every request under `/api/v1`, in the order answered. */
   readonly requests: RequestLogEntry[] = [];
+  /** TCP connections accepted so far: tells whether a client reuses its connections. */
+  connectionsAccepted = 0;
 
   private readonly state: EmulatorState;
   private readonly faults = new FaultQueue();
@@ -105,6 +107,9 @@ export class TolokaEmulator {
         if (!res.headersSent) send(res, { status: 500, body: errorBody(500, undefined, String(error)) });
         else res.destroy();
       });
+    });
+    server.on('connection', () => {
+      this.connectionsAccepted++;
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -181,6 +186,7 @@ export class TolokaEmulator {
 
   resetLog(): void {
     this.requests.length = 0;
+    this.connectionsAccepted = 0;
   }
 
   /** Back to the constructor's configuration: pools, trainings, operations, faults, log and rate window. */

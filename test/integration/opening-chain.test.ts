@@ -81,6 +81,15 @@ describe('an opening from a trigger message to its outcome, over HTTP against th
     expect(harness.operationChecks()).toBeLessThanOrEqual(3);
   });
 
+  it('reuses one connection for the requests of consecutive openings', async () => {
+    harness = await new Harness().start();
+    for (const id of ['1011', '1012', '1013', '1014']) harness.emulator.setPool(id, { status: 'OPEN' });
+    for (const id of ['1011', '1012', '1013', '1014']) await harness.trigger(`{"poolId": "${id}"}`);
+    expect(harness.app.outcomes).toHaveLength(4);
+    expect(harness.emulator.requests).toHaveLength(4);
+    expect(harness.emulator.connectionsAccepted).toBe(1);
+  });
+
   it('opens a training pool from a trainingId trigger', async () => {
     harness = await new Harness().start();
     harness.emulator.setTraining('77', { openDurationMs: 0 });
