@@ -68,7 +68,7 @@ type Handler = (id: string) => Answer;
  * and `/_emulator` lets other processes configure it (see emulator/README.md).
  */
 export class TolokaEmulator {
-  /** Every request under `/api/v1`, in the order answered. */
+  /** Every request under `/api/v1`, logged when it is acted on (before a delayed answer goes out). */
   readonly requests: RequestLogEntry[] = [];
   /** TCP connections accepted so far: tells whether a client reuses its connections. */
   connectionsAccepted = 0;
@@ -234,8 +234,8 @@ export class TolokaEmulator {
     // Acted on at once, answered late: the state change has happened even if the client gave up
     // waiting, which is what a retry after a client-side time-out meets on the real service.
     const answer = this.answer(method, path, authorization);
-    if (fault?.kind === 'delay') await this.sleep(fault.delayMs);
     log(answer.status);
+    if (fault?.kind === 'delay') await this.sleep(fault.delayMs);
     send(res, answer);
   }
 

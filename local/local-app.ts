@@ -1,5 +1,6 @@
 import { createCheckOperationHandler } from '../lambda/check-operation.ts';
 import { createOpenPoolHandler } from '../lambda/open-pool.ts';
+import type { CheckQueue } from '../lambda/runtime/check-queue.ts';
 import { DEFAULT_HTTP, DEFAULT_POLL, type PollSettings } from '../lambda/runtime/config.ts';
 import type { HandlerRuntime } from '../lambda/runtime/lambda-dependencies.ts';
 import { FanOutOutcomeSink, MemoryOutcomeSink, type OutcomeSink } from '../lambda/runtime/outcome-sink.ts';
@@ -24,7 +25,12 @@ export interface LocalAppOptions {
   readonly visibilityTimeoutSeconds?: number;
   readonly log?: Log;
   readonly outcomes?: OutcomeSink;
+  /** Wraps the check queue, e.g. to make sends fail in fault tests. */
+  readonly wrapCheckQueue?: (queue: CheckQueue) => CheckQueue;
 }
+
+/** Lambda's asynchronous invocations: the first and two retries (the construct's `retryAttempts: 2`). */
+export const ASYNC_INVOKE_ATTEMPTS = 3;
 
 export const silentLog: Log = { debug: () => undefined, info: () => undefined, warn: () => undefined };
 
@@ -45,7 +51,7 @@ export function createLocalApp(options: LocalAppOptions) {
   const deps: OpeningDependencies = {
     toloka: options.toloka ?? new HttpTolokaApi({ origin: options.apiOrigin, requestTimeoutMs }),
     tokens: options.tokens ?? new StaticTokenSource(options.token ?? 'local-dev-token'),
-    checks: new LocalCheckQueue(checkQueue),
+    checks: (options.wrapCheckQueue ?? ((queue) => queue))(new LocalCheckQueue(checkQueue)),
     outcomes: options.outcomes === undefined ? recorded : new FanOutOutcomeSink(recorded, options.outcomes),
     log: options.log ?? silentLog,
     poll: { ...DEFAULT_POLL, ...options.poll },
@@ -70,6 +76,22 @@ export function createLocalApp(options: LocalAppOptions) {
       while (triggerQueue.busy || checkQueue.busy) {
         await Promise.all([triggerQueue.idle(), checkQueue.idle()]);
       }
+    },
+    /**
+     * Invokes the opener as Lambda invokes it for EventBridge Scheduler (asynchronously): an
+     * invocation that throws is tried twice more, then its payload goes to the trigger
+     * dead-letter queue, as the construct configures it.
+     */
+    async invokeAsync(payload: unknown): Promise<void> {
+      for (let attempt = 1; attempt <= ASYNC_INVOKE_ATTEMPTS; attempt++) {
+        try {
+          await opener(payload);
+          return;
+        } catch {
+          // Lambda waits a minute or two between these attempts; nothing here depends on that pause.
+        }
+      }
+      triggerQueue.addDeadLetter(JSON.stringify(payload));
     },
     close(): void {
       triggerQueue.close();

@@ -46,6 +46,11 @@ export class LocalQueue {
     this.schedule({ messageId: randomUUID(), body, receiveCount: 0 }, delaySeconds);
   }
 
+  /** Where Lambda's on-failure destination puts a failed asynchronous invocation's payload. */
+  addDeadLetter(body: string): void {
+    this.deadLetters.push({ messageId: randomUUID(), body });
+  }
+
   get busy(): boolean {
     return this.pending > 0;
   }

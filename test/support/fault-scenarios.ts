@@ -1,0 +1,248 @@
+/**
+ * The fault matrix: each fault, on each path an opening can take, with what must come of it.
+ * Shared by test/integration/fault-matrix.test.ts (which asserts it) and
+ * scripts/reliability-matrix.ts (which prints it for docs/reliability.md).
+ */
+import type { Fault } from '../../emulator/toloka-emulator.ts';
+import type { CheckQueue } from '../../lambda/runtime/check-queue.ts';
+import { CheckQueueError, TokenUnavailableError } from '../../lambda/runtime/errors.ts';
+import type { Outcome } from '../../lambda/runtime/model.ts';
+import type { TokenSource } from '../../lambda/runtime/token-source.ts';
+import { ASYNC_INVOKE_ATTEMPTS } from '../../local/local-app.ts';
+import { Harness, TEST_TOKEN } from './harness.ts';
+
+/** `sqs`: a trigger message; `direct`: an asynchronous invocation (Scheduler); `checker`: the fault hits the status checks. */
+export type FaultPath = 'sqs' | 'direct' | 'checker';
+export const PATHS: readonly FaultPath[] = ['sqs', 'direct', 'checker'];
+
+export type Expected = Outcome | 'SUCCESS' | 'DLQ';
+
+export const MAX_ATTEMPTS = 2;
+export const MAX_RECEIVE_COUNT = 3;
+export const REQUEST_TIMEOUT_MS = 300;
+/** The emulator acts on a delayed request at once and answers after the client has given up. */
+const LATE_ANSWER_MS = REQUEST_TIMEOUT_MS + 400;
+/** Requests a whole opening may make on the checker path before its 2 s deadline (checks every 0.2 s). */
+const CHECKS_BOUND = 20;
+/** Most requests one trigger may make to the faulted endpoint: attempts × receives (or async invocations). */
+export const ATTEMPT_BOUND = MAX_ATTEMPTS * Math.max(MAX_RECEIVE_COUNT, ASYNC_INVOKE_ATTEMPTS);
+
+type Persistence = 'persistent' | 'twice';
+
+export interface FaultScenario {
+  readonly name: string;
+  readonly paths: readonly FaultPath[];
+  readonly expected: Expected;
+  /** Whether the fault is permanent, so exactly one request is expected. */
+  readonly permanent?: boolean;
+  /**
+   * Bounds on the requests to the faulted endpoint. @default 1 to ATTEMPT_BOUND. Faults outside
+   * Toloka (SSM, SQS) may stop an opening before any request, and on the checker path the checks
+   * that precede and follow a fault count too, which the deadline bounds.
+   */
+  readonly attempts?: { readonly min: number; readonly max: number };
+
+  readonly arrange: (world: World) => void;
+}
+
+export interface World {
+  readonly harness: Harness;
+  readonly path: FaultPath;
+  readonly poolId: string;
+  readonly flakyTokens: FlakyTokenSource;
+  readonly flakyChecks: FlakyCheckQueue;
+}
+
+export interface ScenarioResult {
+  readonly outcomes: Array<{ outcome: string; code?: string }>;
+  readonly deadLetters: number;
+  /** Requests to the endpoint the fault was aimed at (`POST …/open`, or `GET /operations` on the checker path). */
+  readonly attempts: number;
+  readonly everythingWritten: string;
+}
+
+/** A token source that fails while `failing(callNumber)` says so, as SSM does when throttled or down. */
+export class FlakyTokenSource implements TokenSource {
+  calls = 0;
+  failing: (call: number) => boolean = () => false;
+  async getToken(): Promise<string> {
+    this.calls++;
+    if (this.failing(this.calls)) {
+      throw new TokenUnavailableError(
+        'cannot read SSM parameter /toloka/token: ThrottlingException: Rate exceeded',
+      );
+    }
+    return TEST_TOKEN;
+  }
+}
+
+/** A check queue whose sends fail while `failing(callNumber)` says so, as SQS SendMessage can. */
+export class FlakyCheckQueue implements CheckQueue {
+  calls = 0;
+  failing: (call: number) => boolean = () => false;
+  inner: CheckQueue | undefined;
+  async enqueue(...args: Parameters<CheckQueue['enqueue']>): Promise<void> {
+    this.calls++;
+    if (this.failing(this.calls)) throw new CheckQueueError('cannot enqueue check: ServiceUnavailable');
+    if (this.inner === undefined) throw new Error('FlakyCheckQueue has no inner queue');
+    await this.inner.enqueue(...args);
+  }
+}
+
+function httpFault(fault: Fault, persistence: Persistence): (world: World) => void {
+  return ({ harness, path, poolId }) => {
+    // Open faults hit POST …/open; on the checker path the opening succeeds and the checks meet the fault.
+    harness.emulator.setPool(poolId, { openDurationMs: path === 'checker' ? 600 : 0 });
+    harness.emulator.injectFault({
+      ...fault,
+      ...(path === 'checker'
+        ? { method: 'GET', path: /^\/operations\// }
+        : { method: 'POST', path: `/pools/${poolId}/open` }),
+      times: persistence === 'persistent' ? Number.POSITIVE_INFINITY : 2,
+    } as Fault);
+  };
+}
+
+const transientFaults: Array<[string, Fault]> = [
+  ['503', { kind: 'status', status: 503 }],
+  ['500', { kind: 'status', status: 500 }],
+  ['502', { kind: 'status', status: 502 }],
+  ['504', { kind: 'status', status: 504 }],
+  ['408', { kind: 'status', status: 408, body: null }],
+  ['429 with Retry-After: 1', { kind: 'status', status: 429, headers: { 'Retry-After': '1' } }],
+  ['429 without Retry-After', { kind: 'status', status: 429 }],
+  ['connection reset', { kind: 'reset' }],
+  ['no answer within the request time-out', { kind: 'delay', delayMs: LATE_ANSWER_MS }],
+  ['2xx with malformed JSON', { kind: 'malformed', status: 200 }],
+];
+
+const permanentFaults: Array<[string, Fault]> = [
+  ['401', { kind: 'status', status: 401 }],
+  ['403 with an empty body', { kind: 'status', status: 403, body: null }],
+  ['404', { kind: 'status', status: 404 }],
+  ['400', { kind: 'status', status: 400 }],
+];
+
+export const SCENARIOS: readonly FaultScenario[] = [
+  ...transientFaults.flatMap(([name, fault]): FaultScenario[] => [
+    {
+      name: `${name}, twice, then recovers`,
+      paths: PATHS,
+      expected: 'SUCCESS',
+      arrange: httpFault(fault, 'twice'),
+    },
+    { name: `${name}, every time`, paths: PATHS, expected: 'DLQ', arrange: httpFault(fault, 'persistent') },
+  ]),
+  ...permanentFaults.map(
+    ([name, fault]): FaultScenario => ({
+      name,
+      paths: PATHS,
+      expected: 'FAILED',
+      permanent: true,
+      arrange: httpFault(fault, 'persistent'),
+    }),
+  ),
+  {
+    name: 'operation stuck in RUNNING past the deadline',
+    paths: ['sqs', 'direct'],
+    expected: 'TIMED_OUT',
+    arrange: ({ harness, poolId }) => harness.emulator.setPool(poolId, { openDurationMs: 600_000 }),
+  },
+  {
+    name: 'operation ends in FAIL',
+    paths: ['sqs', 'direct'],
+    expected: 'FAILED',
+    arrange: ({ harness, poolId }) =>
+      harness.emulator.setPool(poolId, { openDurationMs: 600, result: 'FAIL' }),
+  },
+  {
+    name: 'SSM throttling twice, then recovers',
+    paths: PATHS,
+    attempts: { min: 0, max: CHECKS_BOUND },
+    expected: 'SUCCESS',
+    arrange: ({ harness, path, poolId, flakyTokens }) => {
+      harness.emulator.setPool(poolId, { openDurationMs: path === 'checker' ? 600 : 0 });
+      const first = path === 'checker' ? 2 : 1;
+      flakyTokens.failing = (call) => call >= first && call < first + 2;
+    },
+  },
+  {
+    name: 'SSM failing every time',
+    paths: PATHS,
+    attempts: { min: 0, max: CHECKS_BOUND },
+    expected: 'DLQ',
+    arrange: ({ harness, path, poolId, flakyTokens }) => {
+      harness.emulator.setPool(poolId, { openDurationMs: path === 'checker' ? 600 : 0 });
+      flakyTokens.failing = (call) => call >= (path === 'checker' ? 2 : 1);
+    },
+  },
+  {
+    name: 'SQS SendMessage failing twice, then recovers',
+    paths: PATHS,
+    attempts: { min: 0, max: CHECKS_BOUND },
+    expected: 'SUCCESS',
+    arrange: ({ harness, path, poolId, flakyChecks }) => {
+      harness.emulator.setPool(poolId, { openDurationMs: 1_500 });
+      const first = path === 'checker' ? 2 : 1;
+      flakyChecks.failing = (call) => call >= first && call < first + 2;
+    },
+  },
+  {
+    name: 'SQS SendMessage failing every time',
+    paths: PATHS,
+    attempts: { min: 0, max: CHECKS_BOUND },
+    expected: 'DLQ',
+    arrange: ({ harness, path, poolId, flakyChecks }) => {
+      harness.emulator.setPool(poolId, { openDurationMs: 60_000 });
+      flakyChecks.failing = (call) => call >= (path === 'checker' ? 2 : 1);
+    },
+  },
+];
+
+/** Runs one scenario on one path from trigger to the end, and reports what came of it. */
+export async function runScenario(
+  scenario: FaultScenario,
+  path: FaultPath,
+  poolId = '4242',
+): Promise<ScenarioResult> {
+  const flakyTokens = new FlakyTokenSource();
+  const flakyChecks = new FlakyCheckQueue();
+  const harness = await new Harness().start({
+    tokens: flakyTokens,
+    wrapCheckQueue: (queue) => {
+      flakyChecks.inner = queue;
+      return flakyChecks;
+    },
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    retry: { maxAttempts: MAX_ATTEMPTS, baseDelayMs: 10, maxDelayMs: 50 },
+    poll: { firstDelaySeconds: 1, backoffFactor: 1, deadlineSeconds: 2 },
+    maxReceiveCount: MAX_RECEIVE_COUNT,
+    visibilityTimeoutSeconds: 1,
+    timeScale: 0.2,
+  });
+  try {
+    scenario.arrange({ harness, path, poolId, flakyTokens, flakyChecks });
+    const trigger = { poolId };
+    if (path === 'direct') await harness.app.invokeAsync(trigger);
+    else harness.app.triggerQueue.send(JSON.stringify(trigger));
+    await harness.app.settled();
+    if (scenario.lateAnswerMs !== undefined)
+      await new Promise((resolve) => setTimeout(resolve, scenario.lateAnswerMs));
+    const attempts =
+      path === 'checker'
+        ? harness.emulator.countRequests('GET', '/operations/')
+        : harness.emulator.countRequests('POST', `/pools/${poolId}/open`);
+    return {
+      outcomes: harness.app.outcomes.map(({ outcome, code }) => ({ outcome, ...(code ? { code } : {}) })),
+      deadLetters: harness.app.triggerQueue.deadLetters.length + harness.app.checkQueue.deadLetters.length,
+      attempts,
+      everythingWritten: JSON.stringify([
+        harness.log.entries,
+        harness.app.outcomes,
+        harness.app.checkQueue.sent,
+      ]),
+    };
+  } finally {
+    await harness.stop();
+  }
+}
