@@ -13,7 +13,9 @@ const cell = async (scenarioIndex: number, path: FaultPath): Promise<string> => 
   const end =
     result.deadLetters > 0
       ? 'DLQ'
-      : result.outcomes.map((record) => (record.code ? `${record.outcome} (${record.code})` : record.outcome)).join(', ');
+      : result.outcomes
+          .map((record) => (record.code ? `${record.outcome} (${record.code})` : record.outcome))
+          .join(', ');
   return `${end}, ${result.attempts} req`;
 };
 
