@@ -29,7 +29,7 @@ interface InFlight {
  */
 export class LocalQueue {
   readonly deadLetters: Array<{ messageId: string; body: string }> = [];
-  readonly sent: Array<{ body: string; delaySeconds: number }> = [];
+  readonly sent: Array<{ messageId: string; body: string; delaySeconds: number }> = [];
   private consumer: SqsConsumer | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private pending = 0;
@@ -42,8 +42,9 @@ export class LocalQueue {
   }
 
   send(body: string, delaySeconds = 0): void {
-    this.sent.push({ body, delaySeconds });
-    this.schedule({ messageId: randomUUID(), body, receiveCount: 0 }, delaySeconds);
+    const messageId = randomUUID();
+    this.sent.push({ messageId, body, delaySeconds });
+    this.schedule({ messageId, body, receiveCount: 0 }, delaySeconds);
   }
 
   /** Where Lambda's on-failure destination puts a failed asynchronous invocation's payload. */
