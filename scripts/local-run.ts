@@ -8,6 +8,8 @@
  *   npm start -- --refuse EMPTY_POOL            # Toloka refuses (409)
  *   npm start -- --already-open                 # Toloka answers 204
  *   npm start -- --direct                       # invoke the opener directly, as EventBridge Scheduler does
+ *   npm start -- --duration 40                  # outlasts the opener's 20 s fast path: the check queue takes over
+ *   npm start -- --fast-path 0                  # every check through the (local) delay queue
  */
 import { parseArgs } from 'node:util';
 import { TolokaEmulator } from '../emulator/toloka-emulator.ts';
@@ -24,13 +26,14 @@ const { values } = parseArgs({
     'already-open': { type: 'boolean', default: false },
     direct: { type: 'boolean', default: false },
     'deadline-seconds': { type: 'string', default: '3600' },
+    'fast-path': { type: 'string', default: '20' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (values.help) {
   console.log(
-    'usage: npm start -- [--pool-id ID] [--duration SECONDS] [--result SUCCESS|FAIL] [--refuse CODE] [--already-open] [--direct] [--deadline-seconds N]',
+    'usage: npm start -- [--pool-id ID] [--duration SECONDS] [--result SUCCESS|FAIL] [--refuse CODE] [--already-open] [--direct] [--deadline-seconds N] [--fast-path SECONDS]',
   );
   process.exit(0);
 }
@@ -60,15 +63,15 @@ emulator.setPool(poolId, {
 });
 say(`Toloka emulator listening on ${origin} (pool ${poolId} opens in ${durationSeconds} s)`);
 
+const showProgress = (message: string, attributes: Record<string, unknown> = {}) => {
+  const { status, progress, nextCheckInSeconds, operationId } = attributes;
+  const bar = typeof progress === 'number' ? progressBar(progress) : '';
+  const next = nextCheckInSeconds === undefined ? '' : `, next check in ${String(nextCheckInSeconds)} s`;
+  say(`${message}: operation ${String(operationId)} ${String(status)} ${bar}${next}`);
+};
 const progressLog: Log = {
-  debug: () => undefined,
-  info: (message, attributes = {}) => {
-    const { status, progress, nextCheckInSeconds, operationId } = attributes as Record<string, unknown>;
-    const bar = typeof progress === 'number' ? progressBar(progress) : '';
-    say(
-      `${message}: operation ${String(operationId)} ${String(status)} ${bar} next check in ${String(nextCheckInSeconds)} s`,
-    );
-  },
+  debug: showProgress,
+  info: showProgress,
   warn: (message, attributes) => say(`warning: ${message} ${JSON.stringify(attributes ?? {})}`),
 };
 
@@ -76,7 +79,7 @@ const app = createLocalApp({
   apiOrigin: origin,
   token: 'local-dev-token',
   log: progressLog,
-  poll: { deadlineSeconds: Number(values['deadline-seconds']) },
+  poll: { deadlineSeconds: Number(values['deadline-seconds']), fastPathSeconds: Number(values['fast-path']) },
   outcomes: {
     report: async (record: OutcomeRecord) => {
       say(`outcome record: ${JSON.stringify(record)}`);

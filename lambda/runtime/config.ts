@@ -7,12 +7,17 @@ export const TOLOKA_HOSTS = {
 
 export type TolokaEnvironment = keyof typeof TOLOKA_HOSTS;
 
-/** How the delayed status checks are spaced (see poll-schedule.ts). */
+/** How an opening is followed (see poll-schedule.ts). */
 export interface PollSettings {
   /** How long after the opening request an unfinished operation is reported TIMED_OUT. */
   readonly deadlineSeconds: number;
-  readonly firstDelaySeconds: number;
+  /** How long the opener follows the operation itself before it hands over to the check queue (0: at once). */
+  readonly fastPathSeconds: number;
+  /** The shortest wait between two checks. */
+  readonly minDelaySeconds: number;
+  /** The longest wait between two checks (SQS allows 900 s). */
   readonly maxDelaySeconds: number;
+  /** Each wait is `(backoffFactor − 1)` times the time the opening has taken so far. */
   readonly backoffFactor: number;
 }
 
@@ -41,10 +46,14 @@ export const SQS_MAX_DELAY_SECONDS = 900;
 
 export const DEFAULT_POLL: PollSettings = {
   deadlineSeconds: 3600,
-  firstDelaySeconds: 2,
+  fastPathSeconds: 20,
+  minDelaySeconds: 1,
   maxDelaySeconds: SQS_MAX_DELAY_SECONDS,
-  backoffFactor: 1.5,
+  backoffFactor: 1.25,
 };
+
+/** The fast path never takes more than this: the opener's Lambda must keep time for the hand-over. */
+export const MAX_FAST_PATH_SECONDS = 600;
 
 export const DEFAULT_HTTP: HttpSettings = { requestTimeoutMs: 10_000, maxAttempts: 4 };
 
@@ -79,8 +88,13 @@ export function readRuntimeConfig(env: Env): RuntimeConfig {
         max: 43_200,
         integer: true,
       }),
-      firstDelaySeconds: fields.number('CHECK_FIRST_DELAY_SECONDS', DEFAULT_POLL.firstDelaySeconds, {
+      fastPathSeconds: fields.number('FAST_PATH_SECONDS', DEFAULT_POLL.fastPathSeconds, {
         min: 0,
+        max: MAX_FAST_PATH_SECONDS,
+        integer: true,
+      }),
+      minDelaySeconds: fields.number('CHECK_MIN_DELAY_SECONDS', DEFAULT_POLL.minDelaySeconds, {
+        min: 1,
         max: SQS_MAX_DELAY_SECONDS,
         integer: true,
       }),
@@ -104,6 +118,9 @@ export function readRuntimeConfig(env: Env): RuntimeConfig {
       }),
     },
   };
+  if (config.poll.minDelaySeconds > config.poll.maxDelaySeconds) {
+    problems.push('CHECK_MIN_DELAY_SECONDS: must not exceed CHECK_MAX_DELAY_SECONDS');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -11,7 +11,7 @@ import {
   targetFields,
 } from './model.ts';
 import type { OutcomeSink } from './outcome-sink.ts';
-import { checkDelaySeconds } from './poll-schedule.ts';
+import { nextCheckDelayMs, queuedCheckDelaySeconds } from './poll-schedule.ts';
 import { type RetryPolicy, withRetries } from './retry.ts';
 import type { TokenSource } from './token-source.ts';
 import type { TolokaApi } from './toloka-api.ts';
@@ -43,8 +43,10 @@ export interface StepBudget {
   readonly budgetMs: number;
 }
 
+type Finished = { readonly kind: 'finished'; readonly record: OutcomeRecord };
+
 export type StepResult =
-  | { readonly kind: 'finished'; readonly record: OutcomeRecord }
+  | Finished
   | { readonly kind: 'following'; readonly operationId: string; readonly nextCheckInSeconds: number };
 
 /**
@@ -73,10 +75,16 @@ export async function openTarget(
     return finish(deps, { outcome: 'ALREADY_OPEN', ...base, elapsedMs: now() - requestedAtMs, checks: 0 });
   }
 
-  const { operation } = response;
-  if (isTerminal(operation.status)) {
-    return finish(deps, operationRecord(operation, base, requestedAtMs, now(), 0));
-  }
+  const followed = await followInProcess(deps, {
+    operation: response.operation,
+    base: { ...base, operationId: response.operation.id },
+    requestedAtMs,
+    authorization,
+    until: requestedAtMs + Math.min(deps.poll.fastPathSeconds * 1000, budget.budgetMs),
+  });
+  if (followed.kind === 'finished') return followed;
+
+  const { operation, checks } = followed;
   const deadlineMs = requestedAtMs + deps.poll.deadlineSeconds * 1000;
   const check: CheckMessage = {
     version: 1,
@@ -84,18 +92,62 @@ export async function openTarget(
     operationId: operation.id,
     requestedAt,
     deadline: new Date(deadlineMs).toISOString(),
-    attempt: 1,
+    attempt: checks + 1,
   };
-  const delay = checkDelaySeconds(deps.poll, 1, (deadlineMs - now()) / 1000);
+  const delay = queuedCheckDelaySeconds(deps.poll, now() - requestedAtMs, deadlineMs - now());
   await deps.checks.enqueue(check, delay);
-  deps.log.info('opening started, status check enqueued', {
+  deps.log.info('opening in progress, status check enqueued', {
     ...targetFields(target),
     operationId: operation.id,
     status: operation.status,
     progress: operation.progress,
+    checks,
     nextCheckInSeconds: delay,
   });
   return { kind: 'following', operationId: operation.id, nextCheckInSeconds: delay };
+}
+
+/**
+ * The fast path: most openings finish in seconds, so the opener checks the operation itself, on
+ * the same schedule as the queued checks, until it finishes or `until` comes. A transient error
+ * here ends the fast path rather than the opening: the pool was asked to open, so the check queue
+ * takes over.
+ */
+async function followInProcess(
+  deps: OpeningDependencies,
+  opening: {
+    operation: TolokaOperation;
+    base: RecordBase;
+    requestedAtMs: number;
+    authorization: string;
+    until: number;
+  },
+): Promise<Finished | { kind: 'unfinished'; operation: TolokaOperation; checks: number }> {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? defaultSleep;
+  let { operation } = opening;
+  let checks = 0;
+  while (!isTerminal(operation.status)) {
+    const delayMs = nextCheckDelayMs(deps.poll, now() - opening.requestedAtMs);
+    if (now() + delayMs >= opening.until) return { kind: 'unfinished', operation, checks };
+    await sleep(delayMs);
+    checks++;
+    try {
+      operation = await callToloka(deps, { budgetMs: Math.max(0, opening.until - now()) }, 'getOperation', () =>
+        deps.toloka.getOperation(operation.id, opening.authorization),
+      );
+    } catch (error) {
+      if (isTransient(error)) return { kind: 'unfinished', operation, checks };
+      return finish(deps, { ...failedRecord(error, opening.base, opening.requestedAtMs, now()), checks });
+    }
+    deps.log.debug('operation in progress', {
+      ...opening.base,
+      status: operation.status,
+      progress: operation.progress,
+      checks,
+    });
+  }
+  return finish(deps, operationRecord(operation, opening.base, opening.requestedAtMs, now(), checks));
 }
 
 /**
@@ -128,8 +180,8 @@ export async function checkOperation(
     return finish(deps, operationRecord(operation, base, requestedAtMs, now(), message.attempt));
   }
 
-  const secondsToDeadline = (Date.parse(message.deadline) - now()) / 1000;
-  if (secondsToDeadline <= 0) {
+  const msToDeadline = Date.parse(message.deadline) - now();
+  if (msToDeadline <= 0) {
     return finish(deps, {
       outcome: 'TIMED_OUT',
       ...base,
@@ -142,7 +194,7 @@ export async function checkOperation(
     });
   }
   const next: CheckMessage = { ...message, attempt: message.attempt + 1 };
-  const delay = checkDelaySeconds(deps.poll, next.attempt, secondsToDeadline);
+  const delay = queuedCheckDelaySeconds(deps.poll, now() - requestedAtMs, msToDeadline);
   await deps.checks.enqueue(next, delay);
   deps.log.info('operation in progress, next check enqueued', {
     ...base,
@@ -205,7 +257,7 @@ export function invalidMessageRecord(error: InvalidMessageError, messageId?: str
   };
 }
 
-async function finish(deps: OpeningDependencies, record: OutcomeRecord): Promise<StepResult> {
+async function finish(deps: OpeningDependencies, record: OutcomeRecord): Promise<Finished> {
   await deps.outcomes.report(record);
   return { kind: 'finished', record };
 }
@@ -232,6 +284,10 @@ function callToloka<T>(
     },
     attempt,
   );
+}
+
+function defaultSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function describeForLog(error: unknown): Record<string, unknown> {

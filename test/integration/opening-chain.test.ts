@@ -21,6 +21,31 @@ describe('an opening from a trigger message to its outcome, over HTTP against th
     ).toBe(true);
   });
 
+  it('confirms a quick opening in the opener itself, with no check message', async () => {
+    harness = await new Harness().start({ poll: { fastPathSeconds: 20 } });
+    harness.emulator.setPool('1010', { openDurationMs: 2_000 });
+    const [record] = await harness.trigger('{"poolId": "1010"}');
+    expect(record).toMatchObject({ outcome: 'OPENED', poolId: '1010' });
+    expect(record?.checks).toBe(harness.operationChecks());
+    expect(record?.elapsedMs).toBeLessThan(3_600);
+    expect(harness.app.checkQueue.sent).toEqual([]);
+  });
+
+  it('returns OPENED to a direct invocation when the fast path confirms the opening', async () => {
+    harness = await new Harness().start({ poll: { fastPathSeconds: 20 } });
+    harness.emulator.setPool('1015', { openDurationMs: 1_000 });
+    expect(await harness.app.opener({ poolId: '1015' })).toMatchObject({ outcome: 'OPENED', poolId: '1015' });
+  });
+
+  it('hands a slow opening over to the check queue when the fast path runs out', async () => {
+    harness = await new Harness().start({ poll: { fastPathSeconds: 2 } });
+    harness.emulator.setPool('1016', { openDurationMs: 4_000 });
+    const [record] = await harness.trigger('{"poolId": "1016"}');
+    expect(record).toMatchObject({ outcome: 'OPENED', poolId: '1016' });
+    expect(harness.app.checkQueue.sent.length).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(harness.app.checkQueue.sent[0]?.body ?? '{}')).toMatchObject({ attempt: 3 });
+  });
+
   it('reports OPENED for a direct invocation, as EventBridge Scheduler makes it', async () => {
     harness = await new Harness().start();
     harness.emulator.setPool('1002', { openDurationMs: 1_000 });
@@ -73,7 +98,7 @@ describe('an opening from a trigger message to its outcome, over HTTP against th
 
   it('reports TIMED_OUT when the operation is still running at the deadline', async () => {
     harness = await new Harness().start({
-      poll: { firstDelaySeconds: 1, backoffFactor: 1, deadlineSeconds: 2 },
+      poll: { fastPathSeconds: 0, minDelaySeconds: 1, backoffFactor: 1, deadlineSeconds: 2 },
     });
     harness.emulator.setPool('1007', { openDurationMs: 60_000 });
     const [record] = await harness.trigger('{"poolId": "1007"}');

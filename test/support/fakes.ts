@@ -84,7 +84,8 @@ export function fakeDependencies(
     checks: new MemoryCheckQueue(),
     outcomes: new MemoryOutcomeSink(),
     log: new MemoryLog(),
-    poll: DEFAULT_POLL,
+    // The queue path by default; fast-path tests turn it on.
+    poll: { ...DEFAULT_POLL, fastPathSeconds: 0 },
     retry: { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 5_000 },
     now: clock.now,
     sleep: clock.sleep,

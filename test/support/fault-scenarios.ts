@@ -215,7 +215,7 @@ export async function runScenario(
     },
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
     retry: { maxAttempts: MAX_ATTEMPTS, baseDelayMs: 10, maxDelayMs: 50 },
-    poll: { firstDelaySeconds: 1, backoffFactor: 1, deadlineSeconds: 2 },
+    poll: { fastPathSeconds: 0, minDelaySeconds: 1, backoffFactor: 1, deadlineSeconds: 2 },
     maxReceiveCount: MAX_RECEIVE_COUNT,
     visibilityTimeoutSeconds: 1,
     timeScale: 0.2,

@@ -19,7 +19,7 @@ export class Harness {
       log: this.log,
       requestTimeoutMs: 1_000,
       retry: { baseDelayMs: 20, maxDelayMs: 100 },
-      poll: { firstDelaySeconds: 1, backoffFactor: 1.5, deadlineSeconds: 30 },
+      poll: { fastPathSeconds: 0, minDelaySeconds: 1, backoffFactor: 1.5, deadlineSeconds: 30 },
       visibilityTimeoutSeconds: 0.2,
       ...options,
     });

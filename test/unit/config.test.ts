@@ -15,9 +15,10 @@ describe('readRuntimeConfig', () => {
     expect(config.apiOriginOverridden).toBe(false);
     expect(config.poll).toEqual({
       deadlineSeconds: 3600,
-      firstDelaySeconds: 2,
+      fastPathSeconds: 20,
+      minDelaySeconds: 1,
       maxDelaySeconds: 900,
-      backoffFactor: 1.5,
+      backoffFactor: 1.25,
     });
   });
 

@@ -59,7 +59,7 @@ describe('opener handler', () => {
     const pending = fixtureJson<TolokaOperation>('toloka/operation-pending.json');
     const deps = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: pending }]));
     const result = await createOpenPoolHandler(runtimeOf(deps))({ poolId: 21 }, lambdaContext());
-    expect(result).toEqual({ outcome: 'PENDING', operationId: pending.id, nextCheckInSeconds: 2 });
+    expect(result).toEqual({ outcome: 'PENDING', operationId: pending.id, nextCheckInSeconds: 1 });
   });
 
   it('answers a bad direct payload with a FAILED record and does not throw', async () => {

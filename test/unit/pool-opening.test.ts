@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_POLL } from '../../lambda/runtime/config.ts';
 import {
   CheckQueueError,
   RetriesExhaustedError,
@@ -25,10 +26,10 @@ describe('openTarget', () => {
   it('enqueues a delayed first check when Toloka answers 202 with a pending operation', async () => {
     const deps = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: pending }]));
     const result = await openTarget(deps, pool, budget);
-    expect(result).toEqual({ kind: 'following', operationId: pending.id, nextCheckInSeconds: 2 });
+    expect(result).toEqual({ kind: 'following', operationId: pending.id, nextCheckInSeconds: 1 });
     expect(deps.checks.sent).toHaveLength(1);
     expect(deps.checks.sent[0]).toMatchObject({
-      delaySeconds: 2,
+      delaySeconds: 1,
       message: {
         version: 1,
         target: pool,
@@ -190,6 +191,83 @@ describe('openTarget', () => {
   });
 });
 
+describe('openTarget on the fast path', () => {
+  const fastPath = { poll: { ...DEFAULT_POLL, fastPathSeconds: 20 } };
+
+  it('confirms a quick operation itself, with no check message', async () => {
+    const toloka = new ScriptedToloka([{ kind: 'operation', operation: pending }], [running, success]);
+    const deps = fakeDependencies(toloka, fastPath);
+    const result = await openTarget(deps, pool, budget);
+    expect(result).toMatchObject({
+      kind: 'finished',
+      record: { outcome: 'OPENED', checks: 2, elapsedMs: 1_500 },
+    });
+    expect(deps.clock.sleeps).toEqual([500, 1_000]);
+    expect(deps.checks.sent).toEqual([]);
+  });
+
+  it('reports FAILED when the operation fails while the opener follows it', async () => {
+    const deps = fakeDependencies(
+      new ScriptedToloka([{ kind: 'operation', operation: pending }], [fail]),
+      fastPath,
+    );
+    await openTarget(deps, pool, budget);
+    expect(deps.outcomes.records).toEqual([
+      expect.objectContaining({ outcome: 'FAILED', status: 'FAIL', checks: 1 }),
+    ]);
+  });
+
+  it('hands over to the check queue when its time is up, counting the checks made', async () => {
+    const toloka = new ScriptedToloka([{ kind: 'operation', operation: pending }], [running, running]);
+    const deps = fakeDependencies(toloka, { poll: { ...DEFAULT_POLL, fastPathSeconds: 2 } });
+    const result = await openTarget(deps, pool, budget);
+    expect(result).toEqual({ kind: 'following', operationId: pending.id, nextCheckInSeconds: 1 });
+    expect(deps.checks.sent).toEqual([{ message: expect.objectContaining({ attempt: 3 }), delaySeconds: 1 }]);
+    expect(deps.outcomes.records).toEqual([]);
+  });
+
+  it('stays within the time the Lambda invocation has left', async () => {
+    const toloka = new ScriptedToloka([{ kind: 'operation', operation: pending }], [running]);
+    const deps = fakeDependencies(toloka, fastPath);
+    await openTarget(deps, pool, { budgetMs: 1_200 });
+    expect(deps.clock.sleeps).toEqual([500]);
+    expect(deps.checks.sent).toHaveLength(1);
+  });
+
+  it('hands over, rather than failing the trigger, when a check meets a transient error', async () => {
+    const down = () => new TolokaApiError(503, {});
+    const toloka = new ScriptedToloka(
+      [{ kind: 'operation', operation: pending }],
+      [down(), down(), down(), down()],
+    );
+    const deps = fakeDependencies(toloka, fastPath);
+    const result = await openTarget(deps, pool, budget);
+    expect(result.kind).toBe('following');
+    expect(deps.checks.sent).toEqual([
+      { message: expect.objectContaining({ attempt: 2 }), delaySeconds: expect.any(Number) },
+    ]);
+    expect(deps.outcomes.records).toEqual([]);
+  });
+
+  it('reports FAILED at once when a check meets a permanent error', async () => {
+    const gone = new TolokaApiError(404, { code: 'DOES_NOT_EXIST', request_id: 'r-9' });
+    const deps = fakeDependencies(
+      new ScriptedToloka([{ kind: 'operation', operation: pending }], [gone]),
+      fastPath,
+    );
+    await openTarget(deps, pool, budget);
+    expect(deps.outcomes.records).toEqual([
+      expect.objectContaining({
+        outcome: 'FAILED',
+        code: 'DOES_NOT_EXIST',
+        operationId: pending.id,
+        checks: 1,
+      }),
+    ]);
+    expect(deps.checks.sent).toEqual([]);
+  });
+});
+
 describe('checkOperation', () => {
   const firstCheck: CheckMessage = {
     version: 1,
@@ -225,17 +303,21 @@ describe('checkOperation', () => {
     });
   });
 
-  it('enqueues the next check further out while the operation runs', async () => {
+  it('enqueues the next check a quarter of the elapsed time out while the operation runs', async () => {
     const deps = fakeDependencies(new ScriptedToloka([], [running]));
-    await checkOperation(deps, { ...firstCheck, attempt: 4 }, budget);
-    expect(deps.checks.sent).toEqual([{ message: { ...firstCheck, attempt: 5 }, delaySeconds: 11 }]);
+    const requestedAt = new Date(deps.clock.nowMs - 40_000).toISOString();
+    await checkOperation(deps, { ...firstCheck, requestedAt, attempt: 4 }, budget);
+    expect(deps.checks.sent).toEqual([
+      { message: { ...firstCheck, requestedAt, attempt: 5 }, delaySeconds: 10 },
+    ]);
     expect(deps.outcomes.records).toEqual([]);
   });
 
   it('schedules the last check on the deadline', async () => {
     const deps = fakeDependencies(new ScriptedToloka([], [running]));
     const deadline = new Date(deps.clock.nowMs + 5_000).toISOString();
-    await checkOperation(deps, { ...firstCheck, attempt: 12, deadline }, budget);
+    const requestedAt = new Date(deps.clock.nowMs - 3_595_000).toISOString();
+    await checkOperation(deps, { ...firstCheck, requestedAt, attempt: 12, deadline }, budget);
     expect(deps.checks.sent[0]?.delaySeconds).toBe(5);
   });
 
