@@ -7,7 +7,8 @@
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { InvalidConfigurationError, loadConfig } from '../lib/config.ts';
 import { TolokaPoolOpenerStack } from '../lib/toloka-pool-opener-stack.ts';
 
@@ -32,6 +33,10 @@ try {
   }
   throw error;
 }
+
+Validations.of(app).addPlugins(
+  new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }),
+);
 
 new TolokaPoolOpenerStack(app, 'TolokaPoolOpener', {
   config,

@@ -1,6 +1,7 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -41,7 +42,12 @@ export class TolokaPoolOpenerStack extends Stack {
     });
 
     if (config.alarmEmail !== undefined && config.alarmEmail !== null) {
-      this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: 'Toloka pool opener alarms' });
+      // enforceSSL (cdk-nag AwsSolutions-SNS3) gives the topic a policy of its own, which replaces
+      // SNS's default one; the alarms are allowed to publish below.
+      this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+        displayName: 'Toloka pool opener alarms',
+        enforceSSL: true,
+      });
       this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
     }
     const dlqAlarm = (name: string, queue: sqs.IQueue, what: string) => {
@@ -56,9 +62,26 @@ export class TolokaPoolOpenerStack extends Stack {
         });
       if (this.alarmTopic !== undefined)
         alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+      return alarm;
     };
-    dlqAlarm('TriggerDeadLetterQueue', this.opener.triggerDeadLetterQueue, 'Openings that failed');
-    dlqAlarm('CheckDeadLetterQueue', this.opener.checkDeadLetterQueue, 'Operation checks that failed');
+    const alarms = [
+      dlqAlarm('TriggerDeadLetterQueue', this.opener.triggerDeadLetterQueue, 'Openings that failed'),
+      dlqAlarm('CheckDeadLetterQueue', this.opener.checkDeadLetterQueue, 'Operation checks that failed'),
+    ];
+    // CloudWatch publishes alarm notifications as cloudwatch.amazonaws.com, which needs the topic
+    // policy to allow it: only these alarms, only in this account.
+    this.alarmTopic?.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowDeadLetterQueueAlarmsToPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: {
+          ArnEquals: { 'aws:SourceArn': alarms.map((alarm) => alarm.alarmArn) },
+          StringEquals: { 'aws:SourceAccount': this.account },
+        },
+      }),
+    );
 
     new CfnOutput(this, 'TriggerQueueUrl', {
       description: 'Send {"poolId": "<id>"} or {"trainingId": "<id>"} here to open a pool now',

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Annotations, Aws, Duration, TimeZone, Token } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnResource, Duration, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -634,6 +634,20 @@ export class TolokaPoolOpener extends Construct {
     if (settings.schedules.length > 0) {
       const group = new scheduler.ScheduleGroup(this, 'ScheduleGroup');
       this.scheduleGroup = group;
+      // The construct's own role rather than the stack-level one aws-scheduler-targets would
+      // create, so that it (and its cdk-nag acknowledgment) belongs to this construct. Same trust
+      // as that one: Scheduler, for this account and this schedule group only.
+      const schedulerRole = new iam.Role(this, 'SchedulerRole', {
+        assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+          conditions: {
+            StringEquals: {
+              'aws:SourceAccount': Stack.of(this).account,
+              'aws:SourceArn': group.scheduleGroupArn,
+            },
+          },
+        }),
+        description: 'Lets the Toloka pool opener schedules invoke the opener and use the trigger DLQ',
+      });
       for (const schedule of settings.schedules) {
         const input =
           schedule.poolId !== undefined ? { poolId: schedule.poolId } : { trainingId: schedule.trainingId };
@@ -653,6 +667,7 @@ export class TolokaPoolOpener extends Construct {
               retryAttempts: 3,
               maxEventAge: Duration.hours(1),
               deadLetterQueue: this.triggerDeadLetterQueue,
+              role: schedulerRole,
             }),
             enabled: schedule.enabled ?? true,
             timeWindow:
@@ -664,10 +679,32 @@ export class TolokaPoolOpener extends Construct {
           }),
         );
       }
+      acknowledgeOpenerQualifierWildcard(schedulerRole, this.opener);
     }
     this.schedules = schedules;
     warnAboutPastDates(settings.schedules, schedules);
   }
+}
+
+/**
+ * cdk-nag AwsSolutions-IAM5: `LambdaInvoke` grants `lambda:InvokeFunction` on the opener's ARN and
+ * on `<opener ARN>:*` (`grantInvoke` always adds the qualified form). The finding names the
+ * function's logical ID, so it is computed here; if that ID is later overridden, the finding
+ * comes back instead of staying silently acknowledged.
+ */
+function acknowledgeOpenerQualifierWildcard(role: iam.Role, opener: lambda.IFunction): void {
+  const cfnFunction = opener.node.defaultChild;
+  if (!CfnResource.isCfnResource(cfnFunction)) throw new Error('the opener has no CloudFormation function');
+  const openerId = Stack.of(cfnFunction).getLogicalId(cfnFunction);
+  // The finding is on the role's default policy (which holds the grant), so acknowledge it there.
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  if (!(policy instanceof iam.Policy)) throw new Error('the Scheduler role has no default policy');
+  Validations.of(policy).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::<${openerId}.Arn>:*]`,
+    reason:
+      'The wildcard only matches qualified ARNs (versions and aliases) of the one opener function, ' +
+      'which grantInvoke adds next to the unqualified ARN that Scheduler invokes; no other function is reachable.',
+  });
 }
 
 /**

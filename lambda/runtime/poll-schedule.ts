@@ -25,7 +25,11 @@ export function nextCheckDelayMs(settings: PollSettings, elapsedMs: number): num
  * The `DelaySeconds` of the next queued check: `nextCheckDelayMs` in SQS's whole seconds, never
  * above SQS's 900 s and never past the deadline, so that the last check lands on the deadline.
  */
-export function queuedCheckDelaySeconds(settings: PollSettings, elapsedMs: number, msToDeadline: number): number {
+export function queuedCheckDelaySeconds(
+  settings: PollSettings,
+  elapsedMs: number,
+  msToDeadline: number,
+): number {
   const wanted = Math.min(nextCheckDelayMs(settings, elapsedMs), Math.max(0, msToDeadline));
   return Math.min(SQS_MAX_DELAY_SECONDS, Math.ceil(wanted / 1000));
 }

@@ -133,8 +133,11 @@ async function followInProcess(
     await sleep(delayMs);
     checks++;
     try {
-      operation = await callToloka(deps, { budgetMs: Math.max(0, opening.until - now()) }, 'getOperation', () =>
-        deps.toloka.getOperation(operation.id, opening.authorization),
+      operation = await callToloka(
+        deps,
+        { budgetMs: Math.max(0, opening.until - now()) },
+        'getOperation',
+        () => deps.toloka.getOperation(operation.id, opening.authorization),
       );
     } catch (error) {
       if (isTransient(error)) return { kind: 'unfinished', operation, checks };

@@ -226,8 +226,6 @@ export async function runScenario(
     if (path === 'direct') await harness.app.invokeAsync(trigger);
     else harness.app.triggerQueue.send(JSON.stringify(trigger));
     await harness.app.settled();
-    if (scenario.lateAnswerMs !== undefined)
-      await new Promise((resolve) => setTimeout(resolve, scenario.lateAnswerMs));
     const attempts =
       path === 'checker'
         ? harness.emulator.countRequests('GET', '/operations/')

@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { type PolicyViolation, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as cxapi from 'aws-cdk-lib/cx-api';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lib/config.ts';
+import { TolokaPoolOpenerStack } from '../../lib/toloka-pool-opener-stack.ts';
+import { FIXTURES, logicalId, newApp, TEST_ENV } from './support.ts';
+
+// cdk-nag v3 is a CDK validation plugin: findings are violations in the plugin's report (and
+// fail synth), not annotations. Acknowledgments are `Validations.of(construct).acknowledge()`;
+// `writeSuppressionsToCloudFormation` copies them into each resource's `Metadata.cdk_nag`.
+// Bundling is skipped (placeholder assets): nothing here looks at the bundle.
+
+interface NagRun {
+  readonly stack: TolokaPoolOpenerStack;
+  readonly template: Template;
+  readonly violations: readonly PolicyViolation[];
+}
+
+/** Synthesizes the stack from a fixture with the AwsSolutions pack, options as in bin/app.ts. */
+function nagSynth(
+  fixture: string,
+  options: { registerPlugin?: boolean; extend?: (stack: TolokaPoolOpenerStack) => void } = {},
+) {
+  const app = newApp({ bundle: false });
+  const pack = new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true });
+  if (options.registerPlugin === true) Validations.of(app).addPlugins(pack);
+  const config = loadConfig(path.join(FIXTURES, fixture));
+  const stack = new TolokaPoolOpenerStack(app, 'TolokaPoolOpener', { config, env: TEST_ENV });
+  options.extend?.(stack);
+  const assembly = app.synth();
+  const template = Template.fromJSON(assembly.getStackByName(stack.stackName).template);
+  return { app, pack, stack, template, assemblyDir: assembly.directory };
+}
+
+function run(fixture: string): NagRun {
+  const { app, pack, stack, template } = nagSynth(fixture);
+  return { stack, template, violations: pack.validateScope(app).violations };
+}
+
+/**
+ * `AwsSolutions-X at path, path` for each unacknowledged error, or each other finding (cdk-nag
+ * reports warnings as `warning`; anything else is counted with them so nothing slips through).
+ */
+function findings(violations: readonly PolicyViolation[], kind: 'error' | 'warning'): string[] {
+  return violations
+    .filter((v) => (v.severity === 'error') === (kind === 'error'))
+    .map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath ?? '?').join(', ')}`);
+}
+
+interface Acknowledgment {
+  /** Logical ID of the resource the acknowledgment applies to. */
+  readonly resource: string;
+  readonly id: string;
+  readonly reason: string;
+}
+
+/** Every acknowledgment written into the template, one per resource and rule. */
+function acknowledgments(template: Template): Acknowledgment[] {
+  type Metadata = { cdk_nag?: { rules_to_suppress?: { id: string; reason: string }[] } };
+  const resources = template.toJSON().Resources as Record<string, { Metadata?: Metadata }>;
+  return Object.entries(resources).flatMap(([id, resource]) =>
+    (resource.Metadata?.cdk_nag?.rules_to_suppress ?? []).map((rule) => ({
+      resource: id,
+      id: rule.id,
+      reason: rule.reason,
+    })),
+  );
+}
+
+/** The logical ID of the CloudFormation resource at a construct path. */
+function idAt(stack: TolokaPoolOpenerStack, constructPath: string): string {
+  const construct = stack.node.findAll().find((c) => c.node.path === constructPath);
+  if (construct === undefined) throw new Error(`no construct at ${constructPath}`);
+  return logicalId(construct);
+}
+
+const SCHEDULER_POLICY = 'TolokaPoolOpener/Toloka/SchedulerRole/DefaultPolicy/Resource';
+
+/** The IAM5 finding on the Scheduler role: `<opener ARN>:*`, added by LambdaInvoke's grantInvoke. */
+function openerQualifierWildcard(stack: TolokaPoolOpenerStack): string {
+  return `AwsSolutions-IAM5[Resource::<${logicalId(stack.opener.opener)}.Arn>:*]`;
+}
+
+const runs = new Map<string, NagRun>();
+beforeAll(() => {
+  for (const fixture of ['full.json', 'minimal.json']) runs.set(fixture, run(fixture));
+});
+const get = (fixture: string): NagRun => {
+  const found = runs.get(fixture);
+  if (found === undefined) throw new Error(`no nag run for ${fixture}`);
+  return found;
+};
+
+describe.each(['full.json', 'minimal.json'])('AwsSolutions checks on the stack from %s', (fixture) => {
+  it('leaves no unacknowledged error', () => {
+    expect(findings(get(fixture).violations, 'error')).toEqual([]);
+  });
+
+  it('leaves no unacknowledged warning (or finding of any other severity)', () => {
+    expect(findings(get(fixture).violations, 'warning')).toEqual([]);
+  });
+
+  it('gives every acknowledgment a reason of its own', () => {
+    for (const ack of acknowledgments(get(fixture).template)) {
+      expect(ack.reason.trim().length, `${ack.id} on ${ack.resource}`).toBeGreaterThanOrEqual(20);
+      expect(ack.reason, `${ack.id} on ${ack.resource}`).not.toContain(ack.id);
+    }
+  });
+});
+
+describe('acknowledged findings', () => {
+  it('are exactly the IAM5 wildcard on the Scheduler role policy, with schedules', () => {
+    const { stack, template } = get('full.json');
+    expect(acknowledgments(template).map(({ resource, id }) => ({ resource, id }))).toEqual([
+      { resource: idAt(stack, SCHEDULER_POLICY), id: openerQualifierWildcard(stack) },
+    ]);
+  });
+
+  it('are none without schedules (minimal configuration)', () => {
+    expect(acknowledgments(get('minimal.json').template)).toEqual([]);
+  });
+
+  it('match a wildcard that is really in the template: invoke on versions and aliases of the opener only', () => {
+    const { stack, template } = get('full.json');
+    const policy = template.toJSON().Resources[idAt(stack, SCHEDULER_POLICY)];
+    const statements = policy.Properties.PolicyDocument.Statement as unknown[];
+    const opener = logicalId(stack.opener.opener);
+    expect(statements).toContainEqual({
+      Action: 'lambda:InvokeFunction',
+      Effect: 'Allow',
+      Resource: [
+        { 'Fn::GetAtt': [opener, 'Arn'] },
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [opener, 'Arn'] }, ':*']] },
+      ],
+    });
+  });
+
+  it('do not hide a new wildcard: one more grant on a function role is reported', () => {
+    const { app, pack } = nagSynth('full.json', {
+      extend: (stack) =>
+        stack.opener.opener.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: ['*'] }),
+        ),
+    });
+    expect(findings(pack.validateScope(app).violations, 'error')).toEqual([
+      'AwsSolutions-IAM5[Resource::*] at TolokaPoolOpener/Toloka/OpenerRole/DefaultPolicy/Resource',
+    ]);
+  });
+});
+
+describe('the pack registered as bin/app.ts registers it', () => {
+  it('lets synth finish with an empty validation report', () => {
+    const { assemblyDir } = nagSynth('full.json', { registerPlugin: true });
+    const report = JSON.parse(readFileSync(path.join(assemblyDir, cxapi.VALIDATION_REPORT_FILE), 'utf8')) as {
+      pluginReports: unknown[];
+    };
+    expect(report.pluginReports).toEqual([]);
+  });
+});
