@@ -63,11 +63,16 @@ export interface AppConfig {
 export interface PollConfig {
   /** Give up (outcome TIMED_OUT) this many seconds after the opening was asked for. Integer, 1 to 43200. Default 3600. */
   readonly deadlineSeconds?: number | null;
-  /** Delay of the first check, in seconds. Integer, 0 to 900. Default 2. */
-  readonly firstDelaySeconds?: number | null;
-  /** Largest delay between checks, in seconds. Integer, at least `firstDelaySeconds`, at most 900. Default 900. */
+  /**
+   * How long the opener follows the operation itself before it hands over to the check queue,
+   * in seconds. Integer, 0 to 600 (and at least 10 less than the 60 s function time-out). Default 20.
+   */
+  readonly fastPathSeconds?: number | null;
+  /** Shortest wait between checks, in seconds. Integer, 1 to 900. Default 1. */
+  readonly minDelaySeconds?: number | null;
+  /** Longest wait between checks, in seconds. Integer, at least `minDelaySeconds`, at most 900. Default 900. */
   readonly maxDelaySeconds?: number | null;
-  /** Each delay is the previous one times this, capped at `maxDelaySeconds`. 1 to 10. Default 1.5. */
+  /** Each wait is `(backoffFactor − 1)` × the time the opening has taken so far. 1 to 10. Default 1.25. */
   readonly backoffFactor?: number | null;
 }
 
@@ -129,7 +134,13 @@ const ROOT_KEYS = [
   'logRetentionDays',
   'alarmEmail',
 ] as const;
-const POLL_KEYS = ['deadlineSeconds', 'firstDelaySeconds', 'maxDelaySeconds', 'backoffFactor'] as const;
+const POLL_KEYS = [
+  'deadlineSeconds',
+  'fastPathSeconds',
+  'minDelaySeconds',
+  'maxDelaySeconds',
+  'backoffFactor',
+] as const;
 const POOL_KEYS = ['poolId', 'trainingId', 'schedules'] as const;
 const SCHEDULE_KEYS = [
   'name',
@@ -284,19 +295,21 @@ export function parseConfig(raw: unknown, source: string): AppConfig {
 function parsePoll(raw: JsonObject, p: Problems): PollConfig {
   p.keys(raw, 'poll', POLL_KEYS);
   const deadlineSeconds = p.number(raw, 'deadlineSeconds', 'poll', { min: 1, max: 43_200, unit: 's' });
-  const firstDelaySeconds = p.number(raw, 'firstDelaySeconds', 'poll', { min: 0, max: 900, unit: 's' });
+  const fastPathSeconds = p.number(raw, 'fastPathSeconds', 'poll', { min: 0, max: 600, unit: 's' });
+  const minDelaySeconds = p.number(raw, 'minDelaySeconds', 'poll', { min: 1, max: 900, unit: 's' });
   const maxDelaySeconds = p.number(raw, 'maxDelaySeconds', 'poll', { min: 1, max: 900, unit: 's' });
   const backoffFactor = p.number(raw, 'backoffFactor', 'poll', { min: 1, max: 10, integer: false });
-  const first = firstDelaySeconds ?? 2;
-  if (maxDelaySeconds !== undefined && maxDelaySeconds < first) {
-    p.add('poll.maxDelaySeconds', `${maxDelaySeconds} must not be less than firstDelaySeconds (${first})`);
+  const min = minDelaySeconds ?? 1;
+  if (maxDelaySeconds !== undefined && maxDelaySeconds < min) {
+    p.add('poll.maxDelaySeconds', `${maxDelaySeconds} must not be less than minDelaySeconds (${min})`);
   }
-  if (deadlineSeconds !== undefined && deadlineSeconds < first) {
-    p.add('poll.deadlineSeconds', `${deadlineSeconds} must not be less than firstDelaySeconds (${first})`);
+  if (deadlineSeconds !== undefined && deadlineSeconds < min) {
+    p.add('poll.deadlineSeconds', `${deadlineSeconds} must not be less than minDelaySeconds (${min})`);
   }
   return {
     ...(deadlineSeconds === undefined ? {} : { deadlineSeconds }),
-    ...(firstDelaySeconds === undefined ? {} : { firstDelaySeconds }),
+    ...(fastPathSeconds === undefined ? {} : { fastPathSeconds }),
+    ...(minDelaySeconds === undefined ? {} : { minDelaySeconds }),
     ...(maxDelaySeconds === undefined ? {} : { maxDelaySeconds }),
     ...(backoffFactor === undefined ? {} : { backoffFactor }),
   };
@@ -503,7 +516,8 @@ export function toOpenerProps(config: AppConfig): TolokaPoolOpenerProps {
     schedules,
     poll: {
       ...(present(poll.deadlineSeconds) ? { deadline: seconds(poll.deadlineSeconds) } : {}),
-      ...(present(poll.firstDelaySeconds) ? { firstDelay: seconds(poll.firstDelaySeconds) } : {}),
+      ...(present(poll.fastPathSeconds) ? { fastPath: seconds(poll.fastPathSeconds) } : {}),
+      ...(present(poll.minDelaySeconds) ? { minDelay: seconds(poll.minDelaySeconds) } : {}),
       ...(present(poll.maxDelaySeconds) ? { maxDelay: seconds(poll.maxDelaySeconds) } : {}),
       ...(present(poll.backoffFactor) ? { backoffFactor: poll.backoffFactor as number } : {}),
     },

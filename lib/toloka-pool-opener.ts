@@ -99,21 +99,32 @@ export interface PollSettings {
    */
   readonly deadline?: Duration;
   /**
-   * Delay of the first check message after the opener started the operation (whole seconds, 0 to 900).
+   * How long the opener follows the operation itself (the fast path: checks at 0.5 s, then about
+   * every second) before it hands over to the delayed check queue. Most openings finish within
+   * it, with no SQS message. Whole seconds, 0 (hand over at once) to 600, and at least 10 s less
+   * than `functionTimeout`.
    *
-   * @default Duration.seconds(2)
+   * @default Duration.seconds(20)
    */
-  readonly firstDelay?: Duration;
+  readonly fastPath?: Duration;
   /**
-   * Largest delay between two checks (whole seconds, at least `firstDelay`, never above 900: the SQS limit).
+   * Shortest wait between two checks (whole seconds, 1 to 900).
+   *
+   * @default Duration.seconds(1)
+   */
+  readonly minDelay?: Duration;
+  /**
+   * Longest wait between two checks (whole seconds, at least `minDelay`, never above 900: the SQS limit).
    *
    * @default Duration.seconds(900)
    */
   readonly maxDelay?: Duration;
   /**
-   * Each delay is the previous one times this factor, capped at `maxDelay` (1 to 10).
+   * Each wait is `(backoffFactor − 1)` times the time the opening has taken so far, between
+   * `minDelay` and `maxDelay` (1 to 10): with 1.25 the confirmation comes within about 25 % of
+   * the operation's length.
    *
-   * @default 1.5
+   * @default 1.25
    */
   readonly backoffFactor?: number;
 }
@@ -215,7 +226,8 @@ interface Settings {
   readonly apiUrl: string | undefined;
   readonly schedules: readonly (PoolSchedule & { readonly name: string; readonly timeZone: string })[];
   readonly deadlineSeconds: number;
-  readonly firstDelaySeconds: number;
+  readonly fastPathSeconds: number;
+  readonly minDelaySeconds: number;
   readonly maxDelaySeconds: number;
   readonly backoffFactor: number;
   readonly timeoutSeconds: number;
@@ -300,35 +312,42 @@ export function resolveTolokaPoolOpenerProps(props: TolokaPoolOpenerProps): {
   const poll = props.poll ?? {};
   const deadline = durationSeconds(poll.deadline, 3600, { min: 1, max: 12 * 3600 });
   add('poll.deadline', deadline.problem);
-  const firstDelay = durationSeconds(poll.firstDelay, 2, { min: 0, max: 900 });
-  add('poll.firstDelay', firstDelay.problem);
+  const fastPath = durationSeconds(poll.fastPath, 20, { min: 0, max: 600 });
+  add('poll.fastPath', fastPath.problem);
+  const minDelay = durationSeconds(poll.minDelay, 1, { min: 1, max: 900 });
+  add('poll.minDelay', minDelay.problem);
   const maxDelay = durationSeconds(poll.maxDelay, 900, { min: 1, max: 900 });
   add('poll.maxDelay', maxDelay.problem);
   if (
     maxDelay.problem === undefined &&
-    firstDelay.problem === undefined &&
-    maxDelay.seconds < firstDelay.seconds
+    minDelay.problem === undefined &&
+    maxDelay.seconds < minDelay.seconds
   ) {
-    add(
-      'poll.maxDelay',
-      `${maxDelay.seconds}s must not be less than poll.firstDelay (${firstDelay.seconds}s)`,
-    );
+    add('poll.maxDelay', `${maxDelay.seconds}s must not be less than poll.minDelay (${minDelay.seconds}s)`);
   }
   if (
     deadline.problem === undefined &&
-    firstDelay.problem === undefined &&
-    deadline.seconds < firstDelay.seconds
+    minDelay.problem === undefined &&
+    deadline.seconds < minDelay.seconds
   ) {
-    add(
-      'poll.deadline',
-      `${deadline.seconds}s must not be less than poll.firstDelay (${firstDelay.seconds}s)`,
-    );
+    add('poll.deadline', `${deadline.seconds}s must not be less than poll.minDelay (${minDelay.seconds}s)`);
   }
-  const backoffFactor = poll.backoffFactor ?? 1.5;
+  const backoffFactor = poll.backoffFactor ?? 1.25;
   add('poll.backoffFactor', checkNumber(backoffFactor, { min: 1, max: 10, integer: false }));
 
   const timeout = durationSeconds(props.functionTimeout, 60, { min: 1, max: 900 });
   add('functionTimeout', timeout.problem);
+  if (
+    timeout.problem === undefined &&
+    fastPath.problem === undefined &&
+    fastPath.seconds > timeout.seconds - 10
+  ) {
+    // The opener needs time after the fast path for the request that started it and the hand-over.
+    add(
+      'poll.fastPath',
+      `${fastPath.seconds}s must be at least 10 s less than functionTimeout (${timeout.seconds}s)`,
+    );
+  }
   const memorySize = props.memorySize ?? 256;
   add('memorySize', checkNumber(memorySize, { min: 128, max: 10_240, unit: 'MiB' }));
   const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
@@ -366,7 +385,8 @@ export function resolveTolokaPoolOpenerProps(props: TolokaPoolOpenerProps): {
       apiUrl,
       schedules,
       deadlineSeconds: deadline.seconds,
-      firstDelaySeconds: firstDelay.seconds,
+      fastPathSeconds: fastPath.seconds,
+      minDelaySeconds: minDelay.seconds,
       maxDelaySeconds: maxDelay.seconds,
       backoffFactor,
       timeoutSeconds: timeout.seconds,
@@ -540,7 +560,8 @@ export class TolokaPoolOpener extends Construct {
       TOLOKA_TOKEN_PARAMETER: settings.tokenParameterName,
       CHECK_QUEUE_URL: this.checkQueue.queueUrl,
       CHECK_DEADLINE_SECONDS: String(settings.deadlineSeconds),
-      CHECK_FIRST_DELAY_SECONDS: String(settings.firstDelaySeconds),
+      FAST_PATH_SECONDS: String(settings.fastPathSeconds),
+      CHECK_MIN_DELAY_SECONDS: String(settings.minDelaySeconds),
       CHECK_MAX_DELAY_SECONDS: String(settings.maxDelaySeconds),
       CHECK_BACKOFF_FACTOR: String(settings.backoffFactor),
       ...(settings.apiUrl === undefined ? {} : { TOLOKA_API_URL: settings.apiUrl }),

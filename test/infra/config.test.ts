@@ -46,7 +46,7 @@ describe('loadConfig', () => {
       'apiUrl: "ftp://toloka.example.com" must use https:',
       'poll.jitter: unknown key',
       'poll.deadlineSeconds: 86400 s is out of range (1..43200 s)',
-      'poll.firstDelaySeconds: must be an integer (got 2.5)',
+      'poll.minDelaySeconds: must be an integer (got 2.5)',
       'poll.maxDelaySeconds: 1200 s is out of range (1..900 s)',
       'poll.backoffFactor: 0.5 is out of range (1..10)',
       'pools[0].poolId: must be a string of digits (got 123456)',
@@ -159,10 +159,10 @@ describe('parseConfig', () => {
 
   it('checks the poll settings against each other', () => {
     expect(
-      problemsOf({ ...valid, poll: { firstDelaySeconds: 60, maxDelaySeconds: 30, deadlineSeconds: 10 } }),
+      problemsOf({ ...valid, poll: { minDelaySeconds: 60, maxDelaySeconds: 30, deadlineSeconds: 10 } }),
     ).toEqual([
-      'poll.maxDelaySeconds: 30 must not be less than firstDelaySeconds (60)',
-      'poll.deadlineSeconds: 10 must not be less than firstDelaySeconds (60)',
+      'poll.maxDelaySeconds: 30 must not be less than minDelaySeconds (60)',
+      'poll.deadlineSeconds: 10 must not be less than minDelaySeconds (60)',
     ]);
   });
 
@@ -267,7 +267,8 @@ describe('toOpenerProps', () => {
     expect(props.apiUrl).toBe('https://toloka-emulator.example.com:8443/');
     expect(props.logRetention).toBe(90);
     expect(props.poll?.deadline?.toSeconds()).toBe(7200);
-    expect(props.poll?.firstDelay?.toSeconds()).toBe(5);
+    expect(props.poll?.minDelay?.toSeconds()).toBe(5);
+    expect(props.poll?.fastPath?.toSeconds()).toBe(15);
     expect(props.poll?.maxDelay?.toSeconds()).toBe(600);
     expect(props.poll?.backoffFactor).toBe(2);
     expect(props.schedules).toEqual([

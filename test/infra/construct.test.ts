@@ -150,6 +150,17 @@ describe('TolokaPoolOpener with custom props', () => {
 });
 
 describe('TolokaPoolOpener props validation', () => {
+  it('refuses a fast path that leaves the opener less than 10 s of its time-out', () => {
+    const stack = new Stack(newApp({ bundle: false }), 'FastPath');
+    expect(
+      () =>
+        new TolokaPoolOpener(stack, 'Opener', {
+          tokenParameterName: '/toloka/token',
+          poll: { fastPath: Duration.seconds(55) },
+        }),
+    ).toThrow('poll.fastPath: 55s must be at least 10 s less than functionTimeout (60s)');
+  });
+
   it('throws one error that names every bad prop', () => {
     const stack = new Stack(newApp({ bundle: false }), 'Invalid');
     const create = () =>
@@ -159,7 +170,8 @@ describe('TolokaPoolOpener props validation', () => {
         apiUrl: 'https://toloka.example.com?debug=1',
         poll: {
           deadline: Duration.hours(13),
-          firstDelay: Duration.millis(1500),
+          minDelay: Duration.millis(1500),
+          fastPath: Duration.seconds(55),
           maxDelay: Duration.minutes(20),
           backoffFactor: 11,
         },
@@ -197,7 +209,7 @@ describe('TolokaPoolOpener props validation', () => {
       'tokenParameterName: "toloka/token" contains "/" so it must start with "/"',
       'apiUrl: "https://toloka.example.com?debug=1" must be an origin',
       'poll.deadline: 46800 s is out of range (1..43200 s)',
-      'poll.firstDelay: must be whole seconds (got 1.5)',
+      'poll.minDelay: must be whole seconds (got 1.5)',
       'poll.maxDelay: 1200 s is out of range (1..900 s)',
       'poll.backoffFactor: 11 is out of range (1..10)',
       'functionTimeout: 960 s is out of range (1..900 s)',

@@ -34,9 +34,10 @@ describe('a stack from a minimal configuration', () => {
           TOLOKA_TOKEN_PARAMETER: 'toloka-sandbox-token',
           CHECK_QUEUE_URL: { Ref: checkQueue },
           CHECK_DEADLINE_SECONDS: '3600',
-          CHECK_FIRST_DELAY_SECONDS: '2',
+          FAST_PATH_SECONDS: '20',
+          CHECK_MIN_DELAY_SECONDS: '1',
           CHECK_MAX_DELAY_SECONDS: '900',
-          CHECK_BACKOFF_FACTOR: '1.5',
+          CHECK_BACKOFF_FACTOR: '1.25',
         },
       });
     }

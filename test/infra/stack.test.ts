@@ -158,7 +158,8 @@ describe('functions', () => {
       TOLOKA_API_URL: 'https://toloka-emulator.example.com:8443',
       CHECK_QUEUE_URL: { Ref: ids.checkQueue },
       CHECK_DEADLINE_SECONDS: '7200',
-      CHECK_FIRST_DELAY_SECONDS: '5',
+      FAST_PATH_SECONDS: '15',
+      CHECK_MIN_DELAY_SECONDS: '5',
       CHECK_MAX_DELAY_SECONDS: '600',
       CHECK_BACKOFF_FACTOR: '2',
     };
