@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ATTEMPT_BOUND, type FaultPath, runScenario, SCENARIOS } from '../support/fault-scenarios.ts';
+import { attemptBound, type FaultPath, runScenario, SCENARIOS } from '../support/fault-scenarios.ts';
 import { TEST_TOKEN } from '../support/harness.ts';
 
 const cases = SCENARIOS.flatMap((scenario) => scenario.paths.map((path) => ({ scenario, path })));
 const describePath: Record<FaultPath, string> = {
   sqs: 'SQS trigger',
   direct: 'direct invocation',
-  checker: 'status check',
+  fast: 'fast-path check',
+  checker: 'queued status check',
 };
 
 describe.concurrent('the fault matrix: every trigger ends in exactly one outcome record or one dead letter', () => {
@@ -23,7 +24,7 @@ describe.concurrent('the fault matrix: every trigger ends in exactly one outcome
       } else {
         expect(result.outcomes[0]?.outcome).toBe(scenario.expected);
       }
-      const bounds = scenario.attempts ?? { min: 1, max: scenario.permanent ? 1 : ATTEMPT_BOUND };
+      const bounds = scenario.attempts ?? { min: 1, max: scenario.permanent ? 1 : attemptBound(path) };
       expect(result.attempts).toBeGreaterThanOrEqual(bounds.min);
       expect(result.attempts).toBeLessThanOrEqual(bounds.max);
       expect(result.everythingWritten).not.toContain(TEST_TOKEN);

@@ -11,9 +11,18 @@ import type { TokenSource } from '../../lambda/runtime/token-source.ts';
 import { ASYNC_INVOKE_ATTEMPTS } from '../../local/local-app.ts';
 import { Harness, TEST_TOKEN } from './harness.ts';
 
-/** `sqs`: a trigger message; `direct`: an asynchronous invocation (Scheduler); `checker`: the fault hits the status checks. */
-export type FaultPath = 'sqs' | 'direct' | 'checker';
-export const PATHS: readonly FaultPath[] = ['sqs', 'direct', 'checker'];
+/**
+ * `sqs`: a trigger message; `direct`: an asynchronous invocation (Scheduler); `fast`: the fault
+ * hits the opener's own checks (the fast path) and then the queued ones; `checker`: the fault hits
+ * the queued status checks (fast path off).
+ */
+export type FaultPath = 'sqs' | 'direct' | 'fast' | 'checker';
+export const PATHS: readonly FaultPath[] = ['sqs', 'direct', 'fast', 'checker'];
+
+/** Whether the fault is aimed at `GET /operations` rather than `POST …/open`. */
+const hitsChecks = (path: FaultPath): boolean => path === 'fast' || path === 'checker';
+/** The opener's fast path in these runs: one check at 0.5 s, then the hand-over. */
+const FAST_PATH_SECONDS = 1.5;
 
 export type Expected = Outcome | 'SUCCESS' | 'DLQ';
 
@@ -24,8 +33,14 @@ export const REQUEST_TIMEOUT_MS = 300;
 const LATE_ANSWER_MS = REQUEST_TIMEOUT_MS + 400;
 /** Requests a whole opening may make on the checker path before its 2 s deadline (checks every 0.2 s). */
 const CHECKS_BOUND = 20;
-/** Most requests one trigger may make to the faulted endpoint: attempts × receives (or async invocations). */
-export const ATTEMPT_BOUND = MAX_ATTEMPTS * Math.max(MAX_RECEIVE_COUNT, ASYNC_INVOKE_ATTEMPTS);
+/**
+ * Most requests one trigger may make to the faulted endpoint: attempts × receives (or async
+ * invocations), plus on the fast path the opener's own attempts before it hands over.
+ */
+export function attemptBound(path: FaultPath): number {
+  const queued = MAX_ATTEMPTS * Math.max(MAX_RECEIVE_COUNT, ASYNC_INVOKE_ATTEMPTS);
+  return path === 'fast' ? queued + MAX_ATTEMPTS : queued;
+}
 
 type Persistence = 'persistent' | 'twice';
 
@@ -36,7 +51,7 @@ export interface FaultScenario {
   /** Whether the fault is permanent, so exactly one request is expected. */
   readonly permanent?: boolean;
   /**
-   * Bounds on the requests to the faulted endpoint. @default 1 to ATTEMPT_BOUND. Faults outside
+   * Bounds on the requests to the faulted endpoint. @default 1 to attemptBound(path). Faults outside
    * Toloka (SSM, SQS) may stop an opening before any request, and on the checker path the checks
    * that precede and follow a fault count too, which the deadline bounds.
    */
@@ -92,10 +107,10 @@ export class FlakyCheckQueue implements CheckQueue {
 function httpFault(fault: Fault, persistence: Persistence): (world: World) => void {
   return ({ harness, path, poolId }) => {
     // Open faults hit POST …/open; on the checker path the opening succeeds and the checks meet the fault.
-    harness.emulator.setPool(poolId, { openDurationMs: path === 'checker' ? 600 : 0 });
+    harness.emulator.setPool(poolId, { openDurationMs: hitsChecks(path) ? 600 : 0 });
     harness.emulator.injectFault({
       ...fault,
-      ...(path === 'checker'
+      ...(hitsChecks(path)
         ? { method: 'GET', path: /^\/operations\// }
         : { method: 'POST', path: `/pools/${poolId}/open` }),
       times: persistence === 'persistent' ? Number.POSITIVE_INFINITY : 2,
@@ -161,8 +176,8 @@ export const SCENARIOS: readonly FaultScenario[] = [
     attempts: { min: 0, max: CHECKS_BOUND },
     expected: 'SUCCESS',
     arrange: ({ harness, path, poolId, flakyTokens }) => {
-      harness.emulator.setPool(poolId, { openDurationMs: path === 'checker' ? 600 : 0 });
-      const first = path === 'checker' ? 2 : 1;
+      harness.emulator.setPool(poolId, { openDurationMs: hitsChecks(path) ? 600 : 0 });
+      const first = hitsChecks(path) ? 2 : 1;
       flakyTokens.failing = (call) => call >= first && call < first + 2;
     },
   },
@@ -172,8 +187,8 @@ export const SCENARIOS: readonly FaultScenario[] = [
     attempts: { min: 0, max: CHECKS_BOUND },
     expected: 'DLQ',
     arrange: ({ harness, path, poolId, flakyTokens }) => {
-      harness.emulator.setPool(poolId, { openDurationMs: path === 'checker' ? 600 : 0 });
-      flakyTokens.failing = (call) => call >= (path === 'checker' ? 2 : 1);
+      harness.emulator.setPool(poolId, { openDurationMs: hitsChecks(path) ? 600 : 0 });
+      flakyTokens.failing = (call) => call >= (hitsChecks(path) ? 2 : 1);
     },
   },
   {
@@ -183,7 +198,7 @@ export const SCENARIOS: readonly FaultScenario[] = [
     expected: 'SUCCESS',
     arrange: ({ harness, path, poolId, flakyChecks }) => {
       harness.emulator.setPool(poolId, { openDurationMs: 1_500 });
-      const first = path === 'checker' ? 2 : 1;
+      const first = hitsChecks(path) ? 2 : 1;
       flakyChecks.failing = (call) => call >= first && call < first + 2;
     },
   },
@@ -194,7 +209,7 @@ export const SCENARIOS: readonly FaultScenario[] = [
     expected: 'DLQ',
     arrange: ({ harness, path, poolId, flakyChecks }) => {
       harness.emulator.setPool(poolId, { openDurationMs: 60_000 });
-      flakyChecks.failing = (call) => call >= (path === 'checker' ? 2 : 1);
+      flakyChecks.failing = (call) => call >= (hitsChecks(path) ? 2 : 1);
     },
   },
 ];
@@ -215,7 +230,12 @@ export async function runScenario(
     },
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
     retry: { maxAttempts: MAX_ATTEMPTS, baseDelayMs: 10, maxDelayMs: 50 },
-    poll: { fastPathSeconds: 0, minDelaySeconds: 1, backoffFactor: 1, deadlineSeconds: 2 },
+    poll: {
+      fastPathSeconds: path === 'fast' ? FAST_PATH_SECONDS : 0,
+      minDelaySeconds: 1,
+      backoffFactor: 1,
+      deadlineSeconds: 2,
+    },
     maxReceiveCount: MAX_RECEIVE_COUNT,
     visibilityTimeoutSeconds: 1,
     timeScale: 0.2,
@@ -226,10 +246,9 @@ export async function runScenario(
     if (path === 'direct') await harness.app.invokeAsync(trigger);
     else harness.app.triggerQueue.send(JSON.stringify(trigger));
     await harness.app.settled();
-    const attempts =
-      path === 'checker'
-        ? harness.emulator.countRequests('GET', '/operations/')
-        : harness.emulator.countRequests('POST', `/pools/${poolId}/open`);
+    const attempts = hitsChecks(path)
+      ? harness.emulator.countRequests('GET', '/operations/')
+      : harness.emulator.countRequests('POST', `/pools/${poolId}/open`);
     return {
       outcomes: harness.app.outcomes.map(({ outcome, code }) => ({ outcome, ...(code ? { code } : {}) })),
       deadLetters: harness.app.triggerQueue.deadLetters.length + harness.app.checkQueue.deadLetters.length,
