@@ -172,8 +172,9 @@ export function checkApiUrl(url: string): string | undefined {
   } catch {
     return `${show(url)} is not a URL`;
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    return `${show(url)} must use https: (or http: for an emulator)`;
+  if (parsed.protocol !== 'https:') {
+    // The token travels in every request: a deployed function only ever sends it over TLS.
+    return `${show(url)} must use https:`;
   }
   if (parsed.username !== '' || parsed.password !== '' || parsed.search !== '' || parsed.hash !== '') {
     return `${show(url)} must be an origin such as https://host:port, without query, fragment or credentials`;

@@ -133,8 +133,11 @@ function parseApiUrl(value: string, problems: string[]): string | undefined {
     problems.push(`TOLOKA_API_URL: "${value}" is not a URL`);
     return undefined;
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    problems.push(`TOLOKA_API_URL: must use https (or http for a local emulator), got "${url.protocol}"`);
+  // The token travels in every request: plain http only to this machine, for an emulator.
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+    problems.push(
+      `TOLOKA_API_URL: must use https (http only for localhost), got "${url.protocol}//${url.host}"`,
+    );
     return undefined;
   }
   if (url.search || url.hash || url.username || url.password) {
@@ -145,6 +148,12 @@ function parseApiUrl(value: string, problems: string[]): string | undefined {
   }
   // A path prefix is kept (a proxy may serve the API under one); /api/v1 itself is added by the client.
   return `${url.origin}${url.pathname}`.replace(/\/+$/, '').replace(/\/api\/v1$/, '');
+}
+
+function isLoopback(hostname: string): boolean {
+  return (
+    hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+  );
 }
 
 class EnvReader {

@@ -148,9 +148,13 @@ describe('parseConfig', () => {
   });
 
   it('accepts an API URL override that is an origin, optionally with a path prefix', () => {
-    for (const apiUrl of ['http://localhost:8080', 'https://proxy.example.com/toloka/']) {
+    for (const apiUrl of ['https://localhost:8443', 'https://proxy.example.com/toloka/']) {
       expect(parseConfig({ ...valid, apiUrl }, 'x').apiUrl).toBe(apiUrl);
     }
+    // A deployed function sends the token in every request: never over plain http.
+    expect(problemsOf({ ...valid, apiUrl: 'http://emulator.internal:8080' })).toEqual([
+      'apiUrl: "http://emulator.internal:8080" must use https:',
+    ]);
     expect(problemsOf({ ...valid, apiUrl: 'https://user:secret@example.com' })).toEqual([
       'apiUrl: "https://user:secret@example.com" must be an origin such as https://host:port, without query, fragment or credentials',
     ]);

@@ -40,6 +40,15 @@ describe('readRuntimeConfig', () => {
     );
   });
 
+  it('refuses plain http to anything but this machine, since the token travels in every request', () => {
+    expect(() => readRuntimeConfig({ ...minimal, TOLOKA_API_URL: 'http://toloka.example.com' })).toThrow(
+      'TOLOKA_API_URL: must use https (http only for localhost)',
+    );
+    for (const local of ['http://localhost:8080', 'http://127.0.0.1:9', 'http://[::1]:8080']) {
+      expect(readRuntimeConfig({ ...minimal, TOLOKA_API_URL: local }).apiOriginOverridden).toBe(true);
+    }
+  });
+
   it('lists every problem at once, each naming its variable', () => {
     let caught: unknown;
     try {
