@@ -8,7 +8,7 @@ import type { Log, OpeningDependencies } from '../lambda/runtime/pool-opening.ts
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../lambda/runtime/retry.ts';
 import { StaticTokenSource, type TokenSource } from '../lambda/runtime/token-source.ts';
 import { HttpTolokaApi, type TolokaApi } from '../lambda/runtime/toloka-api.ts';
-import { LocalCheckQueue, LocalQueue } from './local-queue.ts';
+import { describeThrown, LocalCheckQueue, LocalQueue } from './local-queue.ts';
 
 export interface LocalAppOptions {
   /** The Toloka origin, e.g. the emulator's `http://127.0.0.1:port`. */
@@ -87,8 +87,9 @@ export function createLocalApp(options: LocalAppOptions) {
         try {
           await opener(payload);
           return;
-        } catch {
+        } catch (error) {
           // Lambda waits a minute or two between these attempts; nothing here depends on that pause.
+          triggerQueue.errors.push(describeThrown(error));
         }
       }
       triggerQueue.addDeadLetter(JSON.stringify(payload));

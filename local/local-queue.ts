@@ -30,6 +30,8 @@ interface InFlight {
 export class LocalQueue {
   readonly deadLetters: Array<{ messageId: string; body: string }> = [];
   readonly sent: Array<{ messageId: string; body: string; delaySeconds: number }> = [];
+  /** What the consumer threw, with causes and stacks, for inspection (Lambda would log it). */
+  readonly errors: string[] = [];
   private consumer: SqsConsumer | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private pending = 0;
@@ -111,8 +113,9 @@ export class LocalQueue {
     try {
       const response = (await this.consumer(event)) as Partial<SQSBatchResponse> | undefined;
       failed = (response?.batchItemFailures ?? []).some((item) => item.itemIdentifier === message.messageId);
-    } catch {
+    } catch (error) {
       // A handler that throws fails its whole batch, as in Lambda.
+      this.errors.push(describeThrown(error));
       failed = true;
     }
     if (!failed) return;
@@ -129,6 +132,20 @@ export class LocalQueue {
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
+}
+
+/** An error as Lambda's runtime would log it: message, stack and the chain of causes. */
+export function describeThrown(error: unknown): string {
+  const parts: string[] = [];
+  for (let current: unknown = error, depth = 0; current !== undefined && depth < 5; depth++) {
+    parts.push(
+      current instanceof Error
+        ? `${current.stack ?? current.message} ${JSON.stringify(current)}`
+        : String(current),
+    );
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join('\ncaused by: ');
 }
 
 /** The check queue port on a local queue. */

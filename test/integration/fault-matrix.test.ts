@@ -27,6 +27,7 @@ describe.concurrent('the fault matrix: every trigger ends in exactly one outcome
       const bounds = scenario.attempts ?? { min: 1, max: scenario.permanent ? 1 : attemptBound(path) };
       expect(result.attempts).toBeGreaterThanOrEqual(bounds.min);
       expect(result.attempts).toBeLessThanOrEqual(bounds.max);
+      // Logs, outcome records, queued messages and every exception with its causes.
       expect(result.everythingWritten).not.toContain(TEST_TOKEN);
     },
   );
