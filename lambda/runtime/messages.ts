@@ -59,11 +59,17 @@ export function parseId(field: string, value: unknown): string {
   if (typeof value !== 'string') {
     throw new InvalidMessageError(field, `must be a string of digits or a number, got ${describe(value)}`);
   }
-  if (!ID_PATTERN.test(value) || BigInt(value) > MAX_ID) {
+  if (!/^[0-9]+$/.test(value)) {
     throw new InvalidMessageError(
       field,
       `must be a positive whole number in ASCII digits, got ${describe(value)}`,
     );
+  }
+  if (/^0+$/.test(value)) throw new InvalidMessageError(field, `must be positive, got ${describe(value)}`);
+  if (value.startsWith('0'))
+    throw new InvalidMessageError(field, `must not start with 0, got ${describe(value)}`);
+  if (!ID_PATTERN.test(value) || BigInt(value) > MAX_ID) {
+    throw new InvalidMessageError(field, `is larger than any Toloka ID (2^63 - 1), got ${describe(value)}`);
   }
   return value;
 }
