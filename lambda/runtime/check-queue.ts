@@ -1,4 +1,4 @@
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SendMessageCommand, SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
 import { SQS_MAX_DELAY_SECONDS } from './config.ts';
 import { CheckQueueError } from './errors.ts';
 import { type CheckMessage, encodeCheckMessage } from './messages.ts';
@@ -9,17 +9,28 @@ export interface CheckQueue {
   enqueue(message: CheckMessage, delaySeconds: number): Promise<void>;
 }
 
-/** The check queue on SQS, delayed per message with `DelaySeconds`. */
+interface SqsSdk {
+  readonly client: SQSClient;
+  readonly SendMessage: typeof SendMessageCommand;
+}
+
+/**
+ * The check queue on SQS, delayed per message with `DelaySeconds`. The SQS client is loaded on
+ * the first send: the opener confirms most openings on its fast path and never needs it.
+ */
 export class SqsCheckQueue implements CheckQueue {
+  private sdk: Promise<SqsSdk> | undefined;
+
   constructor(
-    private readonly sqs: SQSClient,
     private readonly queueUrl: string,
+    private readonly clientConfig: SQSClientConfig = {},
   ) {}
 
   async enqueue(message: CheckMessage, delaySeconds: number): Promise<void> {
     try {
-      await this.sqs.send(
-        new SendMessageCommand({
+      const { client, SendMessage } = await this.loadSdk();
+      await client.send(
+        new SendMessage({
           QueueUrl: this.queueUrl,
           MessageBody: encodeCheckMessage(message),
           DelaySeconds: clampDelay(delaySeconds),
@@ -31,6 +42,14 @@ export class SqsCheckQueue implements CheckQueue {
         { cause: error },
       );
     }
+  }
+
+  private loadSdk(): Promise<SqsSdk> {
+    this.sdk ??= import('@aws-sdk/client-sqs').then((sdk) => ({
+      client: new sdk.SQSClient(this.clientConfig),
+      SendMessage: sdk.SendMessageCommand,
+    }));
+    return this.sdk;
   }
 }
 

@@ -1,5 +1,4 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { SqsCheckQueue } from './check-queue.ts';
 import { readRuntimeConfig } from './config.ts';
 import { LogOutcomeSink } from './outcome-sink.ts';
@@ -36,7 +35,7 @@ export function lambdaRuntime(): HandlerRuntime {
     deps: {
       toloka: new HttpTolokaApi({ origin: config.apiOrigin, requestTimeoutMs: config.http.requestTimeoutMs }),
       tokens: new SsmTokenSource(config.tokenParameterName, config.tokenCacheSeconds),
-      checks: new SqsCheckQueue(new SQSClient({}), config.checkQueueUrl),
+      checks: new SqsCheckQueue(config.checkQueueUrl),
       outcomes: new LogOutcomeSink(SERVICE_NAME),
       log: {
         debug: (message, attributes) => logger.debug(message, attributes ?? {}),

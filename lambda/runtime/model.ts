@@ -17,6 +17,18 @@ export interface TolokaOperation {
   readonly details?: unknown;
 }
 
+/** What `GET /pools/{id}` (or `/trainings/{id}`) tells about a pool. */
+export interface TolokaPoolState {
+  readonly id: string;
+  /** `OPEN`, `CLOSED`, `ARCHIVED` or `LOCKED`. */
+  readonly status: string;
+  readonly privateName?: string;
+  /** `MANUAL`, `EXPIRED`, `COMPLETED`, `NOT_ENOUGH_BALANCE`, … when closed. */
+  readonly lastCloseReason?: string;
+  readonly lastStarted?: string;
+  readonly lastStopped?: string;
+}
+
 export function isTerminal(status: OperationStatus): status is 'SUCCESS' | 'FAIL' {
   return status === 'SUCCESS' || status === 'FAIL';
 }

@@ -1,11 +1,13 @@
 import { Agent, type Dispatcher, request, errors as undiciErrors } from 'undici';
 import { TolokaApiError, TolokaNetworkError, TolokaProtocolError } from './errors.ts';
-import type { OpenResponse, OpenTarget, OperationStatus, TolokaOperation } from './model.ts';
+import type { OpenResponse, OpenTarget, OperationStatus, TolokaOperation, TolokaPoolState } from './model.ts';
 
 /** The part of Toloka's API this app uses. One call is one HTTP request: retries are the caller's. */
 export interface TolokaApi {
   open(target: OpenTarget, authorization: string): Promise<OpenResponse>;
   getOperation(operationId: string, authorization: string): Promise<TolokaOperation>;
+  /** `GET /pools/{id}` or `/trainings/{id}`: the fields the command line shows. */
+  getTarget(target: OpenTarget, authorization: string): Promise<TolokaPoolState>;
 }
 
 export interface HttpTolokaApiOptions {
@@ -56,6 +58,23 @@ export class HttpTolokaApi implements TolokaApi {
       return { kind: 'operation', operation: parseOperation(response.text) };
     }
     throw apiError(response);
+  }
+
+  async getTarget(target: OpenTarget, authorization: string): Promise<TolokaPoolState> {
+    const collection = target.kind === 'pool' ? 'pools' : 'trainings';
+    const response = await this.send('GET', `/${collection}/${encodeURIComponent(target.id)}`, authorization);
+    if (response.status !== 200) throw apiError(response);
+    const body = parseJsonObject(response.text, `${target.kind} ${target.id}`);
+    if (typeof body.status !== 'string')
+      throw new TolokaProtocolError(`${target.kind} ${target.id} has no status`);
+    return {
+      id: typeof body.id === 'string' ? body.id : target.id,
+      status: body.status,
+      ...(typeof body.private_name === 'string' ? { privateName: body.private_name } : {}),
+      ...(typeof body.last_close_reason === 'string' ? { lastCloseReason: body.last_close_reason } : {}),
+      ...(typeof body.last_started === 'string' ? { lastStarted: body.last_started } : {}),
+      ...(typeof body.last_stopped === 'string' ? { lastStopped: body.last_stopped } : {}),
+    };
   }
 
   async getOperation(operationId: string, authorization: string): Promise<TolokaOperation> {
@@ -122,22 +141,28 @@ function describeNetworkError(error: unknown): string {
   return String(error);
 }
 
-function parseOperation(text: string): TolokaOperation {
+function parseJsonObject(text: string, what: string): Record<string, unknown> {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (error) {
-    throw new TolokaProtocolError('operation body is not JSON', { cause: error });
+    throw new TolokaProtocolError(`${what} body is not JSON`, { cause: error });
   }
-  if (typeof body !== 'object' || body === null)
-    throw new TolokaProtocolError('operation body is not an object');
-  const { id, status, progress } = body as Record<string, unknown>;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new TolokaProtocolError(`${what} body is not an object`);
+  }
+  return body as Record<string, unknown>;
+}
+
+function parseOperation(text: string): TolokaOperation {
+  const body = parseJsonObject(text, 'operation');
+  const { id, status, progress } = body;
   if (typeof id !== 'string' || id === '') throw new TolokaProtocolError('operation has no id');
   if (typeof status !== 'string' || !OPERATION_STATUSES.has(status)) {
     throw new TolokaProtocolError(`operation ${id} has an unknown status ${JSON.stringify(status)}`);
   }
   return {
-    ...(body as TolokaOperation),
+    ...(body as unknown as TolokaOperation),
     progress: typeof progress === 'number' && Number.isFinite(progress) ? progress : undefined,
   };
 }

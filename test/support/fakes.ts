@@ -26,6 +26,10 @@ export class ScriptedToloka implements TolokaApi {
     this.calls.push({ call: 'getOperation', id: operationId, authorization });
     return next(this.operationAnswers, 'getOperation');
   }
+
+  async getTarget(): Promise<never> {
+    throw new Error('ScriptedToloka: getTarget is not scripted');
+  }
 }
 
 function next<T>(answers: Step<T>[], call: string): T {

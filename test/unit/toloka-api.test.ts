@@ -121,6 +121,33 @@ describe('HttpTolokaApi.getOperation', () => {
   });
 });
 
+describe('HttpTolokaApi.getTarget', () => {
+  it("reads a pool's status and last close reason", async () => {
+    intercept('GET', '/pools/21').reply(
+      200,
+      JSON.stringify({
+        id: '21',
+        status: 'CLOSED',
+        private_name: 'p',
+        last_close_reason: 'NOT_ENOUGH_BALANCE',
+      }),
+    );
+    await expect(api.getTarget({ kind: 'pool', id: '21' }, auth)).resolves.toEqual({
+      id: '21',
+      status: 'CLOSED',
+      privateName: 'p',
+      lastCloseReason: 'NOT_ENOUGH_BALANCE',
+    });
+  });
+
+  it('reads a training at /trainings/{id}', async () => {
+    intercept('GET', '/trainings/4').reply(200, '{"id": "4", "status": "OPEN"}');
+    await expect(api.getTarget({ kind: 'training', id: '4' }, auth)).resolves.toMatchObject({
+      status: 'OPEN',
+    });
+  });
+});
+
 describe('parseRetryAfter', () => {
   it('reads seconds and HTTP dates, and caps hostile values at 15 minutes', () => {
     const now = Date.parse('2026-11-28T12:00:00Z');
