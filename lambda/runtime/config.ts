@@ -37,6 +37,8 @@ export interface RuntimeConfig {
   readonly tokenParameterName: string;
   readonly tokenCacheSeconds: number;
   readonly checkQueueUrl: string;
+  /** The EventBridge bus outcome events go to; undefined: no events. */
+  readonly outcomeEventBus: string | undefined;
   readonly poll: PollSettings;
   readonly http: HttpSettings;
 }
@@ -82,6 +84,7 @@ export function readRuntimeConfig(env: Env): RuntimeConfig {
     tokenParameterName: fields.required('TOLOKA_TOKEN_PARAMETER'),
     tokenCacheSeconds: fields.number('TOKEN_CACHE_SECONDS', 300, { min: 0, max: 3600, integer: true }),
     checkQueueUrl: fields.url('CHECK_QUEUE_URL'),
+    outcomeEventBus: fields.optional('OUTCOME_EVENT_BUS'),
     poll: {
       deadlineSeconds: fields.number('CHECK_DEADLINE_SECONDS', DEFAULT_POLL.deadlineSeconds, {
         min: 1,

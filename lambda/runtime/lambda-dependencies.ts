@@ -1,8 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SqsCheckQueue } from './check-queue.ts';
 import { readRuntimeConfig } from './config.ts';
-import { LogOutcomeSink } from './outcome-sink.ts';
-import type { OpeningDependencies } from './pool-opening.ts';
+import { EventBridgeOutcomeSink } from './outcome-events.ts';
+import { FanOutOutcomeSink, LogOutcomeSink } from './outcome-sink.ts';
+import type { Log, OpeningDependencies } from './pool-opening.ts';
 import { DEFAULT_RETRY_POLICY } from './retry.ts';
 import { SsmTokenSource } from './token-source.ts';
 import { HttpTolokaApi } from './toloka-api.ts';
@@ -30,18 +31,23 @@ export function lambdaRuntime(): HandlerRuntime {
   if (config.apiOriginOverridden) {
     logger.warn('TOLOKA_API_URL overrides the Toloka host', { apiOrigin: config.apiOrigin });
   }
+  const log: Log = {
+    debug: (message, attributes) => logger.debug(message, attributes ?? {}),
+    info: (message, attributes) => logger.info(message, attributes ?? {}),
+    warn: (message, attributes) => logger.warn(message, attributes ?? {}),
+  };
+  const logSink = new LogOutcomeSink(SERVICE_NAME);
   const built: HandlerRuntime = {
     requestTimeoutMs: config.http.requestTimeoutMs,
     deps: {
       toloka: new HttpTolokaApi({ origin: config.apiOrigin, requestTimeoutMs: config.http.requestTimeoutMs }),
       tokens: new SsmTokenSource(config.tokenParameterName, config.tokenCacheSeconds),
       checks: new SqsCheckQueue(config.checkQueueUrl),
-      outcomes: new LogOutcomeSink(SERVICE_NAME),
-      log: {
-        debug: (message, attributes) => logger.debug(message, attributes ?? {}),
-        info: (message, attributes) => logger.info(message, attributes ?? {}),
-        warn: (message, attributes) => logger.warn(message, attributes ?? {}),
-      },
+      outcomes:
+        config.outcomeEventBus === undefined
+          ? logSink
+          : new FanOutOutcomeSink(logSink, new EventBridgeOutcomeSink(config.outcomeEventBus, log)),
+      log,
       poll: config.poll,
       retry: { ...DEFAULT_RETRY_POLICY, maxAttempts: config.http.maxAttempts },
     },

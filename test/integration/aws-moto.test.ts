@@ -1,8 +1,15 @@
 /**
- * The real handlers, with the real AWS SDK talking to moto (SSM, SQS) through the SDK's standard
+ * The real handlers, with the real AWS SDK talking to moto (SSM, SQS, EventBridge) through the SDK's standard
  * endpoint settings, and real HTTP to the Toloka emulator. Nothing in the app is swapped out.
  */
 
+import {
+  DeleteRuleCommand,
+  EventBridgeClient,
+  PutRuleCommand,
+  PutTargetsCommand,
+  RemoveTargetsCommand,
+} from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -222,6 +229,54 @@ describe('redrive and partial batch responses', () => {
       expect.objectContaining({ outcome: 'FAILED', code: 'INVALID_MESSAGE', field: 'poolId' }),
     );
     expect(outcomes).toHaveLength(9);
+  });
+});
+
+describe('outcome events on EventBridge', () => {
+  it('publishes each outcome on the bus, where a rule can route it', async () => {
+    const events = new EventBridgeClient({});
+    const target = await createQueueWithDlq(sqs, 'outcome-events');
+    const rule = `toloka-outcomes-${process.pid}`;
+    await events.send(
+      new PutRuleCommand({
+        Name: rule,
+        EventBusName: 'default',
+        EventPattern: JSON.stringify({
+          source: ['toloka-pool-opener'],
+          'detail-type': ['Toloka pool opening finished'],
+        }),
+      }),
+    );
+    await events.send(
+      new PutTargetsCommand({
+        Rule: rule,
+        EventBusName: 'default',
+        Targets: [{ Id: 'queue', Arn: target.arn }],
+      }),
+    );
+    process.env.OUTCOME_EVENT_BUS = 'default';
+    resetLambdaRuntime();
+    try {
+      emulator.setPool('5501', { status: 'OPEN' });
+      await send(triggers, '{"poolId": "5501"}');
+      await openFrom(triggers);
+      const [body, ...more] = await drainBodies(sqs, target.url);
+      expect(more).toEqual([]);
+      const event = JSON.parse(body ?? '{}') as {
+        source: string;
+        'detail-type': string;
+        detail: Record<string, unknown>;
+      };
+      expect(event.source).toBe('toloka-pool-opener');
+      expect(event['detail-type']).toBe('Toloka pool opening finished');
+      expect(event.detail).toMatchObject({ version: 1, outcome: 'ALREADY_OPEN', poolId: '5501' });
+      expect(event.detail.dedupeKey).toMatch(/^[0-9a-f]{32}$/);
+      expect(JSON.stringify(event)).not.toContain(TOKEN);
+    } finally {
+      delete process.env.OUTCOME_EVENT_BUS;
+      await events.send(new RemoveTargetsCommand({ Rule: rule, EventBusName: 'default', Ids: ['queue'] }));
+      await events.send(new DeleteRuleCommand({ Name: rule, EventBusName: 'default' }));
+    }
   });
 });
 
