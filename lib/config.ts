@@ -53,10 +53,17 @@ export interface AppConfig {
    */
   readonly logRetentionDays?: number | null;
   /**
-   * Email address subscribed (SNS, needs confirming) to the alarms on the dead-letter queues.
-   * Absent or `null`: the alarms exist but notify nobody.
+   * Email address subscribed (SNS, needs confirming) to the alarm topic, which every alarm
+   * notifies (dead-letter queues, FAILED and TIMED_OUT openings, function errors, a stuck trigger
+   * queue). Absent or `null`: the alarms and the topic exist, but nobody is subscribed.
    */
   readonly alarmEmail?: string | null;
+  /**
+   * Whether the functions publish each outcome as an event on the account's default EventBridge
+   * bus (`source` `toloka-pool-opener`, `detail-type` `Toloka pool opening finished`).
+   * Absent or `null`: `true`.
+   */
+  readonly outcomeEvents?: boolean | null;
 }
 
 /** `poll` in {@link AppConfig}. All values are numbers. */
@@ -133,6 +140,7 @@ const ROOT_KEYS = [
   'pools',
   'logRetentionDays',
   'alarmEmail',
+  'outcomeEvents',
 ] as const;
 const POLL_KEYS = [
   'deadlineSeconds',
@@ -279,6 +287,12 @@ export function parseConfig(raw: unknown, source: string): AppConfig {
     p.add('alarmEmail', `${show(alarmEmail)} is not an email address`);
   }
 
+  let outcomeEvents: boolean | undefined;
+  if (present(raw.outcomeEvents)) {
+    if (typeof raw.outcomeEvents === 'boolean') outcomeEvents = raw.outcomeEvents;
+    else p.add('outcomeEvents', `must be true or false (got ${show(raw.outcomeEvents)})`);
+  }
+
   if (p.list.length > 0) throw new InvalidConfigurationError(source, p.list);
   return {
     environment: environment as AppConfig['environment'],
@@ -289,6 +303,7 @@ export function parseConfig(raw: unknown, source: string): AppConfig {
     pools,
     ...(logRetentionDays === undefined ? {} : { logRetentionDays }),
     ...(alarmEmail === undefined ? {} : { alarmEmail }),
+    ...(outcomeEvents === undefined ? {} : { outcomeEvents }),
   };
 }
 
@@ -489,7 +504,8 @@ export function loadConfig(file: string): AppConfig {
 
 /**
  * The construct props a validated configuration stands for (all but `tokenKey`, which needs a
- * scope: see `tokenKeyArn`).
+ * scope: see `tokenKeyArn`). `outcomeEvents: true` leaves `outcomeEventBus` to the construct's
+ * default, the account's default bus.
  */
 export function toOpenerProps(config: AppConfig): TolokaPoolOpenerProps {
   const poll = config.poll ?? {};
@@ -524,5 +540,7 @@ export function toOpenerProps(config: AppConfig): TolokaPoolOpenerProps {
     ...(present(config.logRetentionDays)
       ? { logRetention: config.logRetentionDays as logs.RetentionDays }
       : {}),
+    ...(present(config.alarmEmail) ? { alarmEmail: config.alarmEmail as string } : {}),
+    ...(config.outcomeEvents === false ? { outcomeEventBus: false as const } : {}),
   };
 }

@@ -1,11 +1,6 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as sns from 'aws-cdk-lib/aws-sns';
-import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
-import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { type AppConfig, toOpenerProps } from './config.ts';
 import { TolokaPoolOpener } from './toloka-pool-opener.ts';
@@ -17,13 +12,13 @@ export interface TolokaPoolOpenerStackProps extends StackProps {
 }
 
 /**
- * The deployable app: a {@link TolokaPoolOpener} configured from the configuration file,
- * alarms on its dead-letter queues (mailed to `alarmEmail` when set), and outputs for operators.
+ * The deployable app: a {@link TolokaPoolOpener} configured from the configuration file (its
+ * alarms mailed to `alarmEmail` when set), and outputs for operators.
  */
 export class TolokaPoolOpenerStack extends Stack {
   readonly opener: TolokaPoolOpener;
-  /** Receives the dead-letter queue alarms; undefined unless `alarmEmail` is set. */
-  readonly alarmTopic?: sns.Topic;
+  /** Every alarm notifies this topic (the construct's); `alarmEmail` is subscribed to it when set. */
+  readonly alarmTopic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: TolokaPoolOpenerStackProps) {
     const { config, ...stackProps } = props;
@@ -41,47 +36,7 @@ export class TolokaPoolOpenerStack extends Stack {
       ...(tokenKey === undefined ? {} : { tokenKey }),
     });
 
-    if (config.alarmEmail !== undefined && config.alarmEmail !== null) {
-      // enforceSSL (cdk-nag AwsSolutions-SNS3) gives the topic a policy of its own, which replaces
-      // SNS's default one; the alarms are allowed to publish below.
-      this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
-        displayName: 'Toloka pool opener alarms',
-        enforceSSL: true,
-      });
-      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
-    }
-    const dlqAlarm = (name: string, queue: sqs.IQueue, what: string) => {
-      const alarm = queue
-        .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' })
-        .createAlarm(this, `${name}Alarm`, {
-          alarmDescription: `${what} are waiting in the ${name} dead-letter queue: inspect them, then redrive or delete`,
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        });
-      if (this.alarmTopic !== undefined)
-        alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
-      return alarm;
-    };
-    const alarms = [
-      dlqAlarm('TriggerDeadLetterQueue', this.opener.triggerDeadLetterQueue, 'Openings that failed'),
-      dlqAlarm('CheckDeadLetterQueue', this.opener.checkDeadLetterQueue, 'Operation checks that failed'),
-    ];
-    // CloudWatch publishes alarm notifications as cloudwatch.amazonaws.com, which needs the topic
-    // policy to allow it: only these alarms, only in this account.
-    this.alarmTopic?.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'AllowDeadLetterQueueAlarmsToPublish',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['sns:Publish'],
-        resources: [this.alarmTopic.topicArn],
-        conditions: {
-          ArnEquals: { 'aws:SourceArn': alarms.map((alarm) => alarm.alarmArn) },
-          StringEquals: { 'aws:SourceAccount': this.account },
-        },
-      }),
-    );
+    this.alarmTopic = this.opener.alarmTopic;
 
     new CfnOutput(this, 'TriggerQueueUrl', {
       description: 'Send {"poolId": "<id>"} or {"trainingId": "<id>"} here to open a pool now',
@@ -106,6 +61,14 @@ export class TolokaPoolOpenerStack extends Stack {
     new CfnOutput(this, 'CheckerFunctionName', {
       description: 'The function that follows open operations',
       value: this.opener.checker.functionName,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      description: 'Every alarm notifies this SNS topic: subscribe to it (email, chat, on-call tool)',
+      value: this.alarmTopic.topicArn,
+    });
+    new CfnOutput(this, 'DashboardName', {
+      description: 'CloudWatch dashboard of the openings, queues, functions and alarms',
+      value: this.opener.dashboard.dashboardName,
     });
     if (this.opener.scheduleGroup !== undefined) {
       new CfnOutput(this, 'ScheduleGroupName', {

@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Annotations, Aws, CfnResource, Duration, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -9,8 +11,10 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { DEFAULT_METRIC_NAMESPACE, OpenerMonitoring } from './monitoring.ts';
 import {
   assignScheduleNames,
   atExpressionInstant,
@@ -26,6 +30,12 @@ import {
   normalizeApiUrl,
   show,
 } from './validation.ts';
+
+/**
+ * The `source` of the outcome events the functions publish (`OUTCOME_EVENT_SOURCE` in
+ * `lambda/runtime/outcome-events.ts`); their PutEvents permission is limited to it.
+ */
+export const OUTCOME_EVENT_SOURCE = 'toloka-pool-opener';
 
 /** The repository root (this file lives in `<root>/lib/`), independent of the working directory. */
 const REPO_ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
@@ -217,6 +227,45 @@ export interface TolokaPoolOpenerProps {
    * @default 5
    */
   readonly maxConcurrency?: number;
+  /**
+   * The EventBridge bus the functions publish each outcome to (`source` `toloka-pool-opener`,
+   * `detail-type` `Toloka pool opening finished`), or `false` for no events. The functions may put
+   * events on this bus only, and only with that source. They address the default bus by its name
+   * (`OUTCOME_EVENT_BUS=default`) and any other bus by its ARN, so a bus in another account works
+   * when its resource policy lets this account put events.
+   *
+   * @default the account's default event bus
+   */
+  readonly outcomeEventBus?: events.IEventBus | false;
+  /**
+   * Email address subscribed to the alarm topic ({@link TolokaPoolOpener.alarmTopic}); SNS asks the
+   * address to confirm. Add other subscriptions to the topic yourself.
+   *
+   * @default no subscription: the alarms notify the topic only
+   */
+  readonly alarmEmail?: string;
+  /**
+   * CloudWatch namespace of the metrics taken from the outcome records (`Openings`,
+   * `TimeToConfirm`). Give each TolokaPoolOpener in one account and region a namespace of its own,
+   * or their metrics and alarms mix.
+   *
+   * @default 'TolokaPoolOpener'
+   */
+  readonly metricNamespace?: string;
+  /**
+   * Name of the CloudWatch dashboard (`[A-Za-z0-9_-]`, at most 255 characters). Dashboard names are
+   * unique in the account across regions.
+   *
+   * @default `<stack name>-<construct path in the stack>-<region>`
+   */
+  readonly dashboardName?: string;
+  /**
+   * Alarm when the oldest message in the trigger queue is older than this (1 minute to 14 days,
+   * whole seconds), or `false` for no such alarm.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly triggerQueueAgeAlarmThreshold?: Duration | false;
 }
 
 /** The validated, defaulted settings the construct builds from. */
@@ -238,9 +287,17 @@ interface Settings {
   readonly dlqRetentionSeconds: number;
   readonly triggerBatchSize: number;
   readonly maxConcurrency: number;
+  readonly alarmEmail: string | undefined;
+  readonly metricNamespace: string;
+  readonly dashboardName: string | undefined;
+  readonly triggerQueueAgeAlarmSeconds: number | undefined;
 }
 
 const DAY = 86_400;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** CloudWatch's namespace characters (the space included), at most 255. */
+const NAMESPACE = /^[0-9A-Za-z.\-_/#: ]{1,255}$/;
+const DASHBOARD_NAME = /^[0-9A-Za-z_-]{1,255}$/;
 const ENVIRONMENTS: readonly string[] = ['production', 'sandbox'];
 const RETENTION_VALUES: ReadonlySet<unknown> = new Set(Object.values(logs.RetentionDays));
 
@@ -377,6 +434,54 @@ export function resolveTolokaPoolOpenerProps(props: TolokaPoolOpenerProps): {
 
   const schedules = resolveSchedules(props.schedules, add);
 
+  const bus: unknown = props.outcomeEventBus;
+  if (
+    bus !== undefined &&
+    bus !== false &&
+    (typeof bus !== 'object' || bus === null || typeof (bus as events.IEventBus).eventBusArn !== 'string')
+  ) {
+    add('outcomeEventBus', `must be an events.IEventBus or false (got ${show(bus)})`);
+  }
+
+  let alarmEmail: string | undefined;
+  if (props.alarmEmail !== undefined) {
+    const email: unknown = props.alarmEmail;
+    if (typeof email !== 'string') add('alarmEmail', `must be a string (got ${show(email)})`);
+    else if (!Token.isUnresolved(email) && !EMAIL.test(email)) {
+      add('alarmEmail', `${show(email)} is not an email address`);
+    } else alarmEmail = email;
+  }
+
+  const metricNamespace: unknown = props.metricNamespace ?? DEFAULT_METRIC_NAMESPACE;
+  if (typeof metricNamespace !== 'string') {
+    add('metricNamespace', `must be a string (got ${show(metricNamespace)})`);
+  } else if (!Token.isUnresolved(metricNamespace)) {
+    if (!NAMESPACE.test(metricNamespace) || metricNamespace.trim() === '') {
+      add(
+        'metricNamespace',
+        `${show(metricNamespace)} must be 1-255 characters from 0-9 A-Z a-z . - _ / # : and space`,
+      );
+    } else if (metricNamespace.startsWith('AWS/')) {
+      add('metricNamespace', `${show(metricNamespace)} must not start with "AWS/", which AWS reserves`);
+    }
+  }
+
+  const dashboardName: unknown = props.dashboardName;
+  if (dashboardName !== undefined) {
+    if (typeof dashboardName !== 'string') {
+      add('dashboardName', `must be a string (got ${show(dashboardName)})`);
+    } else if (!Token.isUnresolved(dashboardName) && !DASHBOARD_NAME.test(dashboardName)) {
+      add('dashboardName', `${show(dashboardName)} must be 1-255 characters from 0-9 A-Z a-z _ -`);
+    }
+  }
+
+  let triggerQueueAgeAlarmSeconds: number | undefined;
+  if (props.triggerQueueAgeAlarmThreshold !== false) {
+    const age = durationSeconds(props.triggerQueueAgeAlarmThreshold, 15 * 60, { min: 60, max: 14 * DAY });
+    add('triggerQueueAgeAlarmThreshold', age.problem);
+    triggerQueueAgeAlarmSeconds = age.seconds;
+  }
+
   return {
     problems,
     settings: {
@@ -397,6 +502,10 @@ export function resolveTolokaPoolOpenerProps(props: TolokaPoolOpenerProps): {
       dlqRetentionSeconds: dlqRetention.seconds,
       triggerBatchSize,
       maxConcurrency,
+      alarmEmail,
+      metricNamespace: typeof metricNamespace === 'string' ? metricNamespace : DEFAULT_METRIC_NAMESPACE,
+      dashboardName: typeof dashboardName === 'string' ? dashboardName : undefined,
+      triggerQueueAgeAlarmSeconds,
     },
   };
 }
@@ -496,6 +605,9 @@ function resolveSchedules(
  * Failures end in `triggerDeadLetterQueue` (trigger messages, failed async invocations and
  * undeliverable schedule events, all with the original `{"poolId": …}` body so they can be
  * redriven to `triggerQueue`) or `checkDeadLetterQueue`.
+ *
+ * For operators (`monitoring`): metrics from the outcome records, alarms on `alarmTopic`, a
+ * CloudWatch `dashboard`; and each outcome as an event on `outcomeEventBus`.
  */
 export class TolokaPoolOpener extends Construct {
   /** Send `{"poolId": "…"}` or `{"trainingId": "…"}` here to open a pool or training now. */
@@ -518,6 +630,14 @@ export class TolokaPoolOpener extends Construct {
   readonly schedules: readonly scheduler.Schedule[];
   /** ARN of the token parameter, the only one the functions may read. */
   readonly tokenParameterArn: string;
+  /** Where the functions publish outcome events; undefined when `outcomeEventBus` is `false`. */
+  readonly outcomeEventBus?: events.IEventBus;
+  /** Metric filters, alarms, the alarm topic and the dashboard. */
+  readonly monitoring: OpenerMonitoring;
+  /** Every alarm notifies this topic (TLS enforced). Subscribe to it for notifications. */
+  readonly alarmTopic: sns.Topic;
+  /** The CloudWatch dashboard of the openings, queues, functions and alarms. */
+  readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: TolokaPoolOpenerProps) {
     super(scope, id);
@@ -550,6 +670,20 @@ export class TolokaPoolOpener extends Construct {
     this.checkQueue = check.source;
     this.checkDeadLetterQueue = check.deadLetterQueue;
 
+    if (props.outcomeEventBus === undefined) {
+      this.outcomeEventBus = events.EventBus.fromEventBusName(this, 'DefaultEventBus', 'default');
+    } else if (props.outcomeEventBus !== false) {
+      this.outcomeEventBus = props.outcomeEventBus;
+    }
+    // The default bus by name (as the runtime expects it), any other by ARN: a bus in another
+    // account can only be addressed by ARN.
+    const outcomeEventBusAddress =
+      this.outcomeEventBus === undefined
+        ? undefined
+        : props.outcomeEventBus === undefined
+          ? this.outcomeEventBus.eventBusName
+          : this.outcomeEventBus.eventBusArn;
+
     const parameterPath = settings.tokenParameterName.replace(/^\//, '');
     this.tokenParameterArn = `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter/${parameterPath}`;
 
@@ -565,6 +699,7 @@ export class TolokaPoolOpener extends Construct {
       CHECK_MAX_DELAY_SECONDS: String(settings.maxDelaySeconds),
       CHECK_BACKOFF_FACTOR: String(settings.backoffFactor),
       ...(settings.apiUrl === undefined ? {} : { TOLOKA_API_URL: settings.apiUrl }),
+      ...(outcomeEventBusAddress === undefined ? {} : { OUTCOME_EVENT_BUS: outcomeEventBusAddress }),
     };
 
     const makeFunction = (
@@ -595,6 +730,20 @@ export class TolokaPoolOpener extends Construct {
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.checkQueue.queueArn] }),
       );
+      if (this.outcomeEventBus !== undefined) {
+        // Only this bus, only events with the opener's source. `events:source` holds the source of
+        // every entry of the request: ForAllValues checks them all, Null that there is one.
+        role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            actions: ['events:PutEvents'],
+            resources: [this.outcomeEventBus.eventBusArn],
+            conditions: {
+              'ForAllValues:StringEquals': { 'events:source': OUTCOME_EVENT_SOURCE },
+              Null: { 'events:source': 'false' },
+            },
+          }),
+        );
+      }
       const fn = new nodejs.NodejsFunction(this, name, {
         description,
         entry: path.join(REPO_ROOT, entry),
@@ -651,6 +800,31 @@ export class TolokaPoolOpener extends Construct {
       }),
     );
 
+    const defaultName = defaultResourceName(this);
+    this.monitoring = new OpenerMonitoring(this, 'Monitoring', {
+      opener: this.opener,
+      checker: this.checker,
+      openerLogGroup: this.openerLogGroup,
+      checkerLogGroup: this.checkerLogGroup,
+      triggerQueue: this.triggerQueue,
+      checkQueue: this.checkQueue,
+      triggerDeadLetterQueue: this.triggerDeadLetterQueue,
+      checkDeadLetterQueue: this.checkDeadLetterQueue,
+      functionTimeout,
+      metricNamespace: settings.metricNamespace,
+      alarmEmail: settings.alarmEmail,
+      triggerQueueAgeAlarmThreshold:
+        settings.triggerQueueAgeAlarmSeconds === undefined
+          ? undefined
+          : Duration.seconds(settings.triggerQueueAgeAlarmSeconds),
+      dashboardName:
+        settings.dashboardName ??
+        (defaultName === undefined ? undefined : `${defaultName}-${Stack.of(this).region}`),
+      alarmNamePrefix: defaultName,
+    });
+    this.alarmTopic = this.monitoring.alarmTopic;
+    this.dashboard = this.monitoring.dashboard;
+
     const schedules: scheduler.Schedule[] = [];
     if (settings.schedules.length > 0) {
       const group = new scheduler.ScheduleGroup(this, 'ScheduleGroup');
@@ -705,6 +879,18 @@ export class TolokaPoolOpener extends Construct {
     this.schedules = schedules;
     warnAboutPastDates(settings.schedules, schedules);
   }
+}
+
+/**
+ * `<stack name>-<construct path in the stack>` (`TolokaPoolOpener-Toloka`), for names that must be
+ * unique in the account: alarms, the dashboard. Undefined when the stack name is not known at
+ * synth time (CloudFormation then generates the names).
+ */
+function defaultResourceName(construct: Construct): string | undefined {
+  const stack = Stack.of(construct);
+  if (Token.isUnresolved(stack.stackName)) return undefined;
+  const inStack = construct.node.path.slice(stack.node.path.length).replace(/^\//, '');
+  return `${stack.stackName}-${inStack}`.replace(/[^0-9A-Za-z_-]/g, '-').slice(0, 200);
 }
 
 /**

@@ -129,28 +129,34 @@ export function readRuntimeConfig(env: Env): RuntimeConfig {
 }
 
 function parseApiUrl(value: string, problems: string[]): string | undefined {
+  const parsed = parseApiOrigin(value);
+  if ('problem' in parsed) {
+    problems.push(`TOLOKA_API_URL: ${parsed.problem}`);
+    return undefined;
+  }
+  return parsed.origin;
+}
+
+/**
+ * An explicit Toloka API origin (`TOLOKA_API_URL`, the command line's `--api-url`), or why it
+ * cannot be one. A path prefix is kept (a proxy may serve the API under one); a trailing
+ * `/api/v1` is dropped because the client adds it.
+ */
+export function parseApiOrigin(value: string): { origin: string } | { problem: string } {
   let url: URL;
   try {
-    url = new URL(value);
+    url = new URL(value.trim());
   } catch {
-    problems.push(`TOLOKA_API_URL: "${value}" is not a URL`);
-    return undefined;
+    return { problem: `"${value}" is not a URL` };
   }
   // The token travels in every request: plain http only to this machine, for an emulator.
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
-    problems.push(
-      `TOLOKA_API_URL: must use https (http only for localhost), got "${url.protocol}//${url.host}"`,
-    );
-    return undefined;
+    return { problem: `must use https (http only for localhost), got "${url.protocol}//${url.host}"` };
   }
   if (url.search || url.hash || url.username || url.password) {
-    problems.push(
-      'TOLOKA_API_URL: must be an origin such as https://host:port, without query, fragment or credentials',
-    );
-    return undefined;
+    return { problem: 'must be an origin such as https://host:port, without query, fragment or credentials' };
   }
-  // A path prefix is kept (a proxy may serve the API under one); /api/v1 itself is added by the client.
-  return `${url.origin}${url.pathname}`.replace(/\/+$/, '').replace(/\/api\/v1$/, '');
+  return { origin: `${url.origin}${url.pathname}`.replace(/\/+$/, '').replace(/\/api\/v1$/, '') };
 }
 
 function isLoopback(hostname: string): boolean {

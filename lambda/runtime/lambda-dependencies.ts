@@ -2,13 +2,11 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { SqsCheckQueue } from './check-queue.ts';
 import { readRuntimeConfig } from './config.ts';
 import { EventBridgeOutcomeSink } from './outcome-events.ts';
-import { FanOutOutcomeSink, LogOutcomeSink } from './outcome-sink.ts';
+import { FanOutOutcomeSink, LogOutcomeSink, SERVICE_NAME } from './outcome-sink.ts';
 import type { Log, OpeningDependencies } from './pool-opening.ts';
 import { DEFAULT_RETRY_POLICY } from './retry.ts';
 import { SsmTokenSource } from './token-source.ts';
 import { HttpTolokaApi } from './toloka-api.ts';
-
-export const SERVICE_NAME = 'toloka-pool-opener';
 
 /** What a handler needs: the domain's dependencies and the request time-out it keeps in reserve. */
 export interface HandlerRuntime {

@@ -1,4 +1,4 @@
-import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import type { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { TokenUnavailableError } from './errors.ts';
 
 /** Where the Toloka credential comes from. Implementations never log or echo the value. */
@@ -21,12 +21,15 @@ export class StaticTokenSource implements TokenSource {
  */
 export class SsmTokenSource implements TokenSource {
   private inFlight: Promise<string> | undefined;
+  private provider: Promise<SSMProvider> | undefined;
 
   constructor(
     private readonly parameterName: string,
     private readonly maxAgeSeconds: number,
-    private readonly provider: SSMProvider = new SSMProvider(),
-  ) {}
+    provider?: SSMProvider,
+  ) {
+    if (provider !== undefined) this.provider = Promise.resolve(provider);
+  }
 
   getToken(): Promise<string> {
     this.inFlight ??= this.read().finally(() => {
@@ -38,7 +41,10 @@ export class SsmTokenSource implements TokenSource {
   private async read(): Promise<string> {
     let value: string | undefined;
     try {
-      value = await this.provider.get(this.parameterName, { decrypt: true, maxAge: this.maxAgeSeconds });
+      // Loaded on first use, so that the command line with TOLOKA_TOKEN never loads the SSM client.
+      this.provider ??= import('@aws-lambda-powertools/parameters/ssm').then((ssm) => new ssm.SSMProvider());
+      const provider = await this.provider;
+      value = await provider.get(this.parameterName, { decrypt: true, maxAge: this.maxAgeSeconds });
     } catch (error) {
       // The SDK's message names the parameter and the reason (not found, access denied, throttled), never its value.
       throw new TokenUnavailableError(

@@ -64,6 +64,7 @@ describe('loadConfig', () => {
       'pools[2].schedules[1].enabled: must be true or false (got "yes")',
       'logRetentionDays: must be one of 1, 3, 5, 7, 14, 30,',
       'alarmEmail: "not-an-email" is not an email address',
+      'outcomeEvents: must be true or false (got "yes")',
     ];
     // One line per problem, in file order.
     expect(lines).toHaveLength(expected.length);
@@ -122,6 +123,7 @@ describe('parseConfig', () => {
         poll: null,
         pools: null,
         logRetentionDays: null,
+        outcomeEvents: null,
       },
       'test.json',
     );
@@ -159,6 +161,22 @@ describe('parseConfig', () => {
       'apiUrl: "https://user:secret@example.com" must be an origin such as https://host:port, without query, fragment or credentials',
     ]);
     expect(problemsOf({ ...valid, apiUrl: 'toloka.dev' })).toEqual(['apiUrl: "toloka.dev" is not a URL']);
+  });
+
+  it('takes outcomeEvents as a boolean only', () => {
+    expect(parseConfig({ ...valid, outcomeEvents: false }, 'x').outcomeEvents).toBe(false);
+    expect(parseConfig({ ...valid, outcomeEvents: true }, 'x').outcomeEvents).toBe(true);
+    expect(parseConfig(valid, 'x').outcomeEvents).toBeUndefined();
+    for (const [value, shown] of [
+      ['false', '"false"'],
+      [0, '0'],
+      [1, '1'],
+      [{}, '{}'],
+    ] as const) {
+      expect(problemsOf({ ...valid, outcomeEvents: value })).toEqual([
+        `outcomeEvents: must be true or false (got ${shown})`,
+      ]);
+    }
   });
 
   it('checks the poll settings against each other', () => {
@@ -264,6 +282,11 @@ describe('parseConfig', () => {
 });
 
 describe('toOpenerProps', () => {
+  it('turns outcomeEvents: false into no event bus', () => {
+    const props = toOpenerProps(parseConfig({ ...valid, outcomeEvents: false }, 'x'));
+    expect(props.outcomeEventBus).toBe(false);
+  });
+
   it('turns the configuration into construct props', () => {
     const props = toOpenerProps(loadConfig(path.join(FIXTURES, 'full.json')));
     expect(props.tolokaEnvironment).toBe('production');
@@ -275,6 +298,9 @@ describe('toOpenerProps', () => {
     expect(props.poll?.fastPath?.toSeconds()).toBe(15);
     expect(props.poll?.maxDelay?.toSeconds()).toBe(600);
     expect(props.poll?.backoffFactor).toBe(2);
+    expect(props.alarmEmail).toBe('toloka-ops@example.com');
+    // outcomeEvents: true leaves the bus to the construct (the account's default bus).
+    expect(props).not.toHaveProperty('outcomeEventBus');
     expect(props.schedules).toEqual([
       {
         poolId: '123456',

@@ -195,6 +195,11 @@ describe('TolokaPoolOpener props validation', () => {
           },
           { poolId: 'abc', expression: 'at(2026-01-01T00:00:00)', endDate: new Date('nope') },
         ],
+        outcomeEventBus: true as unknown as false,
+        alarmEmail: 'ops at example.com',
+        metricNamespace: 'AWS/Toloka',
+        dashboardName: 'toloka pool opener',
+        triggerQueueAgeAlarmThreshold: Duration.seconds(30),
       });
     let message = '';
     try {
@@ -226,6 +231,11 @@ describe('TolokaPoolOpener props validation', () => {
       'schedules[1].endDate: 2026-01-01T00:00:00.000Z must be after startDate (2027-01-01T00:00:00.000Z)',
       'schedules[2].poolId: "abc" must contain only the digits 0-9',
       'schedules[2].endDate: must be a valid Date (got Invalid Date)',
+      'outcomeEventBus: must be an events.IEventBus or false (got true)',
+      'alarmEmail: "ops at example.com" is not an email address',
+      'metricNamespace: "AWS/Toloka" must not start with "AWS/", which AWS reserves',
+      'dashboardName: "toloka pool opener" must be 1-255 characters from 0-9 A-Z a-z _ -',
+      'triggerQueueAgeAlarmThreshold: 30 s is out of range (60..1209600 s)',
     ];
     for (const problem of expected) {
       expect(

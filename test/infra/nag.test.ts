@@ -140,6 +140,25 @@ describe('acknowledged findings', () => {
     });
   });
 
+  it('need none for the outcome events, the alarm topic and the monitoring, which the checked stack has', () => {
+    const { stack, template } = get('full.json');
+    const resources = Object.values(template.toJSON().Resources as Record<string, { Type: string }>);
+    const types = new Set(resources.map((r) => r.Type));
+    for (const type of [
+      'AWS::SNS::Topic',
+      'AWS::SNS::TopicPolicy',
+      'AWS::SNS::Subscription',
+      'AWS::CloudWatch::Alarm',
+      'AWS::CloudWatch::Dashboard',
+      'AWS::Logs::MetricFilter',
+    ]) {
+      expect(types.has(type), type).toBe(true);
+    }
+    expect(JSON.stringify(template.toJSON())).toContain('"Action":"events:PutEvents"');
+    // The only acknowledgment is the Scheduler role's (previous test): none of these needed one.
+    expect(acknowledgments(template).map((ack) => ack.resource)).toEqual([idAt(stack, SCHEDULER_POLICY)]);
+  });
+
   it('do not hide a new wildcard: one more grant on a function role is reported', () => {
     const { app, pack } = nagSynth('full.json', {
       extend: (stack) =>

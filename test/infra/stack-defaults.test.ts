@@ -38,6 +38,7 @@ describe('a stack from a minimal configuration', () => {
           CHECK_MIN_DELAY_SECONDS: '1',
           CHECK_MAX_DELAY_SECONDS: '900',
           CHECK_BACKOFF_FACTOR: '1.25',
+          OUTCOME_EVENT_BUS: 'default',
         },
       });
     }
@@ -92,11 +93,13 @@ describe('a stack from a minimal configuration', () => {
     );
   });
 
-  it('alarms on the dead-letter queues without notifying anyone when no alarm email is set', () => {
-    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
-    s.template.resourceCountIs('AWS::SNS::Topic', 0);
+  it('still creates the alarm topic and wires every alarm to it, but subscribes nobody without an alarm email', () => {
+    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    s.template.resourceCountIs('AWS::SNS::Topic', 1);
+    s.template.resourceCountIs('AWS::SNS::Subscription', 0);
+    const topic = logicalId(s.stack.alarmTopic);
     for (const alarm of Object.values(s.template.findResources('AWS::CloudWatch::Alarm'))) {
-      expect(alarm.Properties.AlarmActions).toBeUndefined();
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topic }]);
     }
   });
 });

@@ -162,6 +162,7 @@ describe('functions', () => {
       CHECK_MIN_DELAY_SECONDS: '5',
       CHECK_MAX_DELAY_SECONDS: '600',
       CHECK_BACKOFF_FACTOR: '2',
+      OUTCOME_EVENT_BUS: 'default',
     };
     for (const id of [ids.opener, ids.checker]) {
       expect(propertiesOf(s.template, id).Environment).toEqual({ Variables: expected });
@@ -369,7 +370,8 @@ describe('permissions', () => {
   });
 
   it('grants nothing else: no wildcard resources, no managed or inline role policies', () => {
-    const known = /^(ssm:GetParameter|kms:Decrypt|logs:(CreateLogStream|PutLogEvents)|sqs:\w+)$/;
+    const known =
+      /^(ssm:GetParameter|kms:Decrypt|logs:(CreateLogStream|PutLogEvents)|sqs:\w+|events:PutEvents)$/;
     for (const role of [ids.openerRole, ids.checkerRole]) {
       const statements = roleStatements(s.template, role);
       expect(statements.length).toBeGreaterThan(0);
@@ -396,7 +398,6 @@ describe('operations', () => {
       Endpoint: 'toloka-ops@example.com',
     });
     const topic = s.stack.alarmTopic;
-    if (topic === undefined) throw new Error('expected an alarm topic');
     for (const dlq of [ids.triggerDlq, ids.checkDlq]) {
       s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/SQS',
@@ -409,7 +410,7 @@ describe('operations', () => {
     }
   });
 
-  it('outputs the queue URLs, function names and schedule group', () => {
+  it('outputs the queue URLs, function names, schedule group, alarm topic and dashboard', () => {
     const outputs = s.template.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(outputs.TriggerQueueUrl?.Value).toEqual({ Ref: ids.triggerQueue });
     expect(outputs.TriggerDeadLetterQueueUrl?.Value).toEqual({ Ref: ids.triggerDlq });
@@ -418,5 +419,7 @@ describe('operations', () => {
     expect(outputs.OpenerFunctionName?.Value).toEqual({ Ref: ids.opener });
     expect(outputs.CheckerFunctionName?.Value).toEqual({ Ref: ids.checker });
     expect(outputs.ScheduleGroupName).toBeDefined();
+    expect(outputs.AlarmTopicArn?.Value).toEqual({ Ref: logicalId(s.stack.alarmTopic) });
+    expect(outputs.DashboardName?.Value).toEqual({ Ref: logicalId(s.stack.opener.dashboard) });
   });
 });

@@ -1,0 +1,90 @@
+import type { Agent } from 'undici';
+import { authorizationHeader } from '../lambda/runtime/authorization.ts';
+import { DEFAULT_HTTP, type TolokaEnvironment } from '../lambda/runtime/config.ts';
+import { describeError, TolokaApiError } from '../lambda/runtime/errors.ts';
+import type { Log } from '../lambda/runtime/pool-opening.ts';
+import { DEFAULT_RETRY_POLICY, withRetries } from '../lambda/runtime/retry.ts';
+import { SsmTokenSource, StaticTokenSource, type TokenSource } from '../lambda/runtime/token-source.ts';
+import { createKeepAliveAgent, HttpTolokaApi } from '../lambda/runtime/toloka-api.ts';
+import { CliFailure, missingTokenFailure } from './exit-codes.ts';
+import { resolveOrigin } from './settings.ts';
+
+/** The options every command shares. */
+export interface ConnectionOptions {
+  readonly env: TolokaEnvironment;
+  /** Already checked by `parseApiOrigin`. */
+  readonly apiUrl?: string | undefined;
+  readonly tokenParameter?: string | undefined;
+}
+
+/** What a command talks to Toloka with: the Lambdas' HTTP client and token sources. */
+export interface Connection {
+  readonly origin: string;
+  readonly toloka: HttpTolokaApi;
+  readonly tokens: TokenSource;
+  close(): Promise<void>;
+}
+
+/** How long the SSM provider may keep the token: one command reads it once anyway. */
+const TOKEN_CACHE_SECONDS = 300;
+/** Retries of one read (status, pool) may take this long, pauses included. */
+export const READ_BUDGET_MS = 60_000;
+
+/**
+ * The token comes from `--token-parameter` (an SSM SecureString, as the Lambdas read it) when
+ * given, otherwise from TOLOKA_TOKEN. Neither: exit 3 with what to do, before any request.
+ */
+export function tokenSourceFor(
+  options: ConnectionOptions,
+  env: Readonly<Record<string, string | undefined>>,
+): TokenSource {
+  const parameter = options.tokenParameter?.trim();
+  if (parameter !== undefined && parameter !== '') {
+    return new SsmTokenSource(parameter, TOKEN_CACHE_SECONDS);
+  }
+  const token = env.TOLOKA_TOKEN?.trim();
+  if (token === undefined || token === '') throw new CliFailure(missingTokenFailure());
+  return new StaticTokenSource(token);
+}
+
+export function connect(
+  options: ConnectionOptions,
+  env: Readonly<Record<string, string | undefined>>,
+): Connection {
+  const tokens = tokenSourceFor(options, env);
+  const origin = resolveOrigin(options);
+  const agent: Agent = createKeepAliveAgent(DEFAULT_HTTP.requestTimeoutMs);
+  return {
+    origin,
+    tokens,
+    toloka: new HttpTolokaApi({ origin, requestTimeoutMs: DEFAULT_HTTP.requestTimeoutMs, dispatcher: agent }),
+    close: () => agent.close(),
+  };
+}
+
+/** One read from Toloka with the app's retries (DEFAULT_RETRY_POLICY), retries noted on `log`. */
+export async function readWithRetries<T>(
+  connection: Connection,
+  log: Log,
+  call: string,
+  read: (authorization: string) => Promise<T>,
+): Promise<T> {
+  const authorization = authorizationHeader(await connection.tokens.getToken());
+  return withRetries(
+    DEFAULT_RETRY_POLICY,
+    {
+      budgetMs: READ_BUDGET_MS,
+      onRetry: ({ attempt, delayMs, error }) =>
+        log.warn('Toloka call failed, retrying', { call, attempt, delayMs, error: describeRetry(error) }),
+    },
+    () => read(authorization),
+  );
+}
+
+/** As pool-opening.ts describes a retried error: never the token, only codes and the request ID. */
+function describeRetry(error: unknown): Record<string, unknown> {
+  if (error instanceof TolokaApiError) {
+    return { code: error.code, httpStatus: error.httpStatus, request_id: error.body.request_id };
+  }
+  return describeError(error);
+}

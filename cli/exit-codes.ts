@@ -1,0 +1,204 @@
+import {
+  describeError,
+  isTransient,
+  RetriesExhaustedError,
+  TokenUnavailableError,
+  TolokaApiError,
+} from '../lambda/runtime/errors.ts';
+import type { OutcomeRecord } from '../lambda/runtime/model.ts';
+import { BadInputError } from './settings.ts';
+
+/** What `toloka-pool` exits with; scripts may rely on these (docs/cli.md). */
+export const ExitCode = {
+  /** Opened, already open, opening started (without --wait), or a status read. */
+  OK: 0,
+  /** Not one of ours: a bug. */
+  UNEXPECTED: 1,
+  /** A bad ID or option: nothing was sent to Toloka. */
+  BAD_INPUT: 2,
+  /** No token, an unreadable one, or Toloka's 401/403. */
+  AUTH: 3,
+  /** Toloka refused (409): its code says why. */
+  REFUSED: 4,
+  /** The operation ended in FAIL, 404, or another permanent error. */
+  FAILED: 5,
+  /** `--wait` reached `--timeout` before the operation ended. */
+  TIMED_OUT: 6,
+  /** Toloka or the network stayed unavailable through the retries. */
+  UNAVAILABLE: 7,
+  /** Ctrl-C. */
+  INTERRUPTED: 130,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Why a command did not succeed, in words and as an exit code. Never holds the token. */
+export interface Failure {
+  readonly exitCode: ExitCodeValue;
+  /** A stable code: Toloka's (`NOT_ENOUGH_BALANCE`), the app's (`RETRIES_EXHAUSTED`) or the CLI's. */
+  readonly code: string;
+  readonly message: string;
+  /** What to do next. */
+  readonly hint?: string;
+  /** Further fields for `--json` (Toloka's `request_id`, `httpStatus`, `payload`, a bad `argument`). */
+  readonly details?: Record<string, unknown>;
+}
+
+/** A failure the CLI itself detects (a missing token), thrown up to the command runner. */
+export class CliFailure extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+  }
+}
+
+export const TOKEN_HINT =
+  'Set TOLOKA_TOKEN to your Toloka API key or OAuth token, or give --token-parameter <name> to read it ' +
+  'from an SSM SecureString (AWS region and credentials from the standard AWS_* environment).';
+
+export function missingTokenFailure(): Failure {
+  return {
+    exitCode: ExitCode.AUTH,
+    code: 'TOKEN_MISSING',
+    message: 'no Toloka token: TOLOKA_TOKEN is not set and no --token-parameter was given',
+    hint: TOKEN_HINT,
+  };
+}
+
+/** The exit code for an outcome record, as the Lambdas write it. */
+export function exitCodeForRecord(record: OutcomeRecord): ExitCodeValue {
+  switch (record.outcome) {
+    case 'OPENED':
+    case 'ALREADY_OPEN':
+      return ExitCode.OK;
+    case 'TIMED_OUT':
+      return ExitCode.TIMED_OUT;
+    case 'FAILED':
+      if (record.code === 'INVALID_MESSAGE') return ExitCode.BAD_INPUT;
+      return record.httpStatus === undefined ? ExitCode.FAILED : exitCodeForHttpStatus(record.httpStatus);
+  }
+}
+
+function exitCodeForHttpStatus(status: number): ExitCodeValue {
+  if (status === 401 || status === 403) return ExitCode.AUTH;
+  if (status === 409) return ExitCode.REFUSED;
+  return ExitCode.FAILED;
+}
+
+/** What to say about an error thrown by the domain or the CLI. */
+export function failureFromError(error: unknown, subject: Subject = 'pool'): Failure {
+  if (error instanceof CliFailure) return error.failure;
+  if (error instanceof BadInputError) {
+    return {
+      exitCode: ExitCode.BAD_INPUT,
+      code: 'BAD_INPUT',
+      message: error.message,
+      ...(error.hint !== undefined ? { hint: error.hint } : {}),
+      details: { argument: error.argument, reason: error.reason },
+    };
+  }
+  if (error instanceof TokenUnavailableError) {
+    return {
+      exitCode: ExitCode.AUTH,
+      code: error.code,
+      message: error.message,
+      hint:
+        'Check the parameter name, AWS_REGION and your AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...), ' +
+        'and that they allow ssm:GetParameter with decryption; or set TOLOKA_TOKEN instead of --token-parameter.',
+    };
+  }
+  if (error instanceof TolokaApiError && !isTransient(error)) {
+    return apiFailure(
+      {
+        httpStatus: error.httpStatus,
+        code: error.code,
+        message: error.message,
+        requestId: error.body.request_id,
+        payload: error.body.payload,
+      },
+      subject,
+    );
+  }
+  if (isTransient(error)) {
+    const { code, message } = describeError(error);
+    return {
+      exitCode: ExitCode.UNAVAILABLE,
+      code,
+      message:
+        error instanceof RetriesExhaustedError
+          ? `Toloka unavailable: ${message}`
+          : `Toloka unavailable: ${message} (${code})`,
+      hint: 'Nothing permanent went wrong: try again later. Check --env/--api-url and your network if it persists.',
+    };
+  }
+  const { code, message } = describeError(error);
+  return {
+    exitCode: ExitCode.UNEXPECTED,
+    code,
+    message: `unexpected error: ${message}`,
+    hint: 'This is a bug in toloka-pool: please report it with the command you ran (never the token).',
+  };
+}
+
+/** What a 404 was about, for the hint. */
+export type Subject = 'pool' | 'operation';
+
+/** A permanent Toloka error, from an outcome record or from a direct call. */
+export function apiFailure(
+  error: {
+    readonly httpStatus: number;
+    readonly code: string;
+    readonly message: string;
+    readonly requestId?: string | undefined;
+    readonly payload?: unknown;
+  },
+  subject: Subject = 'pool',
+): Failure {
+  const { httpStatus, code, message, requestId, payload } = error;
+  const exitCode = exitCodeForHttpStatus(httpStatus);
+  const details: Record<string, unknown> = {
+    httpStatus,
+    ...(requestId !== undefined ? { request_id: requestId } : {}),
+    ...(payload !== undefined ? { payload } : {}),
+  };
+  const said = `HTTP ${httpStatus} ${code}: ${message}${requestId !== undefined ? ` (request_id ${requestId})` : ''}`;
+  if (httpStatus === 401) {
+    return {
+      exitCode,
+      code,
+      message: `Toloka did not accept the token: ${said}`,
+      hint: `${TOKEN_HINT} A sandbox token works only with --env sandbox, a production one only with production.`,
+      details,
+    };
+  }
+  if (httpStatus === 403) {
+    return {
+      exitCode,
+      code,
+      message: `the token may not do this: ${said}`,
+      hint: 'Use a token of the account that owns the pool (or of a member allowed to manage it).',
+      details,
+    };
+  }
+  if (httpStatus === 409) {
+    return {
+      exitCode,
+      code,
+      message: `Toloka refused: ${said}`,
+      hint: 'Toloka will not do it as things are: fix what its code names, then try again.',
+      details,
+    };
+  }
+  if (httpStatus === 404) {
+    return {
+      exitCode,
+      code,
+      message: `not found: ${said}`,
+      hint:
+        subject === 'pool'
+          ? 'Check the ID, --training, and --env (sandbox and production have different pools).'
+          : 'Check the operation ID and --env (sandbox and production have different operations).',
+      details,
+    };
+  }
+  return { exitCode, code, message: `Toloka answered ${said}`, details };
+}

@@ -1,0 +1,251 @@
+import type { CheckQueue } from '../lambda/runtime/check-queue.ts';
+import { DEFAULT_POLL, type PollSettings } from '../lambda/runtime/config.ts';
+import type { CheckMessage } from '../lambda/runtime/messages.ts';
+import { type OpenTarget, type OutcomeRecord, targetFields } from '../lambda/runtime/model.ts';
+import { LogOutcomeSink, SERVICE_NAME } from '../lambda/runtime/outcome-sink.ts';
+import {
+  checkOperation,
+  type Log,
+  type OpeningDependencies,
+  openTarget,
+  type StepResult,
+} from '../lambda/runtime/pool-opening.ts';
+import { DEFAULT_RETRY_POLICY } from '../lambda/runtime/retry.ts';
+import { type Connection, type ConnectionOptions, connect } from './connection.ts';
+import { apiFailure, ExitCode, exitCodeForRecord, type Failure, failureFromError } from './exit-codes.ts';
+import { type CliIo, type CommandResult, describeWarning } from './io.ts';
+import { ProgressReporter } from './progress.ts';
+import { targetLabel } from './settings.ts';
+
+export interface OpenOptions extends ConnectionOptions {
+  /** Follow the operation until it ends or `timeoutSeconds` pass. */
+  readonly wait: boolean;
+  readonly timeoutSeconds: number;
+}
+
+/** Without --wait, retries of the open request may take this long, pauses included. */
+const OPEN_BUDGET_MS = 60_000;
+/** A check at the deadline still gets this much time for its retries. */
+const CHECK_BUDGET_FLOOR_MS = 10_000;
+
+/** Where openTarget hands an unfinished operation over: kept here instead of SQS. */
+class HandOver implements CheckQueue {
+  last: { readonly message: CheckMessage; readonly delaySeconds: number } | undefined;
+  async enqueue(message: CheckMessage, delaySeconds: number): Promise<void> {
+    this.last = { message, delaySeconds };
+  }
+}
+
+/** The outcome record, captured as the Lambdas write it (the `--json` object) and as data. */
+class CapturedOutcome {
+  record: OutcomeRecord | undefined;
+  line: string | undefined;
+  private readonly sink = new LogOutcomeSink(SERVICE_NAME, (line) => {
+    this.line = line;
+  });
+  async report(record: OutcomeRecord): Promise<void> {
+    this.record = record;
+    await this.sink.report(record);
+  }
+}
+
+/**
+ * `toloka-pool open <poolId>`: the Lambdas' openTarget with the CLI's dependencies. Without
+ * --wait the fast path is 0 s, so the first hand-over ends the command (PENDING); with --wait the
+ * fast path and the deadline are the timeout, and each hand-over is followed here by the next
+ * checkOperation after its delay, as the checker Lambda would, until SUCCESS, FAIL or the deadline.
+ */
+export async function openCommand(
+  target: OpenTarget,
+  options: OpenOptions,
+  io: CliIo,
+): Promise<CommandResult> {
+  const connection = connect(options, io.env);
+  try {
+    return await open(target, options, connection, io);
+  } finally {
+    await connection.close();
+  }
+}
+
+async function open(
+  target: OpenTarget,
+  options: OpenOptions,
+  connection: Connection,
+  io: CliIo,
+): Promise<CommandResult> {
+  const label = targetLabel(target);
+  const progress = options.wait ? new ProgressReporter(io.stderr, label) : undefined;
+  const seen: { operationId?: string; status?: string; progress?: number } = {};
+  const note = (line: string) => (progress ? progress.note(line) : io.stderr.write(`${line}\n`));
+  const log: Log = {
+    debug: (_message, attributes) => observe(attributes),
+    info: (_message, attributes) => observe(attributes),
+    warn: (message, attributes) => note(`${label}: ${describeWarning(message, attributes)}`),
+  };
+  function observe(attributes: Record<string, unknown> = {}): void {
+    const { operationId, status, progress: percent } = attributes;
+    if (typeof operationId === 'string' && seen.operationId === undefined) {
+      seen.operationId = operationId;
+      if (progress) note(`${label}: operation ${operationId}`);
+    }
+    if (typeof status !== 'string') return;
+    seen.status = status;
+    seen.progress = typeof percent === 'number' ? percent : undefined;
+    progress?.update({ status, progress: seen.progress });
+  }
+
+  const handOver = new HandOver();
+  const outcome = new CapturedOutcome();
+  const poll: PollSettings = options.wait
+    ? { ...DEFAULT_POLL, fastPathSeconds: options.timeoutSeconds, deadlineSeconds: options.timeoutSeconds }
+    : { ...DEFAULT_POLL, fastPathSeconds: 0 };
+  const deps: OpeningDependencies = {
+    toloka: connection.toloka,
+    tokens: connection.tokens,
+    checks: handOver,
+    outcomes: outcome,
+    log,
+    poll,
+    retry: DEFAULT_RETRY_POLICY,
+  };
+
+  if (progress) note(`${label}: opening on ${connection.origin} (waiting up to ${options.timeoutSeconds} s)`);
+  const stopInterruptHint = options.wait
+    ? io.onInterrupt(() => {
+        progress?.done();
+        io.stderr.write(`toloka-pool: interrupted. ${followHint(seen.operationId, target)}\n`);
+      })
+    : () => undefined;
+  try {
+    let step: StepResult = await openTarget(deps, target, {
+      budgetMs: options.wait ? options.timeoutSeconds * 1000 : OPEN_BUDGET_MS,
+    });
+    while (step.kind === 'following' && options.wait) {
+      const pending = handOver.last;
+      if (pending === undefined) break;
+      const deadlineMs = Date.parse(pending.message.deadline);
+      await sleep(Math.max(0, Math.min(pending.delaySeconds * 1000, deadlineMs - Date.now())));
+      step = await checkOperation(deps, pending.message, {
+        budgetMs: Math.max(CHECK_BUDGET_FLOOR_MS, deadlineMs - Date.now()),
+      });
+    }
+    // The last check (checkOperation's) logs nothing: show what the record says.
+    const { record } = outcome;
+    if (progress && record !== undefined && record.operationId !== undefined) {
+      if (record.status !== undefined) progress.update({ status: record.status, progress: record.progress });
+      else if (record.outcome === 'OPENED' && seen.status !== 'SUCCESS')
+        progress.update({ status: 'SUCCESS' });
+    }
+    progress?.done();
+    if (step.kind === 'following') return pendingResult(target, step.operationId, handOver, seen.status);
+  } catch (error) {
+    progress?.done();
+    const failure = failureFromError(error);
+    // Toloka went away while the opening was being followed: it may well go on without us.
+    const operationId = seen.operationId ?? handOver.last?.message.operationId;
+    if (failure.exitCode !== ExitCode.UNAVAILABLE) return { kind: 'failure', failure };
+    if (operationId === undefined) {
+      const hint = `${failure.hint ?? ''} Opening again is safe: a pool that did open reports ALREADY_OPEN.`;
+      return { kind: 'failure', failure: { ...failure, hint: hint.trim() } };
+    }
+    return {
+      kind: 'failure',
+      failure: { ...failure, hint: `${followHint(operationId, target)} once Toloka answers again.` },
+    };
+  } finally {
+    stopInterruptHint();
+  }
+
+  const { record, line } = outcome;
+  if (record === undefined || line === undefined) {
+    return {
+      kind: 'failure',
+      failure: failureFromError(new Error('the opening ended without an outcome record')),
+    };
+  }
+  const json = JSON.parse(line) as Record<string, unknown>;
+  if (exitCodeForRecord(record) === ExitCode.OK)
+    return { kind: 'success', json, text: describeSuccess(label, record) };
+  return { kind: 'failure', failure: failureForRecord(label, target, record, options), json };
+}
+
+function pendingResult(
+  target: OpenTarget,
+  operationId: string,
+  handOver: HandOver,
+  status: string | undefined,
+): CommandResult {
+  const requestedAt = handOver.last?.message.requestedAt;
+  return {
+    kind: 'success',
+    json: {
+      level: 'INFO',
+      timestamp: new Date().toISOString(),
+      service: SERVICE_NAME,
+      outcome: 'PENDING',
+      ...targetFields(target),
+      operationId,
+      ...(requestedAt !== undefined ? { requestedAt } : {}),
+      ...(status !== undefined ? { status } : {}),
+    },
+    text:
+      `${targetLabel(target)}: opening started, operation ${operationId}${status !== undefined ? ` (${status})` : ''}\n` +
+      `Follow it with: toloka-pool status ${operationId}   (or open with --wait to wait here)`,
+  };
+}
+
+function describeSuccess(label: string, record: OutcomeRecord): string {
+  if (record.outcome === 'ALREADY_OPEN') return `${label} was already open`;
+  const seconds = record.elapsedMs === undefined ? '' : `, ${(record.elapsedMs / 1000).toFixed(1)} s`;
+  const checks =
+    record.checks === undefined ? '' : `, ${record.checks} check${record.checks === 1 ? '' : 's'}`;
+  return `${label} is open (operation ${record.operationId ?? '?'}${seconds}${checks})`;
+}
+
+function failureForRecord(
+  label: string,
+  target: OpenTarget,
+  record: OutcomeRecord,
+  options: OpenOptions,
+): Failure {
+  const code = record.code ?? record.outcome;
+  if (record.outcome === 'TIMED_OUT') {
+    const percent = record.progress === undefined ? '' : ` at ${record.progress}%`;
+    return {
+      exitCode: ExitCode.TIMED_OUT,
+      code,
+      message: `${label}: operation ${record.operationId ?? '?'} still ${record.status ?? 'unfinished'}${percent} after the ${options.timeoutSeconds} s --timeout`,
+      hint: `${followHint(record.operationId, target)}, or wait longer with a larger --timeout.`,
+    };
+  }
+  if (record.httpStatus !== undefined) {
+    const failure = apiFailure({
+      httpStatus: record.httpStatus,
+      code,
+      message: record.message ?? `HTTP ${record.httpStatus}`,
+      requestId: record.request_id,
+      payload: record.payload,
+    });
+    const payload = record.payload === undefined ? '' : ` payload: ${JSON.stringify(record.payload)}`;
+    return { ...failure, message: `${label} not opened: ${failure.message}${payload}` };
+  }
+  const details = record.payload === undefined ? '' : ` (details: ${JSON.stringify(record.payload)})`;
+  return {
+    exitCode: ExitCode.FAILED,
+    code,
+    message: `${label} not opened: ${record.message ?? code}${details}`,
+    hint: `See the ${target.kind}'s state and last close reason with: toloka-pool pool ${target.id}${target.kind === 'training' ? ' --training' : ''}`,
+  };
+}
+
+function followHint(operationId: string | undefined, target: OpenTarget): string {
+  const flags = target.kind === 'training' ? ' --training' : '';
+  return operationId === undefined
+    ? `The opening may have started at Toloka: see toloka-pool pool ${target.id}${flags}`
+    : `The opening goes on at Toloka: follow it with toloka-pool status ${operationId}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,263 @@
+import { Command, CommanderError, Option } from 'commander';
+import type { TolokaEnvironment } from '../lambda/runtime/config.ts';
+import type { ConnectionOptions } from './connection.ts';
+import { ExitCode, failureFromError } from './exit-codes.ts';
+import { type CliIo, type CommandResult, printResult } from './io.ts';
+import {
+  BadInputError,
+  DEFAULT_TIMEOUT_SECONDS,
+  MAX_TIMEOUT_SECONDS,
+  parseApiOrigin,
+  parseOperationId,
+  parseTarget,
+  parseTimeoutSeconds,
+} from './settings.ts';
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  opened, already open, opening started (without --wait), or status read
+  2  bad input: an invalid ID or option (nothing was sent to Toloka)
+  3  no token, an unreadable one, or Toloka refused it (401/403)
+  4  Toloka refused (409): its code, message and request_id are printed
+  5  failed: the operation ended in FAIL, not found (404), another permanent error
+  6  timed out: --wait reached --timeout before the operation ended
+  7  Toloka or the network unavailable after retries: try again later`;
+
+const TOKEN_HELP = `
+Token: TOLOKA_TOKEN (an API key or OAuth token), or --token-parameter <name> to read an SSM
+SecureString with the standard AWS settings (AWS_REGION, AWS_PROFILE, ...). It is never printed.`;
+
+interface RawConnectionOptions {
+  env: TolokaEnvironment;
+  apiUrl?: string;
+  tokenParameter?: string;
+  json?: true;
+}
+
+/**
+ * Runs `toloka-pool` with `args` (without `node` and the script) and returns the exit code.
+ * Everything is written through `io`: cli/main.ts passes the process's streams.
+ */
+export async function runCli(args: readonly string[], io: CliIo): Promise<number> {
+  const json = args.includes('--json');
+  let result: CommandResult | undefined;
+  const program = buildProgram(io, (produced) => {
+    result = produced;
+  });
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return ExitCode.OK;
+      // A bare `toloka-pool`: commander has printed the help to stderr already.
+      const message =
+        error.code === 'commander.help'
+          ? 'a command is needed: open, status or pool'
+          : error.message.replace(/^error: /, '');
+      return printResult(
+        io,
+        {
+          kind: 'failure',
+          failure: {
+            exitCode: ExitCode.BAD_INPUT,
+            code: 'BAD_INPUT',
+            message,
+            hint: `See ${commandPath(args)} --help.`,
+          },
+        },
+        json,
+      );
+    }
+    const failure = failureFromError(error);
+    const hint =
+      failure.hint ??
+      (failure.exitCode === ExitCode.BAD_INPUT ? `See ${commandPath(args)} --help.` : undefined);
+    return printResult(
+      io,
+      { kind: 'failure', failure: { ...failure, ...(hint !== undefined ? { hint } : {}) } },
+      json,
+    );
+  }
+  if (result === undefined) return ExitCode.OK;
+  return printResult(io, result, json);
+}
+
+function buildProgram(io: CliIo, done: (result: CommandResult) => void): Command {
+  const program = new Command('toloka-pool')
+    .description(
+      'Open Toloka pools and follow the opening, with the same code as the toloka-pool-opener Lambdas.',
+    )
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      // Errors are printed by runCli, in the same form as every other failure.
+      outputError: () => undefined,
+    })
+    .exitOverride()
+    .helpCommand(false)
+    .addHelpText(
+      'after',
+      `${TOKEN_HELP}\n${EXIT_CODES_HELP}\n
+Examples:
+  $ export TOLOKA_TOKEN=...
+  $ toloka-pool open 123456 --wait            open a pool and wait until it is open
+  $ toloka-pool status 0bd6adad-...           an opening's operation
+  $ toloka-pool pool 123456 --json            a pool's status and last close reason
+  $ toloka-pool open --help                   every option of a command`,
+    );
+
+  const run = (command: () => Promise<CommandResult>) => async () => {
+    done(await command());
+  };
+
+  const open = withConnectionOptions(
+    program
+      .command('open')
+      .description(
+        'Ask Toloka to open a pool (or a training) and, with --wait, follow the opening to its end.',
+      )
+      .argument('<poolId>', 'the pool ID (a training ID with --training)')
+      .option('--training', 'the ID is a training pool')
+      .option('--wait', 'follow the operation until it ends; progress on stderr')
+      .addOption(
+        new Option(
+          '--timeout <seconds>',
+          `with --wait: give up after this long (1-${MAX_TIMEOUT_SECONDS})`,
+        ).default(DEFAULT_TIMEOUT_SECONDS),
+      ),
+  );
+  open
+    .addHelpText(
+      'after',
+      `
+Without --wait it returns once Toloka has accepted the opening: the output names the operation
+(outcome PENDING); an operation that is already done reports OPENED. With --wait it follows the
+operation as the checker Lambda does (first check after 0.5 s, then backing off) and prints a
+progress bar on stderr (one line per change when stderr is not a terminal).
+--json prints one JSON object on stdout: the outcome record as the Lambdas log it
+({"outcome":"OPENED"|"ALREADY_OPEN"|"FAILED"|"TIMED_OUT",...}) or {"outcome":"PENDING","operationId":...}.
+${TOKEN_HELP}
+${EXIT_CODES_HELP}
+
+Examples:
+  $ TOLOKA_TOKEN=... toloka-pool open 123456
+  $ toloka-pool open 123456 --wait --timeout 600
+  $ toloka-pool open 98765 --training --env sandbox --wait
+  $ toloka-pool open 123456 --token-parameter /toloka/prod/api-token --json
+  $ toloka-pool open 1001 --api-url http://127.0.0.1:8080 --wait      (the local emulator: npm run emulator)`,
+    )
+    .action(
+      run(async () => {
+        const options = open.opts<
+          RawConnectionOptions & { training?: true; wait?: true; timeout: string | number }
+        >();
+        const timeoutGiven = open.getOptionValueSource('timeout') === 'cli';
+        if (timeoutGiven && options.wait !== true) {
+          throw new BadInputError(
+            '--timeout',
+            'applies only with --wait',
+            'Add --wait, or leave --timeout out.',
+          );
+        }
+        const target = parseTarget(open.args[0] ?? '', options.training === true);
+        const settings = {
+          ...connectionOptions(options),
+          wait: options.wait === true,
+          timeoutSeconds: parseTimeoutSeconds(String(options.timeout)),
+        };
+        // The domain (undici, the AWS SDK) loads only once the arguments are known to be good.
+        const { openCommand } = await import('./open.ts');
+        return openCommand(target, settings, io);
+      }),
+    );
+
+  const status = withConnectionOptions(
+    program
+      .command('status')
+      .description('Show an operation: status, progress, when it was submitted and finished.')
+      .argument('<operationId>', 'the operation ID that `toloka-pool open` printed'),
+  );
+  status
+    .addHelpText(
+      'after',
+      `
+Exit code 0 whenever the status was read, whatever it is (read "status" with --json:
+PENDING, RUNNING, SUCCESS or FAIL); 5 for an unknown operation; 3 for a token Toloka refuses.
+${TOKEN_HELP}
+
+Examples:
+  $ toloka-pool status 0bd6adad-1c5e-4c35-9d8e-0d6a4f0f2b1c
+  $ toloka-pool status 0bd6adad-1c5e-4c35-9d8e-0d6a4f0f2b1c --env sandbox --json | jq -r .status`,
+    )
+    .action(
+      run(async () => {
+        const operationId = parseOperationId(status.args[0] ?? '');
+        const settings = connectionOptions(status.opts<RawConnectionOptions>());
+        const { statusCommand } = await import('./read-commands.ts');
+        return statusCommand(operationId, settings, io);
+      }),
+    );
+
+  const pool = withConnectionOptions(
+    program
+      .command('pool')
+      .description("Show a pool's (or a training's) status and last close reason.")
+      .argument('<poolId>', 'the pool ID (a training ID with --training)')
+      .option('--training', 'the ID is a training pool'),
+  );
+  pool
+    .addHelpText(
+      'after',
+      `
+Exit code 0 whenever the status was read; 5 for an unknown pool; 3 for a token Toloka refuses.
+${TOKEN_HELP}
+
+Examples:
+  $ toloka-pool pool 123456
+  $ toloka-pool pool 98765 --training --env sandbox
+  $ toloka-pool pool 123456 --json | jq -r .lastCloseReason`,
+    )
+    .action(
+      run(async () => {
+        const options = pool.opts<RawConnectionOptions & { training?: true }>();
+        const target = parseTarget(pool.args[0] ?? '', options.training === true);
+        const settings = connectionOptions(options);
+        const { poolCommand } = await import('./read-commands.ts');
+        return poolCommand(target, settings, io);
+      }),
+    );
+
+  return program;
+}
+
+/** --env / --api-url, --token-parameter and --json, on every command. */
+function withConnectionOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--env <name>', 'the Toloka environment')
+        .choices(['production', 'sandbox'])
+        .default('production'),
+    )
+    .addOption(
+      new Option(
+        '--api-url <origin>',
+        'an explicit API origin instead of --env, e.g. an emulator (https, or http for localhost)',
+      ).conflicts('env'),
+    )
+    .option('--token-parameter <name>', 'read the token from this SSM SecureString instead of TOLOKA_TOKEN')
+    .option('--json', 'print one JSON object on stdout');
+}
+
+function connectionOptions(options: RawConnectionOptions): ConnectionOptions {
+  return {
+    env: options.env,
+    apiUrl: options.apiUrl === undefined ? undefined : parseApiOrigin(options.apiUrl),
+    tokenParameter: options.tokenParameter,
+  };
+}
+
+/** `toloka-pool open`, for "see … --help" after a usage error. */
+function commandPath(args: readonly string[]): string {
+  const command = args.find((arg) => arg === 'open' || arg === 'status' || arg === 'pool');
+  return command === undefined ? 'toloka-pool' : `toloka-pool ${command}`;
+}

@@ -1,0 +1,472 @@
+import { Duration, Lazy, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/** The outcome of one opening, as the `outcome` field of its record says. */
+export type OpeningOutcome = 'OPENED' | 'ALREADY_OPEN' | 'FAILED' | 'TIMED_OUT';
+
+/** Every outcome an opening can end in, in the order the dashboard shows them. */
+export const OPENING_OUTCOMES: readonly OpeningOutcome[] = ['OPENED', 'ALREADY_OPEN', 'FAILED', 'TIMED_OUT'];
+
+/** The default CloudWatch namespace of the metrics taken from the outcome records. */
+export const DEFAULT_METRIC_NAMESPACE = 'TolokaPoolOpener';
+
+/** Metric (namespace {@link MonitoringProps.metricNamespace}): 1 per opening, dimension `Outcome`. */
+export const OPENINGS_METRIC = 'Openings';
+/** Metric: `elapsedMs` of each `OPENED` record (ms from the opening request to the confirmation). */
+export const TIME_TO_CONFIRM_METRIC = 'TimeToConfirm';
+
+/** Where the runbook for messages in a dead-letter queue lives. */
+const DLQ_RUNBOOK = 'README.md, "Runbook: a message in a dead-letter queue"';
+const OPERATIONS_DOC = 'docs/operations.md';
+
+/** Properties of {@link OpenerMonitoring}: the parts of a TolokaPoolOpener it watches, and its settings. */
+export interface MonitoringProps {
+  readonly opener: lambda.IFunction;
+  readonly checker: lambda.IFunction;
+  readonly openerLogGroup: logs.ILogGroup;
+  readonly checkerLogGroup: logs.ILogGroup;
+  readonly triggerQueue: sqs.IQueue;
+  readonly checkQueue: sqs.IQueue;
+  readonly triggerDeadLetterQueue: sqs.IQueue;
+  readonly checkDeadLetterQueue: sqs.IQueue;
+  /** The functions' time-out: the duration graph draws it as a line. */
+  readonly functionTimeout: Duration;
+  /** CloudWatch namespace of the metrics taken from the outcome records. */
+  readonly metricNamespace: string;
+  /** Subscribed to the alarm topic (email) when set. */
+  readonly alarmEmail: string | undefined;
+  /** Alarm when the trigger queue's oldest message is older than this; undefined: no such alarm. */
+  readonly triggerQueueAgeAlarmThreshold: Duration | undefined;
+  /** Name of the dashboard; undefined: CloudFormation generates one. */
+  readonly dashboardName: string | undefined;
+  /** Prefix of the alarm names (`<prefix>-failed-openings`); undefined: CloudFormation generates them. */
+  readonly alarmNamePrefix: string | undefined;
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+
+/**
+ * Operator infrastructure of a TolokaPoolOpener: metrics from the outcome records (metric filters
+ * on both log groups, no runtime code), alarms on one SNS topic, and a CloudWatch dashboard.
+ *
+ * - `Openings` (namespace `metricNamespace`, dimension `Outcome`): 1 per outcome record;
+ * - `TimeToConfirm` (same namespace, Milliseconds): `elapsedMs` of each `OPENED` record;
+ * - alarms: a message in either dead-letter queue, any `FAILED` or `TIMED_OUT` opening, any
+ *   function error, and (optionally) a trigger message waiting too long.
+ */
+export class OpenerMonitoring extends Construct {
+  /** Every alarm of this construct (and those added with {@link addAlarm}) notifies this topic. */
+  readonly alarmTopic: sns.Topic;
+  readonly dashboard: cloudwatch.Dashboard;
+  /** The metric filters, two per metric: on the opener's and on the checker's log group. */
+  readonly metricFilters: readonly logs.MetricFilter[];
+  readonly triggerDeadLetterQueueAlarm: cloudwatch.Alarm;
+  readonly checkDeadLetterQueueAlarm: cloudwatch.Alarm;
+  readonly failedOpeningsAlarm: cloudwatch.Alarm;
+  readonly timedOutOpeningsAlarm: cloudwatch.Alarm;
+  readonly openerErrorsAlarm: cloudwatch.Alarm;
+  readonly checkerErrorsAlarm: cloudwatch.Alarm;
+  /** Undefined when the trigger queue age alarm is off. */
+  readonly triggerQueueAgeAlarm?: cloudwatch.Alarm;
+  /** The CloudWatch namespace of `Openings` and `TimeToConfirm`. */
+  readonly metricNamespace: string;
+
+  private readonly alarmArns: string[] = [];
+  private readonly ownAlarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    this.metricNamespace = props.metricNamespace;
+
+    // Metric filters: the outcome records are single JSON lines (no Lambda prefix: they are
+    // written to stdout directly). Only the four outcomes count, so that a future log line with an
+    // `outcome` field of another meaning cannot add a dimension value.
+    const outcomeIsOneOfFour = logs.FilterPattern.any(
+      ...OPENING_OUTCOMES.map((outcome) => logs.FilterPattern.stringValue('$.outcome', '=', outcome)),
+    );
+    const openedWithElapsed = logs.FilterPattern.all(
+      logs.FilterPattern.stringValue('$.outcome', '=', 'OPENED'),
+      logs.FilterPattern.numberValue('$.elapsedMs', '>=', 0),
+    );
+    const filters: logs.MetricFilter[] = [];
+    for (const [name, logGroup] of [
+      ['Opener', props.openerLogGroup],
+      ['Checker', props.checkerLogGroup],
+    ] as const) {
+      filters.push(
+        new logs.MetricFilter(this, `${name}OpeningsFilter`, {
+          logGroup,
+          filterPattern: outcomeIsOneOfFour,
+          metricNamespace: props.metricNamespace,
+          metricName: OPENINGS_METRIC,
+          metricValue: '1',
+          dimensions: { Outcome: '$.outcome' },
+          unit: cloudwatch.Unit.COUNT,
+        }),
+        new logs.MetricFilter(this, `${name}TimeToConfirmFilter`, {
+          logGroup,
+          filterPattern: openedWithElapsed,
+          metricNamespace: props.metricNamespace,
+          metricName: TIME_TO_CONFIRM_METRIC,
+          metricValue: '$.elapsedMs',
+          unit: cloudwatch.Unit.MILLISECONDS,
+        }),
+      );
+    }
+    this.metricFilters = filters;
+
+    // One topic for every alarm. enforceSSL (cdk-nag AwsSolutions-SNS3) gives the topic a policy of
+    // its own, which replaces SNS's default one: CloudWatch is allowed to publish below.
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Toloka pool opener alarms',
+      enforceSSL: true,
+    });
+    if (props.alarmEmail !== undefined) {
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    }
+    // CloudWatch publishes alarm notifications as cloudwatch.amazonaws.com: only these alarms
+    // (the list grows with addAlarm), only in this account.
+    this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowAlarmsToPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: {
+          ArnEquals: { 'aws:SourceArn': Lazy.list({ produce: () => this.alarmArns }) },
+          StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+        },
+      }),
+    );
+
+    const name = (suffix: string) =>
+      props.alarmNamePrefix === undefined ? {} : { alarmName: `${props.alarmNamePrefix}-${suffix}` };
+    const alarm = (
+      id: string,
+      suffix: string,
+      metric: cloudwatch.IMetric,
+      threshold: number,
+      description: string,
+      comparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    ): cloudwatch.Alarm => {
+      const created = new cloudwatch.Alarm(this, id, {
+        ...name(suffix),
+        metric,
+        alarmDescription: description,
+        threshold,
+        evaluationPeriods: 1,
+        datapointsToAlarm: 1,
+        comparisonOperator,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      this.ownAlarms.push(created);
+      this.addAlarm(created);
+      return created;
+    };
+
+    const atLeast = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
+    const dlqDepth = (queue: sqs.IQueue) =>
+      queue.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' });
+    this.triggerDeadLetterQueueAlarm = alarm(
+      'TriggerDeadLetterQueueAlarm',
+      'trigger-dlq-not-empty',
+      dlqDepth(props.triggerDeadLetterQueue),
+      1,
+      'Openings that met only transient failures (or failed Scheduler deliveries and async invocations) ' +
+        'are waiting in the trigger dead-letter queue. Read them, fix the cause, then redrive them to the ' +
+        `trigger queue or delete them: ${DLQ_RUNBOOK}.`,
+      atLeast,
+    );
+    this.checkDeadLetterQueueAlarm = alarm(
+      'CheckDeadLetterQueueAlarm',
+      'check-dlq-not-empty',
+      dlqDepth(props.checkDeadLetterQueue),
+      1,
+      'Operation checks that failed repeatedly are waiting in the check dead-letter queue: those openings ' +
+        'have no outcome yet. Read them, fix the cause, then redrive them to the check queue (their ' +
+        `deadline still applies) or delete them: ${DLQ_RUNBOOK}.`,
+      atLeast,
+    );
+    this.failedOpeningsAlarm = alarm(
+      'FailedOpeningsAlarm',
+      'failed-openings',
+      this.metricOpenings('FAILED'),
+      0,
+      'At least one opening ended FAILED in 5 minutes: Toloka refused it (409 such as NOT_ENOUGH_BALANCE, ' +
+        '4xx), its operation ended in FAIL, or the message was invalid (code INVALID_MESSAGE). Find the ' +
+        'outcome records (filter outcome = "FAILED") in the opener and checker log groups, fix the cause ' +
+        `named by code and message, then send the trigger again. See ${OPERATIONS_DOC}.`,
+    );
+    this.timedOutOpeningsAlarm = alarm(
+      'TimedOutOpeningsAlarm',
+      'timed-out-openings',
+      this.metricOpenings('TIMED_OUT'),
+      0,
+      'At least one opening ended TIMED_OUT in 5 minutes: its Toloka operation was still running at the ' +
+        'check deadline. Look at the pool in Toloka (it may open later); the outcome record names the ' +
+        `operation and its last status. See ${OPERATIONS_DOC}.`,
+    );
+    const errors = (fn: lambda.IFunction) => fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' });
+    this.openerErrorsAlarm = alarm(
+      'OpenerErrorsAlarm',
+      'opener-errors',
+      errors(props.opener),
+      0,
+      'The opener function failed (crash, time-out or out of memory) at least once in 5 minutes; its ' +
+        'messages go back to the trigger queue and, after repeated failures, to the trigger dead-letter ' +
+        `queue. Read the opener's log group for the error. See ${OPERATIONS_DOC}.`,
+    );
+    this.checkerErrorsAlarm = alarm(
+      'CheckerErrorsAlarm',
+      'checker-errors',
+      errors(props.checker),
+      0,
+      'The checker function failed (crash, time-out or out of memory) at least once in 5 minutes; its ' +
+        'messages go back to the check queue and, after repeated failures, to the check dead-letter queue. ' +
+        `Read the checker's log group for the error. See ${OPERATIONS_DOC}.`,
+    );
+    if (props.triggerQueueAgeAlarmThreshold !== undefined) {
+      const seconds = props.triggerQueueAgeAlarmThreshold.toSeconds();
+      this.triggerQueueAgeAlarm = alarm(
+        'TriggerQueueAgeAlarm',
+        'trigger-queue-stuck',
+        props.triggerQueue.metricApproximateAgeOfOldestMessage({
+          period: FIVE_MINUTES,
+          statistic: 'Maximum',
+        }),
+        seconds,
+        `A trigger message has waited more than ${props.triggerQueueAgeAlarmThreshold.toHumanString()} ` +
+          'in the trigger queue: the opener keeps failing on it (Toloka 5xx/429, network, SSM) or cannot ' +
+          'keep up. Read the opener\'s log group ("message returned to its queue"); after maxReceiveCount ' +
+          `receives the message moves to the trigger dead-letter queue. See ${OPERATIONS_DOC}.`,
+      );
+    }
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      ...(props.dashboardName === undefined ? {} : { dashboardName: props.dashboardName }),
+      defaultInterval: Duration.days(1),
+    });
+    this.dashboard.addWidgets(...dashboardRows(this, props));
+  }
+
+  /**
+   * Sends this alarm's state changes to ALARM to {@link alarmTopic}, and lets it publish there
+   * (the topic policy names every alarm allowed to publish).
+   */
+  addAlarm(alarm: cloudwatch.Alarm): void {
+    alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+    this.alarmArns.push(alarm.alarmArn);
+  }
+
+  /** The alarms this construct created, in a stable order. */
+  get alarms(): readonly cloudwatch.Alarm[] {
+    return [...this.ownAlarms];
+  }
+
+  /** Openings that ended in `outcome` (Sum over 5 minutes unless told otherwise). */
+  metricOpenings(outcome: OpeningOutcome, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.metricNamespace,
+      metricName: OPENINGS_METRIC,
+      dimensionsMap: { Outcome: outcome },
+      statistic: 'Sum',
+      period: FIVE_MINUTES,
+      label: outcome,
+      ...options,
+    });
+  }
+
+  /** Time from the opening request to its `OPENED` record, in ms (p50 over 5 minutes unless told otherwise). */
+  metricTimeToConfirm(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.metricNamespace,
+      metricName: TIME_TO_CONFIRM_METRIC,
+      statistic: 'p50',
+      period: FIVE_MINUTES,
+      unit: cloudwatch.Unit.MILLISECONDS,
+      ...options,
+    });
+  }
+}
+
+/** The dashboard, row by row: outcomes, time to confirm, queues, functions, alarms, latest records. */
+function dashboardRows(monitoring: OpenerMonitoring, props: MonitoringProps): cloudwatch.IWidget[] {
+  const openings = OPENING_OUTCOMES.map((outcome) => monitoring.metricOpenings(outcome));
+  const functions = [
+    { fn: props.opener, label: 'opener' },
+    { fn: props.checker, label: 'checker' },
+  ];
+  /** One graph with the same Lambda metric (Sum per 5 minutes) of both functions. */
+  const perFunction = (
+    title: string,
+    metric: (fn: lambda.IFunction, options: cloudwatch.MetricOptions) => cloudwatch.IMetric,
+  ) =>
+    new cloudwatch.GraphWidget({
+      title,
+      width: 6,
+      height: 6,
+      left: functions.map(({ fn, label }) => metric(fn, { label, period: FIVE_MINUTES, statistic: 'Sum' })),
+      leftYAxis: { min: 0 },
+    });
+  const thresholdLine = (value: number, text: string): cloudwatch.HorizontalAnnotation => ({
+    value,
+    label: text,
+    color: cloudwatch.Color.RED,
+  });
+
+  return [
+    new cloudwatch.TextWidget({
+      markdown:
+        '# Toloka pool opener\n' +
+        'Every opening ends in one outcome record; the metrics below are taken from those records ' +
+        `(namespace \`${props.metricNamespace}\`). What each alarm means and what to do: \`${OPERATIONS_DOC}\`.`,
+      width: 24,
+      height: 2,
+    }),
+    new cloudwatch.Row(
+      new cloudwatch.GraphWidget({
+        title: 'Openings by outcome (per 5 minutes)',
+        width: 12,
+        height: 6,
+        left: openings,
+        stacked: true,
+        leftYAxis: { min: 0, label: 'openings', showUnits: false },
+      }),
+      new cloudwatch.SingleValueWidget({
+        title: 'Openings by outcome (time range)',
+        width: 6,
+        height: 6,
+        metrics: openings,
+        setPeriodToTimeRange: true,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Time to confirm an opening (OPENED)',
+        width: 6,
+        height: 6,
+        left: [
+          monitoring.metricTimeToConfirm({ statistic: 'p50', label: 'p50' }),
+          monitoring.metricTimeToConfirm({ statistic: 'p90', label: 'p90' }),
+          monitoring.metricTimeToConfirm({ statistic: 'Maximum', label: 'max' }),
+        ],
+        leftYAxis: { min: 0, label: 'ms', showUnits: false },
+      }),
+    ),
+    new cloudwatch.Row(
+      new cloudwatch.GraphWidget({
+        title: 'Queue depth',
+        width: 8,
+        height: 6,
+        left: [
+          props.triggerQueue.metricApproximateNumberOfMessagesVisible({
+            label: 'trigger: waiting',
+            period: FIVE_MINUTES,
+            statistic: 'Maximum',
+          }),
+          props.triggerQueue.metricApproximateNumberOfMessagesNotVisible({
+            label: 'trigger: being processed',
+            period: FIVE_MINUTES,
+            statistic: 'Maximum',
+          }),
+          props.checkQueue.metricApproximateNumberOfMessagesVisible({
+            label: 'check: due',
+            period: FIVE_MINUTES,
+            statistic: 'Maximum',
+          }),
+          props.checkQueue.metricApproximateNumberOfMessagesDelayed({
+            label: 'check: delayed (openings being followed)',
+            period: FIVE_MINUTES,
+            statistic: 'Maximum',
+          }),
+        ],
+        leftYAxis: { min: 0 },
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Age of the oldest message',
+        width: 8,
+        height: 6,
+        left: [
+          props.triggerQueue.metricApproximateAgeOfOldestMessage({
+            label: 'trigger queue',
+            period: FIVE_MINUTES,
+            statistic: 'Maximum',
+          }),
+          props.checkQueue.metricApproximateAgeOfOldestMessage({
+            label: 'check queue',
+            period: FIVE_MINUTES,
+            statistic: 'Maximum',
+          }),
+        ],
+        leftYAxis: { min: 0, label: 'seconds', showUnits: false },
+        leftAnnotations:
+          props.triggerQueueAgeAlarmThreshold === undefined
+            ? []
+            : [thresholdLine(props.triggerQueueAgeAlarmThreshold.toSeconds(), 'trigger queue alarm')],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Dead-letter queues',
+        width: 8,
+        height: 6,
+        left: [
+          props.triggerDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            label: 'trigger DLQ',
+            period: FIVE_MINUTES,
+            statistic: 'Maximum',
+          }),
+          props.checkDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            label: 'check DLQ',
+            period: FIVE_MINUTES,
+            statistic: 'Maximum',
+          }),
+        ],
+        leftYAxis: { min: 0 },
+      }),
+    ),
+    new cloudwatch.Row(
+      perFunction('Invocations', (fn, options) => fn.metricInvocations(options)),
+      perFunction('Errors', (fn, options) => fn.metricErrors(options)),
+      new cloudwatch.GraphWidget({
+        title: 'Duration (p50, max)',
+        width: 6,
+        height: 6,
+        left: functions.flatMap(({ fn, label: fnLabel }) => [
+          fn.metricDuration({ label: `${fnLabel} p50`, period: FIVE_MINUTES, statistic: 'p50' }),
+          fn.metricDuration({ label: `${fnLabel} max`, period: FIVE_MINUTES, statistic: 'Maximum' }),
+        ]),
+        leftYAxis: { min: 0, label: 'ms', showUnits: false },
+        leftAnnotations: [thresholdLine(props.functionTimeout.toMilliseconds(), 'time-out')],
+      }),
+      perFunction('Throttles', (fn, options) => fn.metricThrottles(options)),
+    ),
+    new cloudwatch.Row(
+      new cloudwatch.AlarmStatusWidget({
+        title: 'Alarms',
+        width: 24,
+        height: 3,
+        alarms: [...monitoring.alarms],
+      }),
+    ),
+    new cloudwatch.Row(
+      new cloudwatch.LogQueryWidget({
+        title: 'Latest outcome records',
+        width: 24,
+        height: 8,
+        logGroupNames: [props.openerLogGroup.logGroupName, props.checkerLogGroup.logGroupName],
+        queryLines: [
+          'fields @timestamp, outcome, poolId, trainingId, code, elapsedMs, checks',
+          'filter ispresent(outcome)',
+          'sort @timestamp desc',
+          'limit 50',
+        ],
+        view: cloudwatch.LogQueryVisualizationType.TABLE,
+      }),
+    ),
+  ];
+}

@@ -1,0 +1,279 @@
+/**
+ * `toloka-pool` as a user runs it: the real CLI in a child process (cli/toloka-pool.mjs on this
+ * Node), against the emulator over HTTP, asserting exit codes, stdout/stderr and that the token is
+ * never printed. Each test uses its own pool IDs, so they run concurrently.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TolokaEmulator } from '../../emulator/toloka-emulator.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TOKEN = 'cli-test-token-5f1c9a7e3b';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const emulator = new TolokaEmulator({ tokens: [TOKEN] });
+let origin = '';
+
+beforeAll(async () => {
+  origin = await emulator.start();
+});
+
+afterAll(async () => {
+  await emulator.stop();
+});
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the CLI with `args` (`--api-url` the emulator unless `withApiUrl` is false). */
+async function cli(
+  args: string[],
+  options: { token?: string | null; withApiUrl?: boolean } = {},
+): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  delete env.TOLOKA_TOKEN;
+  const token = options.token === undefined ? TOKEN : options.token;
+  if (token !== null) env.TOLOKA_TOKEN = token;
+  const fullArgs = options.withApiUrl === false ? args : [...args, '--api-url', origin];
+  const child = spawn(process.execPath, ['cli/toloka-pool.mjs', ...fullArgs], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (exitCode) => resolve(exitCode));
+  });
+  // Whatever happened, the token is never echoed.
+  expect(stdout).not.toContain(TOKEN);
+  expect(stderr).not.toContain(TOKEN);
+  return { code, stdout, stderr };
+}
+
+/** The one JSON object `--json` prints on stdout. */
+function jsonOf(run: Run): Record<string, unknown> {
+  const lines = run.stdout.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  return JSON.parse(lines[0] ?? '') as Record<string, unknown>;
+}
+
+// Generous: each run starts a Node process, and CI machines may be busy.
+const SLOW = { timeout: 60_000 };
+
+describe.concurrent('toloka-pool open', SLOW, () => {
+  it('starts the opening and exits 0 with a PENDING record naming the operation', async () => {
+    emulator.setPool('4101', { openDurationMs: 600_000 });
+    const run = await cli(['open', '4101', '--json']);
+    expect(run.code).toBe(0);
+    const record = jsonOf(run);
+    expect(record).toMatchObject({ outcome: 'PENDING', poolId: '4101', service: 'toloka-pool-opener' });
+    expect(record.operationId).toMatch(UUID);
+    expect(emulator.countRequests('POST', '/pools/4101/open')).toBe(1);
+
+    const human = await cli(['open', '4101']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain(`toloka-pool status ${String(record.operationId)}`);
+  });
+
+  it('--wait follows the operation to OPENED, with one progress line per change on stderr', async () => {
+    emulator.setPool('4102', { openDurationMs: 2_500 });
+    const run = await cli(['open', '4102', '--wait', '--json']);
+    expect(run.code).toBe(0);
+    expect(jsonOf(run)).toMatchObject({ outcome: 'OPENED', poolId: '4102', level: 'INFO' });
+    expect(run.stderr).toMatch(/^pool 4102: RUNNING \d+% \(\d+\.\d s\)$/m);
+    expect(run.stderr).toMatch(/^pool 4102: SUCCESS 100% /m);
+    const lines = run.stderr.split('\n').filter((line) => /^pool 4102: [A-Z]+ \d+%/.test(line));
+    expect(new Set(lines.map((line) => line.replace(/ \(.*\)$/, ''))).size).toBe(lines.length);
+    expect(emulator.getPoolState('4102')?.status).toBe('OPEN');
+  });
+
+  it('opens a training with --training', async () => {
+    emulator.setTraining('4103', { openDurationMs: 0 });
+    const run = await cli(['open', '4103', '--training', '--wait']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^training 4103 is open \(operation /);
+    expect(emulator.countRequests('POST', '/trainings/4103/open')).toBe(1);
+  });
+
+  it('exits 0 with ALREADY_OPEN when the pool is open', async () => {
+    emulator.setPool('4104', { status: 'OPEN' });
+    const run = await cli(['open', '4104', '--json']);
+    expect(run.code).toBe(0);
+    expect(jsonOf(run)).toMatchObject({ outcome: 'ALREADY_OPEN', poolId: '4104' });
+  });
+
+  it('exits 4 when Toloka refuses (409), printing its code, message and request_id', async () => {
+    emulator.setPool('4105', { refuse: { code: 'NOT_ENOUGH_BALANCE', message: 'Top up your account' } });
+    const [run, json] = await Promise.all([cli(['open', '4105']), cli(['open', '4105', '--json'])]);
+    expect(run.code).toBe(4);
+    expect(run.stderr).toContain('HTTP 409 NOT_ENOUGH_BALANCE: Top up your account (request_id ');
+    expect(json.code).toBe(4);
+    expect(jsonOf(json)).toMatchObject({
+      outcome: 'FAILED',
+      code: 'NOT_ENOUGH_BALANCE',
+      httpStatus: 409,
+      request_id: expect.any(String),
+    });
+  });
+
+  it('exits 5 when the operation ends in FAIL', async () => {
+    emulator.setPool('4106', { openDurationMs: 600, result: 'FAIL' });
+    const run = await cli(['open', '4106', '--wait', '--json']);
+    expect(run.code).toBe(5);
+    expect(jsonOf(run)).toMatchObject({ outcome: 'FAILED', code: 'OPERATION_FAILED', status: 'FAIL' });
+    expect(run.stderr).toContain('toloka-pool pool 4106');
+  });
+
+  it('exits 6 when --wait reaches --timeout, saying how to follow the opening', async () => {
+    emulator.setPool('4107', { openDurationMs: 60_000 });
+    const run = await cli(['open', '4107', '--wait', '--timeout', '1', '--json']);
+    expect(run.code).toBe(6);
+    const record = jsonOf(run);
+    expect(record).toMatchObject({ outcome: 'TIMED_OUT', code: 'DEADLINE_EXCEEDED', status: 'RUNNING' });
+    expect(run.stderr).toContain(`toloka-pool status ${String(record.operationId)}`);
+    expect(record.elapsedMs).toBeGreaterThanOrEqual(1_000);
+    expect(record.elapsedMs).toBeLessThan(5_000);
+  });
+
+  it('exits 2 for a bad pool ID, naming it, without calling Toloka', async () => {
+    const run = await cli(['open', '41x08']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(
+      '<poolId>: must be a positive whole number in ASCII digits, got the string "41x08"',
+    );
+    expect(emulator.requests.some((request) => request.path.includes('41x08'))).toBe(false);
+  });
+
+  it('exits 2 for bad options, naming the option and the reason', async () => {
+    const [insecure, both, timeout] = await Promise.all([
+      cli(['open', '4109', '--api-url', 'http://toloka.example.com'], { withApiUrl: false }),
+      cli(['open', '4109', '--env', 'sandbox']),
+      cli(['open', '4109', '--wait', '--timeout', 'soon', '--json']),
+    ]);
+    expect(insecure.code).toBe(2);
+    expect(insecure.stderr).toContain('--api-url: must use https (http only for localhost');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("option '--api-url <origin>' cannot be used with option '--env <name>'");
+    expect(timeout.code).toBe(2);
+    expect(jsonOf(timeout)).toMatchObject({ error: { code: 'BAD_INPUT', argument: '--timeout' } });
+    expect(emulator.countRequests(undefined, '/pools/4109')).toBe(0);
+  });
+
+  it('exits 3 without a token, saying how to give one', async () => {
+    const run = await cli(['open', '4110'], { token: null });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain('no Toloka token');
+    expect(run.stderr).toContain('Set TOLOKA_TOKEN');
+    expect(run.stderr).toContain('--token-parameter');
+    expect(emulator.countRequests(undefined, '/pools/4110')).toBe(0);
+  });
+
+  it('exits 3 when Toloka refuses the token (401), never printing it', async () => {
+    const wrong = 'wrong-token-0d2e61b8a4';
+    const run = await cli(['open', '4111', '--json'], { token: wrong });
+    expect(run.code).toBe(3);
+    expect(jsonOf(run)).toMatchObject({ outcome: 'FAILED', httpStatus: 401, code: 'AUTHENTICATION_ERROR' });
+    expect(run.stderr).toContain('Toloka did not accept the token');
+    expect(`${run.stdout}${run.stderr}`).not.toContain(wrong);
+  });
+
+  it('exits 7 when Toloka answers 503 through every retry', async () => {
+    emulator.injectFault({
+      kind: 'status',
+      status: 503,
+      path: '/pools/4112/open',
+      times: Number.POSITIVE_INFINITY,
+    });
+    const run = await cli(['open', '4112', '--json']);
+    expect(run.code).toBe(7);
+    expect(jsonOf(run)).toMatchObject({ error: { code: 'RETRIES_EXHAUSTED' } });
+    expect(run.stderr).toMatch(/open failed \(HTTP 503 REMOTE_SERVICE_UNAVAILABLE\), attempt 2 in/);
+    expect(run.stderr).toContain('try again later');
+    expect(emulator.countRequests('POST', '/pools/4112/open')).toBe(4);
+  });
+});
+
+describe.concurrent('toloka-pool status and pool', SLOW, () => {
+  it('status prints the operation, and --json its fields', async () => {
+    emulator.setPool('4201', { openDurationMs: 0 });
+    const opened = jsonOf(await cli(['open', '4201', '--json']));
+    const operationId = String(opened.operationId);
+
+    const [json, human] = await Promise.all([
+      cli(['status', operationId, '--json']),
+      cli(['status', operationId]),
+    ]);
+    expect(json.code).toBe(0);
+    expect(jsonOf(json)).toMatchObject({
+      operationId,
+      type: 'POOL.OPEN',
+      status: 'SUCCESS',
+      progress: 100,
+      submitted: expect.any(String),
+      finished: expect.any(String),
+    });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^status +SUCCESS$/m);
+    expect(human.stdout).toMatch(/^progress +\[#{20}\] 100%$/m);
+  });
+
+  it('status exits 5 for an unknown operation and 2 for a malformed ID', async () => {
+    const [unknown, malformed] = await Promise.all([
+      cli(['status', 'no-such-operation']),
+      cli(['status', '../pools/1']),
+    ]);
+    expect(unknown.code).toBe(5);
+    expect(unknown.stderr).toContain('HTTP 404 DOES_NOT_EXIST');
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain('<operationId>: must be a Toloka operation ID');
+  });
+
+  it('pool prints the status and the last close reason, and --json the same', async () => {
+    emulator.setPool('4202', { status: 'CLOSED', lastCloseReason: 'NOT_ENOUGH_BALANCE' });
+    emulator.setTraining('4203', { status: 'OPEN' });
+    const [json, human, training] = await Promise.all([
+      cli(['pool', '4202', '--json']),
+      cli(['pool', '4202']),
+      cli(['pool', '4203', '--training', '--json']),
+    ]);
+    expect(json.code).toBe(0);
+    expect(jsonOf(json)).toMatchObject({
+      poolId: '4202',
+      status: 'CLOSED',
+      lastCloseReason: 'NOT_ENOUGH_BALANCE',
+    });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^status +CLOSED$/m);
+    expect(human.stdout).toMatch(/^last close reason +NOT_ENOUGH_BALANCE$/m);
+    expect(jsonOf(training)).toMatchObject({
+      trainingId: '4203',
+      status: 'OPEN',
+    });
+  });
+
+  it('--help of every command shows examples and the exit codes', async () => {
+    const commands = [[], ['open'], ['status'], ['pool']];
+    const runs = await Promise.all(
+      commands.map((command) => cli([...command, '--help'], { withApiUrl: false })),
+    );
+    for (const run of runs) {
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('Examples:');
+      expect(run.stdout).toMatch(/^ {2}\$ (TOLOKA_TOKEN=\.\.\. )?toloka-pool /m);
+    }
+    expect(runs[1]?.stdout).toContain('Exit codes:');
+    expect(runs[1]?.stdout).toContain('--timeout <seconds>');
+  });
+});
