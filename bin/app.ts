@@ -13,7 +13,7 @@ import { InvalidConfigurationError, loadConfig } from '../lib/config.ts';
 import { TolokaPoolOpenerStack } from '../lib/toloka-pool-opener-stack.ts';
 
 const REPO_ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
-const DEFAULT_CONFIG_FILE = 'config/example.json';
+const DEFAULT_CONFIG_FILE = 'config/example.jsonc';
 
 const app = new App();
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Duration } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as jsonc from 'jsonc-parser';
 import type { PoolSchedule, TolokaPoolOpenerProps } from './toloka-pool-opener.ts';
 import {
   assignScheduleNames,
@@ -17,7 +18,7 @@ import {
 } from './validation.ts';
 
 /**
- * The app configuration file (JSON, e.g. `config/example.json`), chosen with
+ * The app configuration file (JSON with comments, e.g. `config/example.jsonc`), chosen with
  * `cdk deploy -c configFile=config/my.json`. Unknown keys are rejected; `null` means the same
  * as leaving an optional key out.
  */
@@ -485,7 +486,15 @@ function parseSchedule(
   };
 }
 
-/** Reads, parses and validates a configuration file; throws {@link InvalidConfigurationError}. */
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset).split('\n');
+  return `line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
+}
+
+/**
+ * Reads, parses and validates a configuration file (JSON; `//` and `/* *\/` comments allowed);
+ * throws {@link InvalidConfigurationError}.
+ */
 export function loadConfig(file: string): AppConfig {
   let text: string;
   try {
@@ -493,11 +502,17 @@ export function loadConfig(file: string): AppConfig {
   } catch (error) {
     throw new InvalidConfigurationError(file, [`(file): cannot read it (${(error as Error).message})`]);
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new InvalidConfigurationError(file, [`(file): not valid JSON (${(error as Error).message})`]);
+  // JSON with comments (and trailing commas), so that a configuration can explain itself.
+  const errors: jsonc.ParseError[] = [];
+  const raw: unknown = jsonc.parse(text, errors, { allowTrailingComma: true, disallowComments: false });
+  if (errors.length > 0) {
+    throw new InvalidConfigurationError(
+      file,
+      errors.map(
+        (error) =>
+          `(file): ${jsonc.printParseErrorCode(error.error)} at ${lineAndColumn(text, error.offset)}`,
+      ),
+    );
   }
   return parseConfig(raw, file);
 }

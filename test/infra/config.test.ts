@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
@@ -20,7 +21,7 @@ const withSchedule = (schedule: object) => ({ ...valid, pools: [{ poolId: '1', s
 
 describe('loadConfig', () => {
   it('accepts the example configuration and names its unnamed schedules after their targets', () => {
-    const config = loadConfig(path.join(REPO_ROOT, 'config/example.json'));
+    const config = loadConfig(path.join(REPO_ROOT, 'config/example.jsonc'));
     expect(config.environment).toBe('sandbox');
     expect(config.tokenParameterName).toBe('/toloka/sandbox/api-token');
     const names = (config.pools ?? []).flatMap((pool) => pool.schedules.map((s) => s.name));
@@ -75,12 +76,18 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads comments and trailing commas, as the example configuration has them', () => {
+    const text = readFileSync(path.join(REPO_ROOT, 'config/example.jsonc'), 'utf8');
+    expect(text).toMatch(/^\s*\/\/ /m);
+    expect(loadConfig(path.join(REPO_ROOT, 'config/example.jsonc')).pools).toHaveLength(2);
+  });
+
   it('names the file when it is missing or not JSON', () => {
     expect(() => loadConfig(path.join(FIXTURES, 'does-not-exist.json'))).toThrow(
       /^Invalid configuration in .*does-not-exist\.json:\n - \(file\): cannot read it/,
     );
     expect(() => loadConfig(path.join(REPO_ROOT, 'lib/config.ts'))).toThrow(
-      /^Invalid configuration in .*config\.ts:\n - \(file\): not valid JSON \(/,
+      /^Invalid configuration in .*config\.ts:\n - \(file\): InvalidSymbol at line 1, column 1/,
     );
     expect(() => parseConfig('just a string', 'x.json')).toThrow(
       /^Invalid configuration in x\.json:\n - \(root\): must be a JSON object/,
