@@ -1,0 +1,167 @@
+/**
+ * `npm run bench`: measures the app against toloka-kit and against its own targets, and writes
+ * docs/benchmarks.md. Progress goes to stderr. `--quick` runs a shortened smoke version and writes
+ * its report to a temporary file instead (`--out <file>` chooses the file either way).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { TolokaEmulator } from '../emulator/toloka-emulator.ts';
+import { resetLambdaRuntime } from '../lambda/runtime/lambda-dependencies.ts';
+import { runColdStart } from './cold-start.ts';
+import { DURATIONS_MS, RUNS, runConfirmation, STAGGER_MS, TOKEN, TOKEN_PARAMETER } from './confirmation.ts';
+import {
+  awsEnvironment,
+  CountingProxy,
+  describeCode,
+  describeMachine,
+  ROOT,
+  type Started,
+  setRemotePool,
+  setupPythonTools,
+  startEmulatorProcess,
+  startMoto,
+} from './infra.ts';
+import { progress } from './output.ts';
+import { renderReport } from './report.ts';
+import { configureHandler, runBatch, runWarm } from './warm.ts';
+
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } },
+});
+const quick = values.quick === true;
+const settings = quick
+  ? {
+      durations: [3_000, 0],
+      runs: 1,
+      coldRounds: 3,
+      warmIterations: 50,
+      warmup: 10,
+      batchRuns: 5,
+      delayedRuns: 3,
+    }
+  : {
+      durations: [...DURATIONS_MS],
+      runs: RUNS,
+      coldRounds: 15,
+      warmIterations: 1_000,
+      warmup: 100,
+      batchRuns: 25,
+      delayedRuns: 10,
+    };
+/** The stand-in for the distance to Toloka in the supplementary warm and batch measurements. */
+const DELAY_MS = 20;
+const outFile =
+  values.out ?? (quick ? join(tmpdir(), 'toloka-bench-quick.md') : join(ROOT, 'docs', 'benchmarks.md'));
+
+const startedAt = new Date();
+const started: Started[] = [];
+const emulators: TolokaEmulator[] = [];
+
+async function main(): Promise<void> {
+  progress(`bench ${quick ? '(quick) ' : ''}writing ${outFile}`);
+  setupPythonTools();
+  const machine = describeMachine();
+  const code = describeCode();
+  progress(`${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}`);
+
+  const moto = await startMoto();
+  started.push(moto);
+  const proxy = new CountingProxy();
+  const proxied = await proxy.start(moto.url);
+  started.push(proxied);
+  const appEmulator = new TolokaEmulator({ tokens: [TOKEN] });
+  const kitEmulator = new TolokaEmulator({ tokens: [TOKEN] });
+  emulators.push(appEmulator, kitEmulator);
+  await appEmulator.start();
+  await kitEmulator.start();
+  progress(`moto ${moto.url} (proxy ${proxied.url}), emulators ${appEmulator.url}, ${kitEmulator.url}`);
+
+  const confirmation = await runConfirmation({
+    proxyUrl: proxied.url,
+    motoUrl: moto.url,
+    proxy,
+    appEmulator,
+    kitEmulator,
+    durationsMs: settings.durations,
+    runs: settings.runs,
+  });
+  await appEmulator.stop();
+  await kitEmulator.stop();
+
+  // Sections 3 to 5: an emulator in its own process; moto directly (nothing to count there).
+  const emulatorProcess = await startEmulatorProcess(TOKEN);
+  started.push(emulatorProcess);
+  const handlerEnv = {
+    ...awsEnvironment(moto.url),
+    TOLOKA_API_URL: emulatorProcess.url,
+    TOLOKA_TOKEN_PARAMETER: TOKEN_PARAMETER,
+    CHECK_QUEUE_URL: `${moto.url}/123456789012/bench-checks`,
+  };
+  const coldPool = '3001';
+  await setRemotePool(emulatorProcess.url, coldPool, { status: 'OPEN' });
+  const coldStart = await runColdStart({
+    rounds: settings.coldRounds,
+    invocationEnv: handlerEnv,
+    openPoolId: coldPool,
+  });
+
+  configureHandler(handlerEnv);
+  const warm = await runWarm({
+    emulatorUrl: emulatorProcess.url,
+    token: TOKEN,
+    poolId: '3002',
+    iterations: settings.warmIterations,
+    warmup: settings.warmup,
+    delayMs: DELAY_MS,
+    delayedIterations: settings.delayedRuns * 10,
+  });
+  const batch = await runBatch({
+    emulatorUrl: emulatorProcess.url,
+    token: TOKEN,
+    runs: settings.batchRuns,
+    warmup: 3,
+    delayMs: DELAY_MS,
+    delayedRuns: settings.delayedRuns,
+  });
+  resetLambdaRuntime();
+
+  const wallSeconds = (Date.now() - startedAt.getTime()) / 1000;
+  const markdown = renderReport({
+    machine,
+    code,
+    startedAt,
+    wallSeconds,
+    confirmation,
+    coldStart,
+    warm,
+    batch,
+    settings: {
+      runs: settings.runs,
+      staggerMs: STAGGER_MS,
+      coldRounds: settings.coldRounds,
+      warmIterations: settings.warmIterations,
+      warmup: settings.warmup,
+      batchRuns: settings.batchRuns,
+    },
+  });
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, markdown);
+  progress(`wrote ${outFile} (${Math.round(wallSeconds)} s)`);
+}
+
+async function shutdown(): Promise<void> {
+  for (const emulator of emulators) await emulator.stop();
+  for (const process of started.reverse()) await process.stop();
+}
+
+try {
+  await main();
+} catch (error) {
+  progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+} finally {
+  await shutdown();
+  progress(`stopped; still active: ${process.getActiveResourcesInfo().join(', ')}`);
+}
