@@ -1,8 +1,8 @@
 /**
  * Section 3: what a cold start costs. Each handler is bundled as lib/toloka-pool-opener.ts's
  * NodejsFunction bundles it (esbuild: ESM, minified, node24, mainFields module,main, the
- * createRequire banner; source maps off for measuring), once with `@aws-sdk/*` external (as
- * deployed) and once with it bundled. Then fresh `node` processes import each bundle, alternating
+ * createRequire banner; source maps off for measuring), once with the SDK bundled (as deployed)
+ * and once with `@aws-sdk/*` external (as Lambda's runtime could provide it). Then fresh `node` processes import each bundle, alternating
  * with bare `node -e ""` starts; the ratio of the medians is the cost of the module initialisation.
  */
 import { spawn } from 'node:child_process';

@@ -319,8 +319,8 @@ function renderColdStart(out: string[], input: ReportInput, targets: Target[]): 
   out.push(
     'Each handler was bundled with esbuild as `lib/toloka-pool-opener.ts` bundles it (ESM, minified, target ' +
       '`node24`, mainFields `module,main`, the `createRequire` banner; source maps off for measuring), once with ' +
-      "`@aws-sdk/*` external (as deployed: Lambda's Node.js 24 runtime brings the SDK) and once with the SDK " +
-      "bundled. For the external build, the import resolves `@aws-sdk/*` from this project's node_modules " +
+      "`@aws-sdk/*` external (as Lambda's Node.js 24 runtime could provide the SDK) and once with the SDK " +
+      "bundled (as deployed: lib/toloka-pool-opener.ts bundles it). For the external build, the import resolves `@aws-sdk/*` from this project's node_modules " +
       "(the SDK versions in package-lock.json, not the runtime's). A fresh `node --input-type=module -e " +
       '"await import(url)"` process per measurement, timed from spawn to exit by the parent, alternating with ' +
       `bare \`node -e ""\` starts; ${cold.rounds} rounds, medians. "import, in process" is the time the child itself measured ` +

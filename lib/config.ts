@@ -80,7 +80,7 @@ export interface PollConfig {
   readonly minDelaySeconds?: number | null;
   /** Longest wait between checks, in seconds. Integer, at least `minDelaySeconds`, at most 900. Default 900. */
   readonly maxDelaySeconds?: number | null;
-  /** Each wait is `(backoffFactor − 1)` × the time the opening has taken so far. 1 to 10. Default 1.25. */
+  /** Each wait is `(backoffFactor − 1)` × the time the opening has taken so far. 1 to 10. Default 1.2. */
   readonly backoffFactor?: number | null;
 }
 

@@ -51,7 +51,7 @@ export const DEFAULT_POLL: PollSettings = {
   fastPathSeconds: 20,
   minDelaySeconds: 1,
   maxDelaySeconds: SQS_MAX_DELAY_SECONDS,
-  backoffFactor: 1.25,
+  backoffFactor: 1.2,
 };
 
 /** The fast path never takes more than this: the opener's Lambda must keep time for the hand-over. */

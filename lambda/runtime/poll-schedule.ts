@@ -5,15 +5,16 @@ import { SQS_MAX_DELAY_SECONDS } from './config.ts';
 export const FIRST_CHECK_MS = 500;
 
 /**
- * How long to wait before the next status check of an opening that has been going for
- * `elapsedMs`: the first check at 0.5 s, then every `minDelaySeconds` (1 s) while the opening is
- * young, then `(backoffFactor − 1) × elapsed` (25 % of the time already waited with the default
- * 1.25), capped at `maxDelaySeconds`.
+ * The spacing rule: how long after a check made `elapsedMs` into the opening the next one is
+ * due. The first check at 0.5 s, then every `minDelaySeconds` (1 s) while the opening is young,
+ * then `(backoffFactor − 1) × elapsed` (a fifth of the time already waited with the default 1.2),
+ * capped at `maxDelaySeconds`.
  *
  * Waiting in proportion to the time already spent keeps the confirmation lag under that fraction
  * of the operation's length, while the number of checks grows only with its logarithm: an
- * operation of 10 s is confirmed within about 1 s with 9 checks, one of an hour with about 35.
- * The same schedule serves the opener's in-process checks (the fast path) and the queued ones.
+ * operation of 10 s is confirmed within 1.5 s with 10 checks, one of a minute with 20, one of an
+ * hour with about 42. The same rule serves the opener's in-process checks (the fast path) and the
+ * queued ones.
  */
 export function nextCheckDelayMs(settings: PollSettings, elapsedMs: number): number {
   if (elapsedMs < FIRST_CHECK_MS) return FIRST_CHECK_MS - elapsedMs;
@@ -22,14 +23,28 @@ export function nextCheckDelayMs(settings: PollSettings, elapsedMs: number): num
 }
 
 /**
- * The `DelaySeconds` of the next queued check: `nextCheckDelayMs` in SQS's whole seconds, never
- * above SQS's 900 s and never past the deadline, so that the last check lands on the deadline.
+ * When the next check is due, in ms after the opening request, for a check made `elapsedMs` into
+ * it. Checks aim at the fixed instants of the spacing rule (0.5 s, 1.5 s, …), not at "a delay
+ * after the last check", so that the time a request or an SQS delivery takes does not push every
+ * later check back; an instant closer than half a spacing is skipped, so that a check that comes
+ * late (a redelivered message) or a little early (whole-second delays) never starts a burst.
  */
-export function queuedCheckDelaySeconds(
-  settings: PollSettings,
-  elapsedMs: number,
-  msToDeadline: number,
-): number {
-  const wanted = Math.min(nextCheckDelayMs(settings, elapsedMs), Math.max(0, msToDeadline));
-  return Math.min(SQS_MAX_DELAY_SECONDS, Math.ceil(wanted / 1000));
+export function nextCheckDueMs(settings: PollSettings, elapsedMs: number): number {
+  const earliest = elapsedMs + nextCheckDelayMs(settings, elapsedMs) / 2;
+  let due = 0;
+  while (due <= earliest) due += nextCheckDelayMs(settings, due);
+  return due;
+}
+
+/**
+ * The `DelaySeconds` of a queued check due in `waitMs`: SQS's whole seconds, rounded down so that
+ * the delivery's own latency does not make the check late (`nextCheckDueMs` skips the instant a
+ * check comes just before), never above 900; and never past the deadline, so that the last check
+ * lands on it.
+ */
+export function queuedCheckDelaySeconds(waitMs: number, msToDeadline: number): number {
+  if (msToDeadline <= waitMs)
+    return Math.min(SQS_MAX_DELAY_SECONDS, Math.max(0, Math.ceil(msToDeadline / 1000)));
+  if (waitMs <= 0) return 0;
+  return Math.min(SQS_MAX_DELAY_SECONDS, Math.max(1, Math.floor(waitMs / 1000)));
 }

@@ -11,7 +11,7 @@ import {
   targetFields,
 } from './model.ts';
 import type { OutcomeSink } from './outcome-sink.ts';
-import { nextCheckDelayMs, queuedCheckDelaySeconds } from './poll-schedule.ts';
+import { nextCheckDueMs, queuedCheckDelaySeconds } from './poll-schedule.ts';
 import { type RetryPolicy, withRetries } from './retry.ts';
 import type { TokenSource } from './token-source.ts';
 import type { TolokaApi } from './toloka-api.ts';
@@ -94,7 +94,10 @@ export async function openTarget(
     deadline: new Date(deadlineMs).toISOString(),
     attempt: checks + 1,
   };
-  const delay = queuedCheckDelaySeconds(deps.poll, now() - requestedAtMs, deadlineMs - now());
+  const delay = queuedCheckDelaySeconds(
+    requestedAtMs + nextCheckDueMs(deps.poll, now() - requestedAtMs) - now(),
+    deadlineMs - now(),
+  );
   await deps.checks.enqueue(check, delay);
   deps.log.info('opening in progress, status check enqueued', {
     ...targetFields(target),
@@ -128,8 +131,9 @@ async function followInProcess(
   let { operation } = opening;
   let checks = 0;
   while (!isTerminal(operation.status)) {
-    const delayMs = nextCheckDelayMs(deps.poll, now() - opening.requestedAtMs);
-    if (now() + delayMs >= opening.until) return { kind: 'unfinished', operation, checks };
+    const dueAt = opening.requestedAtMs + nextCheckDueMs(deps.poll, now() - opening.requestedAtMs);
+    if (dueAt >= opening.until) return { kind: 'unfinished', operation, checks };
+    const delayMs = Math.max(0, dueAt - now());
     await sleep(delayMs);
     checks++;
     try {
@@ -197,7 +201,10 @@ export async function checkOperation(
     });
   }
   const next: CheckMessage = { ...message, attempt: message.attempt + 1 };
-  const delay = queuedCheckDelaySeconds(deps.poll, now() - requestedAtMs, msToDeadline);
+  const delay = queuedCheckDelaySeconds(
+    requestedAtMs + nextCheckDueMs(deps.poll, now() - requestedAtMs) - now(),
+    msToDeadline,
+  );
   await deps.checks.enqueue(next, delay);
   deps.log.info('operation in progress, next check enqueued', {
     ...base,

@@ -37,7 +37,7 @@ describe('a stack from a minimal configuration', () => {
           FAST_PATH_SECONDS: '20',
           CHECK_MIN_DELAY_SECONDS: '1',
           CHECK_MAX_DELAY_SECONDS: '900',
-          CHECK_BACKOFF_FACTOR: '1.25',
+          CHECK_BACKOFF_FACTOR: '1.2',
           OUTCOME_EVENT_BUS: 'default',
         },
       });

@@ -18,7 +18,7 @@ describe('readRuntimeConfig', () => {
       fastPathSeconds: 20,
       minDelaySeconds: 1,
       maxDelaySeconds: 900,
-      backoffFactor: 1.25,
+      backoffFactor: 1.2,
     });
   });
 

@@ -303,12 +303,13 @@ describe('checkOperation', () => {
     });
   });
 
-  it('enqueues the next check a quarter of the elapsed time out while the operation runs', async () => {
+  it('enqueues the next check at the next instant of the schedule while the operation runs', async () => {
     const deps = fakeDependencies(new ScriptedToloka([], [running]));
     const requestedAt = new Date(deps.clock.nowMs - 40_000).toISOString();
-    await checkOperation(deps, { ...firstCheck, requestedAt, attempt: 4 }, budget);
+    await checkOperation(deps, { ...firstCheck, requestedAt, attempt: 15 }, budget);
+    // The schedule's instants around 40 s: 34.1, 40.9, 49.0 s. 40.9 is closer than half a spacing.
     expect(deps.checks.sent).toEqual([
-      { message: { ...firstCheck, requestedAt, attempt: 5 }, delaySeconds: 10 },
+      { message: { ...firstCheck, requestedAt, attempt: 16 }, delaySeconds: 9 },
     ]);
     expect(deps.outcomes.records).toEqual([]);
   });
