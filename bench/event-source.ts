@@ -14,6 +14,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { sqsEventOf } from '../test/support/sqs-event-source.ts';
 import { REGION } from './infra.ts';
 import { progress } from './output.ts';
 
@@ -115,24 +116,7 @@ export class EventSource {
   }
 
   private async invoke(messages: Message[]): Promise<void> {
-    const event: SQSEvent = {
-      Records: messages.map((message) => ({
-        messageId: message.MessageId ?? '',
-        receiptHandle: message.ReceiptHandle ?? '',
-        body: message.Body ?? '',
-        attributes: {
-          ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? '1',
-          SentTimestamp: message.Attributes?.SentTimestamp ?? '0',
-          SenderId: message.Attributes?.SenderId ?? '',
-          ApproximateFirstReceiveTimestamp: message.Attributes?.ApproximateFirstReceiveTimestamp ?? '0',
-        },
-        messageAttributes: {},
-        md5OfBody: message.MD5OfBody ?? '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: this.options.queueArn,
-        awsRegion: REGION,
-      })),
-    };
+    const event = sqsEventOf(messages, this.options.queueArn, REGION);
     const context = lambdaContext(this.options.name, this.options.functionTimeoutMs ?? 60_000);
     const startedAt = Date.now();
     const t0 = performance.now();

@@ -5,7 +5,12 @@
  * back after its visibility time-out, so SQS's own redrive policy decides when it moves to the
  * dead-letter queue.
  */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 
 export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | unknown>;
@@ -31,24 +36,7 @@ export async function pollOnce(
     }),
   );
   if (Messages.length === 0) return { received: 0, failed: [] };
-  const event: SQSEvent = {
-    Records: Messages.map((message) => ({
-      messageId: message.MessageId ?? '',
-      receiptHandle: message.ReceiptHandle ?? '',
-      body: message.Body ?? '',
-      attributes: {
-        ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? '1',
-        SentTimestamp: message.Attributes?.SentTimestamp ?? '0',
-        SenderId: message.Attributes?.SenderId ?? '',
-        ApproximateFirstReceiveTimestamp: message.Attributes?.ApproximateFirstReceiveTimestamp ?? '0',
-      },
-      messageAttributes: {},
-      md5OfBody: message.MD5OfBody ?? '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: queueArn,
-      awsRegion: 'eu-west-1',
-    })),
-  };
+  const event = sqsEventOf(Messages, queueArn);
   let failed: string[];
   try {
     const response = (await handler(event)) as Partial<SQSBatchResponse> | undefined;
@@ -66,4 +54,30 @@ export async function pollOnce(
     );
   }
   return { received: Messages.length, failed };
+}
+
+/** Received messages as the SQS event Lambda's event source mapping would deliver. */
+export function sqsEventOf(
+  messages: readonly Message[],
+  queueArn: string,
+  awsRegion = 'eu-west-1',
+): SQSEvent {
+  return {
+    Records: messages.map((message) => ({
+      messageId: message.MessageId ?? '',
+      receiptHandle: message.ReceiptHandle ?? '',
+      body: message.Body ?? '',
+      attributes: {
+        ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? '1',
+        SentTimestamp: message.Attributes?.SentTimestamp ?? '0',
+        SenderId: message.Attributes?.SenderId ?? '',
+        ApproximateFirstReceiveTimestamp: message.Attributes?.ApproximateFirstReceiveTimestamp ?? '0',
+      },
+      messageAttributes: {},
+      md5OfBody: message.MD5OfBody ?? '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: queueArn,
+      awsRegion,
+    })),
+  };
 }
