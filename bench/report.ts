@@ -675,7 +675,7 @@ function whyLag(result: ConfirmationResult, app: readonly AppOpening[], duration
 function whyGets(app: readonly AppOpening[], kit: readonly KitOpening[]): string {
   return (
     `the app checked ${range(app.map((o) => o.getCalls))} times per opening (first at 0.5 s, then every second, ` +
-    `then every 25 % of the time elapsed); toloka-kit polled ${range(kit.map((o) => o.getCalls))} times (0.5 s, then every second).`
+    `then every ${Math.round((DEFAULT_POLL.backoffFactor - 1) * 100)} % of the time elapsed); toloka-kit polled ${range(kit.map((o) => o.getCalls))} times (0.5 s, then every second).`
   );
 }
 
