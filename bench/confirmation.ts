@@ -9,18 +9,14 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  SendMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ParameterType, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context, SQSEvent } from 'aws-lambda';
 import type { RequestLogEntry, TolokaEmulator } from '../emulator/toloka-emulator.ts';
 import { handler as checkHandler } from '../lambda/check-operation.ts';
 import { handler as openHandler } from '../lambda/open-pool.ts';
 import { resetLambdaRuntime } from '../lambda/runtime/lambda-dependencies.ts';
+import { createQueueWithDlq } from '../test/support/moto.ts';
 import { EventSource } from './event-source.ts';
 import { type AwsCall, awsEnvironment, type CountingProxy, DRIVER_HEADER, REGION, ROOT } from './infra.ts';
 import { OutputCapture, progress } from './output.ts';
@@ -135,8 +131,10 @@ export async function runConfirmation(options: {
       Overwrite: true,
     }),
   );
-  const triggers = await createQueueWithDlq(sqs, 'bench-triggers');
-  const checks = await createQueueWithDlq(sqs, 'bench-checks');
+  // As deployed: 6 × the 60 s function time-out, redrive after 5 receives.
+  const asDeployed = { visibilityTimeoutSeconds: 360, maxReceiveCount: 5 };
+  const triggers = await createQueueWithDlq(sqs, 'bench-triggers', asDeployed);
+  const checks = await createQueueWithDlq(sqs, 'bench-checks', asDeployed);
 
   const schedule: Array<{
     durationMs: number;
@@ -334,37 +332,6 @@ function keyOfSend(call: AwsCall): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-async function createQueueWithDlq(sqs: SQSClient, name: string): Promise<{ url: string; arn: string }> {
-  const dlq = await createQueue(sqs, `${name}-dlq`, {});
-  const url = (
-    await createQueue(sqs, name, {
-      // As deployed: 6 × the 60 s function time-out, redrive after 5 receives.
-      VisibilityTimeout: '360',
-      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: 5 }),
-    })
-  ).url;
-  return { url, arn: await queueArn(sqs, url) };
-}
-
-async function createQueue(
-  sqs: SQSClient,
-  name: string,
-  attributes: Record<string, string>,
-): Promise<{ url: string; arn: string }> {
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
-  if (QueueUrl === undefined) throw new Error(`moto created no URL for ${name}`);
-  return { url: QueueUrl, arn: await queueArn(sqs, QueueUrl) };
-}
-
-async function queueArn(sqs: SQSClient, url: string): Promise<string> {
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
-  );
-  const arn = Attributes?.QueueArn;
-  if (arn === undefined) throw new Error(`moto gave no ARN for ${url}`);
-  return arn;
 }
 
 /** Runs bench/toloka_kit_open.py for every toloka-kit opening of the schedule, collecting its lines. */

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { TolokaEmulator } from '../../emulator/toloka-emulator.ts';
 import { handler as checkHandler } from '../../lambda/check-operation.ts';
 import { handler as openHandler } from '../../lambda/open-pool.ts';
@@ -44,7 +44,7 @@ const everything = new OutputCapture();
 let output: OutputCapture;
 
 beforeAll(async () => {
-  moto = useMoto();
+  moto = useMoto(inject('motoEndpoint'));
   ({ sqs, ssm } = clients());
   await putSecureToken(ssm, TOKEN_PARAMETER, TOKEN);
   emulator = new TolokaEmulator({ tokens: [TOKEN] });

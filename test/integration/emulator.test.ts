@@ -2,24 +2,15 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TolokaEmulator } from '../../emulator/toloka-emulator.ts';
+import { type OperationJson, TolokaEmulator } from '../../emulator/toloka-emulator.ts';
 
 const TOKEN = 'local-dev-token';
 const START = Date.UTC(2026, 10, 28, 21, 40, 0, 123);
 const TOLOKA_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-interface Operation {
-  id: string;
-  type: string;
-  status: string;
-  submitted: string;
-  started?: string;
-  finished?: string;
-  progress: number;
-  parameters: Record<string, string>;
-  details: Record<string, unknown>;
-}
+// The emulator's own type: the tests read what the HTTP answer carries.
+type Operation = OperationJson;
 
 interface ErrorBody {
   request_id: string;

@@ -170,49 +170,36 @@ export const SCENARIOS: readonly FaultScenario[] = [
     arrange: ({ harness, poolId }) =>
       harness.emulator.setPool(poolId, { openDurationMs: 600, result: 'FAIL' }),
   },
-  {
-    name: 'SSM throttling twice, then recovers',
-    paths: PATHS,
-    attempts: { min: 0, max: CHECKS_BOUND },
-    expected: 'SUCCESS',
-    arrange: ({ harness, path, poolId, flakyTokens }) => {
-      harness.emulator.setPool(poolId, { openDurationMs: hitsChecks(path) ? 600 : 0 });
-      const first = hitsChecks(path) ? 2 : 1;
-      flakyTokens.failing = (call) => call >= first && call < first + 2;
-    },
-  },
-  {
-    name: 'SSM failing every time',
-    paths: PATHS,
-    attempts: { min: 0, max: CHECKS_BOUND },
-    expected: 'DLQ',
-    arrange: ({ harness, path, poolId, flakyTokens }) => {
-      harness.emulator.setPool(poolId, { openDurationMs: hitsChecks(path) ? 600 : 0 });
-      flakyTokens.failing = (call) => call >= (hitsChecks(path) ? 2 : 1);
-    },
-  },
-  {
-    name: 'SQS SendMessage failing twice, then recovers',
-    paths: PATHS,
-    attempts: { min: 0, max: CHECKS_BOUND },
-    expected: 'SUCCESS',
-    arrange: ({ harness, path, poolId, flakyChecks }) => {
-      harness.emulator.setPool(poolId, { openDurationMs: 1_500 });
-      const first = hitsChecks(path) ? 2 : 1;
-      flakyChecks.failing = (call) => call >= first && call < first + 2;
-    },
-  },
-  {
-    name: 'SQS SendMessage failing every time',
-    paths: PATHS,
-    attempts: { min: 0, max: CHECKS_BOUND },
-    expected: 'DLQ',
-    arrange: ({ harness, path, poolId, flakyChecks }) => {
-      harness.emulator.setPool(poolId, { openDurationMs: 60_000 });
-      flakyChecks.failing = (call) => call >= (hitsChecks(path) ? 2 : 1);
-    },
-  },
+  ...dependencyFaults('SSM', 'flakyTokens', { twice: 600, persistent: 600 }),
+  ...dependencyFaults('SQS SendMessage', 'flakyChecks', { twice: 1_500, persistent: 60_000 }),
 ];
+
+/**
+ * A dependency outside Toloka (SSM, SQS) failing twice then recovering, and failing every time.
+ * On the check paths the opener's own call goes through and the fault hits the later ones.
+ * `openDurationMs` is how long the emulated opening takes on the paths that start a check.
+ */
+function dependencyFaults(
+  label: string,
+  dependency: 'flakyTokens' | 'flakyChecks',
+  openDurationMs: Record<Persistence, number>,
+): FaultScenario[] {
+  const scenario = (persistence: Persistence): FaultScenario => ({
+    name: persistence === 'twice' ? `${label} failing twice, then recovers` : `${label} failing every time`,
+    paths: PATHS,
+    attempts: { min: 0, max: CHECKS_BOUND },
+    expected: persistence === 'twice' ? 'SUCCESS' : 'DLQ',
+    arrange: (world) => {
+      const checksOnly = hitsChecks(world.path);
+      const duration = dependency === 'flakyTokens' && !checksOnly ? 0 : openDurationMs[persistence];
+      world.harness.emulator.setPool(world.poolId, { openDurationMs: duration });
+      const first = checksOnly ? 2 : 1;
+      world[dependency].failing = (call) =>
+        call >= first && (persistence === 'persistent' || call < first + 2);
+    },
+  });
+  return [scenario('twice'), scenario('persistent')];
+}
 
 /** Runs one scenario on one path from trigger to the end, and reports what came of it. */
 export async function runScenario(

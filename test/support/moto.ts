@@ -5,16 +5,15 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { ParameterType, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { inject } from 'vitest';
 
 export const REGION = 'eu-west-1';
 
 /**
- * Points the AWS SDK at moto through the SDK's standard settings, as a user would: the app's
- * code is unchanged. Returns the previous environment so a test can put it back.
+ * Points the AWS SDK at moto (at `endpoint`) through the SDK's standard settings, as a user
+ * would: the app's code is unchanged. Returns the previous environment so a test can put it back.
+ * Free of Vitest, so that the benchmark shares these helpers.
  */
-export function useMoto(): { endpoint: string; restore: () => void } {
-  const endpoint = inject('motoEndpoint');
+export function useMoto(endpoint: string): { endpoint: string; restore: () => void } {
   const saved = { ...process.env };
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: endpoint,
