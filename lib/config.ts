@@ -2,18 +2,22 @@ import { readFileSync } from 'node:fs';
 import { Duration } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as jsonc from 'jsonc-parser';
-import type { PoolSchedule, TolokaPoolOpenerProps } from './toloka-pool-opener.ts';
+import type { PoolSchedule, TolokaPoolOpenerProps } from './opener-props.ts';
+import {
+  DEFAULT_FUNCTION_TIMEOUT_SECONDS,
+  FAST_PATH_MARGIN_SECONDS,
+  resolveTolokaPoolOpenerProps,
+} from './opener-settings.ts';
+import { checkScheduleExpression, expressionKind } from './schedule-expression.ts';
 import {
   assignScheduleNames,
   checkApiUrl,
   checkNumber,
   checkParameterName,
-  checkScheduleExpression,
   checkScheduleName,
   checkTimeZone,
   checkTolokaId,
   duplicateNames,
-  expressionKind,
   show,
 } from './validation.ts';
 
@@ -23,6 +27,13 @@ import {
  * as leaving an optional key out.
  */
 export interface AppConfig {
+  /**
+   * The name of this deployment, e.g. `"sandbox"` or `"production"`: 1-32 letters, digits and
+   * hyphens, starting with a letter. The stack is `TolokaPoolOpener-<deployment>` and every
+   * named resource follows from it, so several deployments can live in one account and region.
+   * `-c deployment=…` overrides it. Absent or `null`: the stack is `TolokaPoolOpener`.
+   */
+  readonly deployment?: string | null;
   /** Which Toloka to talk to: `"production"` (toloka.dev) or `"sandbox"` (sandbox.toloka.dev). Required. */
   readonly environment: 'production' | 'sandbox';
   /**
@@ -73,7 +84,7 @@ export interface PollConfig {
   readonly deadlineSeconds?: number | null;
   /**
    * How long the opener follows the operation itself before it hands over to the check queue,
-   * in seconds. Integer, 0 to 600 (and at least 10 less than the 60 s function time-out). Default 20.
+   * in seconds. Integer, 0 to 50 (the functions time out after 60 s and the opener needs 10 s after the fast path). Capped by `deadlineSeconds`. Default 20.
    */
   readonly fastPathSeconds?: number | null;
   /** Shortest wait between checks, in seconds. Integer, 1 to 900. Default 1. */
@@ -133,6 +144,7 @@ export const LOG_RETENTION_DAYS: readonly number[] = [
 ];
 
 const ROOT_KEYS = [
+  'deployment',
   'environment',
   'tokenParameterName',
   'tokenKeyArn',
@@ -231,17 +243,26 @@ function join(path: string, key: string): string {
   return path === '' ? key : `${path}.${key}`;
 }
 
+/** How a configuration is checked. */
+export interface ConfigOptions {
+  /** The instant dates are compared with. Default: the clock. */
+  readonly now?: Date;
+}
+
 /**
  * Validates a parsed configuration file. Collects every problem before throwing one
  * {@link InvalidConfigurationError}. Returns a copy in which every schedule has its `name`
  * (generated ones filled in) and `null`s are gone.
  */
-export function parseConfig(raw: unknown, source: string): AppConfig {
+export function parseConfig(raw: unknown, source: string, options: ConfigOptions = {}): AppConfig {
   const p = new Problems();
   if (!isObject(raw)) {
     throw new InvalidConfigurationError(source, [`(root): must be a JSON object (got ${show(raw)})`]);
   }
   p.keys(raw, '', ROOT_KEYS);
+
+  const deployment = p.string(raw, 'deployment', '');
+  p.add('deployment', deployment === undefined ? undefined : checkDeploymentName(deployment));
 
   const environment = p.string(raw, 'environment', '', true);
   if (environment !== undefined && environment !== 'production' && environment !== 'sandbox') {
@@ -295,7 +316,8 @@ export function parseConfig(raw: unknown, source: string): AppConfig {
   }
 
   if (p.list.length > 0) throw new InvalidConfigurationError(source, p.list);
-  return {
+  const config: AppConfig = {
+    ...(deployment === undefined ? {} : { deployment }),
     environment: environment as AppConfig['environment'],
     tokenParameterName: tokenParameterName ?? '',
     ...(tokenKeyArn === undefined ? {} : { tokenKeyArn }),
@@ -306,6 +328,36 @@ export function parseConfig(raw: unknown, source: string): AppConfig {
     ...(alarmEmail === undefined ? {} : { alarmEmail }),
     ...(outcomeEvents === undefined ? {} : { outcomeEvents }),
   };
+  // What only the construct can tell (dates against the clock, settings against each other), in
+  // the file's own names: a configuration never fails later, at synth, with a stack trace.
+  const { problems } = resolveTolokaPoolOpenerProps(toOpenerProps(config), options);
+  if (problems.length > 0) throw new InvalidConfigurationError(source, problems.map(inConfigTerms));
+  return config;
+}
+
+/** The construct's names for settings, and what the configuration file calls them. */
+const PROP_NAMES_IN_CONFIG: readonly (readonly [RegExp, string])[] = [
+  [/\bpoll\.deadline\b/g, 'poll.deadlineSeconds'],
+  [/\bpoll\.fastPath\b/g, 'poll.fastPathSeconds'],
+  [/\bpoll\.minDelay\b/g, 'poll.minDelaySeconds'],
+  [/\bpoll\.maxDelay\b/g, 'poll.maxDelaySeconds'],
+  [/\btolokaEnvironment\b/g, 'environment'],
+  [/\blogRetention\b/g, 'logRetentionDays'],
+  [/\.flexibleWindow\b/g, '.flexibleWindowMinutes'],
+];
+
+/** A construct problem, named as in the configuration file (schedules carry their file path as label). */
+function inConfigTerms(problem: string): string {
+  return PROP_NAMES_IN_CONFIG.reduce((text, [prop, key]) => text.replace(prop, key), problem);
+}
+
+const DEPLOYMENT_NAME = /^[A-Za-z][A-Za-z0-9-]{0,31}$/;
+
+/** A deployment name: it becomes part of the stack name and of every resource name. */
+export function checkDeploymentName(name: string): string | undefined {
+  return DEPLOYMENT_NAME.test(name)
+    ? undefined
+    : `${show(name)} must be 1-32 letters, digits and hyphens, starting with a letter`;
 }
 
 function parsePoll(raw: JsonObject, p: Problems): PollConfig {
@@ -315,6 +367,14 @@ function parsePoll(raw: JsonObject, p: Problems): PollConfig {
   const minDelaySeconds = p.number(raw, 'minDelaySeconds', 'poll', { min: 1, max: 900, unit: 's' });
   const maxDelaySeconds = p.number(raw, 'maxDelaySeconds', 'poll', { min: 1, max: 900, unit: 's' });
   const backoffFactor = p.number(raw, 'backoffFactor', 'poll', { min: 1, max: 10, integer: false });
+  const fastPathLimit = DEFAULT_FUNCTION_TIMEOUT_SECONDS - FAST_PATH_MARGIN_SECONDS;
+  if (fastPathSeconds !== undefined && fastPathSeconds > fastPathLimit) {
+    p.add(
+      'poll.fastPathSeconds',
+      `${fastPathSeconds} must be at most ${fastPathLimit}: the opener's ${DEFAULT_FUNCTION_TIMEOUT_SECONDS} s time-out ` +
+        `must leave ${FAST_PATH_MARGIN_SECONDS} s after the fast path`,
+    );
+  }
   const min = minDelaySeconds ?? 1;
   if (maxDelaySeconds !== undefined && maxDelaySeconds < min) {
     p.add('poll.maxDelaySeconds', `${maxDelaySeconds} must not be less than minDelaySeconds (${min})`);
@@ -495,7 +555,7 @@ function lineAndColumn(text: string, offset: number): string {
  * Reads, parses and validates a configuration file (JSON; `//` and `/* *\/` comments allowed);
  * throws {@link InvalidConfigurationError}.
  */
-export function loadConfig(file: string): AppConfig {
+export function loadConfig(file: string, options: ConfigOptions = {}): AppConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -514,7 +574,7 @@ export function loadConfig(file: string): AppConfig {
       ),
     );
   }
-  return parseConfig(raw, file);
+  return parseConfig(raw, file, options);
 }
 
 /**
@@ -526,8 +586,9 @@ export function toOpenerProps(config: AppConfig): TolokaPoolOpenerProps {
   const poll = config.poll ?? {};
   const seconds = (value: number | null | undefined) =>
     present(value) ? Duration.seconds(value as number) : undefined;
-  const schedules: PoolSchedule[] = (config.pools ?? []).flatMap((pool) =>
-    pool.schedules.map((s) => ({
+  const schedules: PoolSchedule[] = (config.pools ?? []).flatMap((pool, i) =>
+    pool.schedules.map((s, j) => ({
+      label: `pools[${i}].schedules[${j}]`,
       ...(pool.trainingId === undefined ? { poolId: pool.poolId ?? '' } : { trainingId: pool.trainingId }),
       ...(present(s.name) ? { name: s.name as string } : {}),
       expression: s.expression,

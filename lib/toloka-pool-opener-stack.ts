@@ -3,7 +3,15 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { type AppConfig, toOpenerProps } from './config.ts';
+
+const present = <T>(value: T | null | undefined): value is T => value !== undefined && value !== null;
+
 import { TolokaPoolOpener } from './toloka-pool-opener.ts';
+
+/** The stack ID of a deployment: `TolokaPoolOpener`, or `TolokaPoolOpener-<deployment>` when named. */
+export function stackIdOf(deployment: string | undefined): string {
+  return deployment === undefined ? 'TolokaPoolOpener' : `TolokaPoolOpener-${deployment}`;
+}
 
 /** Properties of {@link TolokaPoolOpenerStack}. */
 export interface TolokaPoolOpenerStackProps extends StackProps {
@@ -33,6 +41,9 @@ export class TolokaPoolOpenerStack extends Stack {
         : kms.Key.fromKeyArn(this, 'TokenKey', config.tokenKeyArn);
     this.opener = new TolokaPoolOpener(this, 'Toloka', {
       ...toOpenerProps(config),
+      // Alarm and dashboard names follow from the stack name; the metrics need a namespace of
+      // their own, or the alarms of two deployments in one account would count each other's.
+      ...(present(config.deployment) ? { metricNamespace: `TolokaPoolOpener/${config.deployment}` } : {}),
       ...(tokenKey === undefined ? {} : { tokenKey }),
     });
 

@@ -75,17 +75,18 @@ export async function openTarget(
     return finish(deps, { outcome: 'ALREADY_OPEN', ...base, elapsedMs: now() - requestedAtMs, checks: 0 });
   }
 
+  const deadlineMs = requestedAtMs + deps.poll.deadlineSeconds * 1000;
   const followed = await followInProcess(deps, {
     operation: response.operation,
     base: { ...base, operationId: response.operation.id },
     requestedAtMs,
     authorization,
     until: requestedAtMs + Math.min(deps.poll.fastPathSeconds * 1000, budget.budgetMs),
+    deadlineMs,
   });
   if (followed.kind === 'finished') return followed;
 
   const { operation, checks } = followed;
-  const deadlineMs = requestedAtMs + deps.poll.deadlineSeconds * 1000;
   const check: CheckMessage = {
     version: 1,
     target,
@@ -114,7 +115,8 @@ export async function openTarget(
  * The fast path: most openings finish in seconds, so the opener checks the operation itself, on
  * the same schedule as the queued checks, until it finishes or `until` comes. A transient error
  * here ends the fast path rather than the opening: the pool was asked to open, so the check queue
- * takes over.
+ * takes over. The deadline caps the fast path too: the last check is made at the deadline, and
+ * an operation still running then is TIMED_OUT, as the checker would report it.
  */
 async function followInProcess(
   deps: OpeningDependencies,
@@ -124,6 +126,7 @@ async function followInProcess(
     requestedAtMs: number;
     authorization: string;
     until: number;
+    deadlineMs: number;
   },
 ): Promise<Finished | { kind: 'unfinished'; operation: TolokaOperation; checks: number }> {
   const now = deps.now ?? Date.now;
@@ -131,7 +134,13 @@ async function followInProcess(
   let { operation } = opening;
   let checks = 0;
   while (!isTerminal(operation.status)) {
-    const dueAt = opening.requestedAtMs + nextCheckDueMs(deps.poll, now() - opening.requestedAtMs);
+    if (now() >= opening.deadlineMs) {
+      return finish(deps, timedOutRecord(operation, opening.base, opening, now(), checks));
+    }
+    const dueAt = Math.min(
+      opening.requestedAtMs + nextCheckDueMs(deps.poll, now() - opening.requestedAtMs),
+      opening.deadlineMs,
+    );
     if (dueAt >= opening.until) return { kind: 'unfinished', operation, checks };
     const delayMs = Math.max(0, dueAt - now());
     await sleep(delayMs);
@@ -189,16 +198,11 @@ export async function checkOperation(
 
   const msToDeadline = Date.parse(message.deadline) - now();
   if (msToDeadline <= 0) {
-    return finish(deps, {
-      outcome: 'TIMED_OUT',
-      ...base,
-      code: 'DEADLINE_EXCEEDED',
-      message: `operation still ${operation.status} at the deadline ${message.deadline}`,
-      status: operation.status,
-      progress: operation.progress,
-      elapsedMs: now() - requestedAtMs,
-      checks: message.attempt,
-    });
+    const deadlineMs = Date.parse(message.deadline);
+    return finish(
+      deps,
+      timedOutRecord(operation, base, { requestedAtMs, deadlineMs }, now(), message.attempt),
+    );
   }
   const next: CheckMessage = { ...message, attempt: message.attempt + 1 };
   const delay = queuedCheckDelaySeconds(
@@ -234,6 +238,26 @@ function operationRecord(
     status: operation.status,
     progress: operation.progress,
     ...(operation.details !== undefined ? { payload: operation.details } : {}),
+  };
+}
+
+/** The outcome of an operation still running at the deadline. */
+function timedOutRecord(
+  operation: TolokaOperation,
+  base: RecordBase,
+  times: { readonly requestedAtMs: number; readonly deadlineMs: number },
+  nowMs: number,
+  checks: number,
+): OutcomeRecord {
+  return {
+    outcome: 'TIMED_OUT',
+    ...base,
+    code: 'DEADLINE_EXCEEDED',
+    message: `operation still ${operation.status} at the deadline ${new Date(times.deadlineMs).toISOString()}`,
+    status: operation.status,
+    progress: operation.progress,
+    elapsedMs: nowMs - times.requestedAtMs,
+    checks,
   };
 }
 

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigurationError, loadConfig, parseConfig, toOpenerProps } from '../../lib/config.ts';
-import { FIXTURES, REPO_ROOT } from './support.ts';
+import { atOf, dateOf } from '../support/dated-fixtures.ts';
+import { FIXTURES, fixturePath, NOW, REPO_ROOT } from './support.ts';
 
 /** The problems a configuration is rejected with (fails the test if it is accepted). */
 function problemsOf(raw: unknown): readonly string[] {
@@ -113,7 +114,9 @@ describe('parseConfig', () => {
         pools: [{ poolId: '1', pool: '1', schedules: [{ expression: 'rate(1 day)', tz: 'UTC' }] }],
       }),
     ).toEqual([
-      expect.stringMatching(/^extra: unknown key \(allowed here: environment, tokenParameterName, /),
+      expect.stringMatching(
+        /^extra: unknown key \(allowed here: deployment, environment, tokenParameterName, /,
+      ),
       expect.stringMatching(/^poll\.deadline: unknown key/),
       expect.stringMatching(/^pools\[0\]\.pool: unknown key/),
       expect.stringMatching(/^pools\[0\]\.schedules\[0\]\.tz: unknown key/),
@@ -295,7 +298,7 @@ describe('toOpenerProps', () => {
   });
 
   it('turns the configuration into construct props', () => {
-    const props = toOpenerProps(loadConfig(path.join(FIXTURES, 'full.json')));
+    const props = toOpenerProps(loadConfig(fixturePath('full.json')));
     expect(props.tolokaEnvironment).toBe('production');
     expect(props.tokenParameterName).toBe('/toloka/prod/api-token');
     expect(props.apiUrl).toBe('https://toloka-emulator.example.com:8443/');
@@ -310,24 +313,27 @@ describe('toOpenerProps', () => {
     expect(props).not.toHaveProperty('outcomeEventBus');
     expect(props.schedules).toEqual([
       {
+        label: 'pools[0].schedules[0]',
         poolId: '123456',
         name: 'weekday-morning',
         expression: 'cron(0 9 ? * MON-FRI *)',
         timeZone: 'Europe/Amsterdam',
       },
       {
+        label: 'pools[0].schedules[1]',
         poolId: '123456',
         name: 'pool-123456-2',
         expression: 'rate(12 hours)',
         timeZone: 'UTC',
         flexibleWindow: Duration.minutes(15),
-        startDate: new Date('2026-12-01T00:00:00Z'),
-        endDate: new Date('2027-06-29T22:00:00Z'),
+        startDate: dateOf('{now+30d}', NOW),
+        endDate: dateOf('{now+210d}', NOW),
       },
       {
+        label: 'pools[1].schedules[0]',
         trainingId: '98765',
         name: 'training-98765-1',
-        expression: 'at(2026-12-24T08:00:00)',
+        expression: atOf('{now+23d}', NOW),
         timeZone: 'Asia/Tokyo',
         enabled: false,
       },

@@ -4,11 +4,16 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  type PoolSchedule,
   resolveTolokaPoolOpenerProps,
   TolokaPoolOpener,
   type TolokaPoolOpenerProps,
 } from '../../lib/toloka-pool-opener.ts';
 import { logicalId, newApp, propertiesOf, roleStatements, TEST_ENV } from './support.ts';
+
+const DAY_MS = 86_400_000;
+/** `at(...)` for the UTC wall clock this far from now (negative: the past). */
+const atIn = (ms: number) => `at(${new Date(Date.now() + ms).toISOString().slice(0, 19)})`;
 
 /** The construct's validation problems for these props (none = []). */
 const problemsOf = (props: TolokaPoolOpenerProps) => resolveTolokaPoolOpenerProps(props).problems;
@@ -38,19 +43,19 @@ beforeAll(() => {
       { poolId: '11', expression: 'rate(1 day)' },
       { poolId: '11', expression: 'rate(2 days)' },
       { trainingId: '22', expression: 'cron(0 0 1 * ? *)' },
-      { name: 'past-once', poolId: '33', expression: 'at(2020-01-01T00:00:00)', timeZone: 'Asia/Tokyo' },
+      { name: 'past-once', poolId: '33', expression: atIn(-2 * DAY_MS), timeZone: 'Asia/Tokyo' },
       {
-        name: 'past-start',
+        name: 'past-end',
         poolId: '33',
         expression: 'rate(1 day)',
-        startDate: new Date('2020-01-01T00:00:00Z'),
+        endDate: new Date(Date.now() - DAY_MS),
       },
-      { name: 'future-once', poolId: '33', expression: 'at(2099-01-01T00:00:00)' },
+      { name: 'future-once', poolId: '33', expression: atIn(30 * DAY_MS) },
       {
         name: 'future-start',
         poolId: '33',
         expression: 'rate(1 day)',
-        startDate: new Date('2099-01-01T00:00:00Z'),
+        startDate: new Date(Date.now() + 30 * DAY_MS),
       },
     ],
   });
@@ -137,15 +142,64 @@ describe('TolokaPoolOpener with custom props', () => {
     expect(construct.schedules).toHaveLength(7);
   });
 
-  it('warns at synth time about schedules that Scheduler would refuse because their date has passed', () => {
+  it('warns at synth time about a one-time schedule or an end date that has passed, naming the schedule', () => {
     const warnings = annotations.findWarning('*', Match.stringLikeRegexp('schedule-in-the-past'));
     const messages = warnings.map((w) => String(w.entry.data));
     expect(messages).toEqual([
+      expect.stringMatching(/^schedules\[3\]\.expression: at\([0-9T:-]+\) \(Asia\/Tokyo\) has passed: /),
       expect.stringMatching(
-        /^Schedule past-once: at\(2020-01-01T00:00:00\) \(Asia\/Tokyo\) is in the past; /,
+        /^schedules\[4\]\.endDate: [0-9T:.-]+Z has passed: the schedule will not open pool 33 again/,
       ),
-      expect.stringMatching(/^Schedule past-start: startDate 2020-01-01T00:00:00.000Z is in the past; /),
     ]);
+  });
+});
+
+describe('TolokaPoolOpener dates', () => {
+  const now = new Date('2031-05-06T07:08:09Z');
+  const problemsAt = (schedule: object) =>
+    resolveTolokaPoolOpenerProps(
+      { tokenParameterName: '/t', schedules: [{ poolId: '1', ...schedule } as PoolSchedule] },
+      { now },
+    ).problems;
+
+  it('refuses a start date more than 5 minutes before the clock, as Scheduler does', () => {
+    expect(problemsAt({ expression: 'rate(1 day)', startDate: new Date(now.getTime() - 301_000) })).toEqual([
+      'schedules[0].startDate: 2031-05-06T07:03:08.000Z has passed, and EventBridge Scheduler refuses a start date more than 5 minutes in the past; remove it (the schedule then starts when deployed) or move it forward',
+    ]);
+    expect(problemsAt({ expression: 'rate(1 day)', startDate: new Date(now.getTime() - 299_000) })).toEqual(
+      [],
+    );
+  });
+
+  it('names a schedule by its label when it has one', () => {
+    expect(
+      problemsAt({
+        label: 'pools[2].schedules[1]',
+        expression: 'rate(1 day)',
+        startDate: new Date(now.getTime() - DAY_MS),
+      }),
+    ).toEqual([expect.stringMatching(/^pools\[2\]\.schedules\[1\]\.startDate: .* has passed/)]);
+  });
+
+  it('accepts an at() that has passed, with a warning rather than a problem', () => {
+    const resolved = resolveTolokaPoolOpenerProps(
+      { tokenParameterName: '/t', schedules: [{ poolId: '1', expression: 'at(2031-05-06T07:08:00)' }] },
+      { now },
+    );
+    expect(resolved.problems).toEqual([]);
+    expect(resolved.warnings).toEqual([
+      {
+        schedule: 0,
+        message: expect.stringMatching(
+          /^schedules\[0\]\.expression: at\(2031-05-06T07:08:00\) \(UTC\) has passed/,
+        ),
+      },
+    ]);
+    const later = resolveTolokaPoolOpenerProps(
+      { tokenParameterName: '/t', schedules: [{ poolId: '1', expression: 'at(2031-05-06T07:09:00)' }] },
+      { now },
+    );
+    expect(later.warnings).toEqual([]);
   });
 });
 

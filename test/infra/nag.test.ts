@@ -8,7 +8,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { TolokaPoolOpenerStack } from '../../lib/toloka-pool-opener-stack.ts';
-import { FIXTURES, logicalId, newApp, TEST_ENV } from './support.ts';
+import { fixturePath, logicalId, newApp, TEST_ENV } from './support.ts';
 
 // cdk-nag v3 is a CDK validation plugin: findings are violations in the plugin's report (and
 // fail synth), not annotations. Acknowledgments are `Validations.of(construct).acknowledge()`;
@@ -29,7 +29,7 @@ function nagSynth(
   const app = newApp({ bundle: false });
   const pack = new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true });
   if (options.registerPlugin === true) Validations.of(app).addPlugins(pack);
-  const config = loadConfig(path.join(FIXTURES, fixture));
+  const config = loadConfig(fixturePath(fixture));
   const stack = new TolokaPoolOpenerStack(app, 'TolokaPoolOpener', { config, env: TEST_ENV });
   options.extend?.(stack);
   const assembly = app.synth();

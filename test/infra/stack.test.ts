@@ -2,10 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { atOf, dateOf } from '../support/dated-fixtures.ts';
 import {
   arnOf,
   type FlatStatement,
   logicalId,
+  NOW,
   parameterArn,
   propertiesOf,
   roleStatements,
@@ -240,7 +242,7 @@ describe('schedules', () => {
       ScheduleExpressionTimezone: 'UTC',
     });
     expect(schedule('training-98765-1')).toMatchObject({
-      ScheduleExpression: 'at(2026-12-24T08:00:00)',
+      ScheduleExpression: atOf('{now+23d}', NOW),
       ScheduleExpressionTimezone: 'Asia/Tokyo',
     });
   });
@@ -248,8 +250,8 @@ describe('schedules', () => {
   it('applies the flexible window, start and end dates and the enabled flag', () => {
     expect(schedule('pool-123456-2')).toMatchObject({
       FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 15 },
-      StartDate: '2026-12-01T00:00:00.000Z',
-      EndDate: '2027-06-29T22:00:00.000Z',
+      StartDate: dateOf('{now+30d}', NOW).toISOString(),
+      EndDate: dateOf('{now+210d}', NOW).toISOString(),
     });
     expect(schedule('weekday-morning').StartDate).toBeUndefined();
     expect(schedule('training-98765-1').State).toBe('DISABLED');

@@ -6,10 +6,22 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { loadConfig } from '../../lib/config.ts';
 import { TolokaPoolOpenerStack } from '../../lib/toloka-pool-opener-stack.ts';
+import { materialize } from '../support/dated-fixtures.ts';
 
 export const REPO_ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 export const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/config');
 export const TEST_ENV = { account: '123456789012', region: 'eu-central-1' } as const;
+
+/**
+ * The clock the infrastructure tests read: fixture dates (`{now+30d}`) are filled in relative to
+ * it, and the checks of past dates compare with it.
+ */
+export const NOW = new Date();
+
+/** The path of a configuration fixture with its dates filled in relative to {@link NOW}. */
+export function fixturePath(fixture: string): string {
+  return materialize(fixture, NOW);
+}
 
 /** The feature flags the real app runs with (cdk.json context), so tests see the same template. */
 export function cdkJsonContext(): Record<string, unknown> {
@@ -40,7 +52,7 @@ export interface Synthesized {
 /** Synthesizes the app's stack from a fixture configuration file, the way bin/app.ts does. */
 export function synthFromConfig(fixture: string, options: { bundle?: boolean } = {}): Synthesized {
   const app = newApp(options);
-  const config = loadConfig(path.join(FIXTURES, fixture));
+  const config = loadConfig(fixturePath(fixture));
   const stack = new TolokaPoolOpenerStack(app, 'TolokaPoolOpener', { config, env: TEST_ENV });
   const assembly = app.synth();
   const template = Template.fromJSON(assembly.getStackByName(stack.stackName).template);

@@ -1,0 +1,442 @@
+/**
+ * Validation and defaults of the {@link TolokaPoolOpenerProps}: every problem is collected, each
+ * prefixed with the prop path (`poll.fastPath: …`, or a schedule's `label`), so that a bad
+ * construct fails synth with all of them at once.
+ */
+import { Duration, Token } from 'aws-cdk-lib';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { DEFAULT_METRIC_NAMESPACE } from './monitoring.ts';
+import type { PoolSchedule, TolokaEnvironment, TolokaPoolOpenerProps } from './opener-props.ts';
+import { atExpressionInstant, checkScheduleExpression, expressionKind } from './schedule-expression.ts';
+import {
+  assignScheduleNames,
+  checkApiUrl,
+  checkNumber,
+  checkParameterName,
+  checkScheduleName,
+  checkTimeZone,
+  checkTolokaId,
+  duplicateNames,
+  normalizeApiUrl,
+  show,
+} from './validation.ts';
+
+/** The validated, defaulted settings the construct builds from. */
+export interface Settings {
+  readonly tolokaEnvironment: TolokaEnvironment;
+  readonly tokenParameterName: string;
+  readonly apiUrl: string | undefined;
+  readonly schedules: readonly (PoolSchedule & {
+    readonly name: string;
+    readonly timeZone: string;
+    readonly label: string;
+  })[];
+  readonly deadlineSeconds: number;
+  readonly fastPathSeconds: number;
+  readonly minDelaySeconds: number;
+  readonly maxDelaySeconds: number;
+  readonly backoffFactor: number;
+  readonly timeoutSeconds: number;
+  readonly memorySize: number;
+  readonly logRetention: logs.RetentionDays;
+  readonly maxReceiveCount: number;
+  readonly queueRetentionSeconds: number;
+  readonly dlqRetentionSeconds: number;
+  readonly triggerBatchSize: number;
+  readonly maxConcurrency: number;
+  readonly alarmEmail: string | undefined;
+  readonly metricNamespace: string;
+  readonly dashboardName: string | undefined;
+  readonly triggerQueueAgeAlarmSeconds: number | undefined;
+}
+
+const DAY = 86_400;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** CloudWatch's namespace characters (the space included), at most 255. */
+const NAMESPACE = /^[0-9A-Za-z.\-_/#: ]{1,255}$/;
+const DASHBOARD_NAME = /^[0-9A-Za-z_-]{1,255}$/;
+const ENVIRONMENTS: readonly string[] = ['production', 'sandbox'];
+const RETENTION_VALUES: ReadonlySet<unknown> = new Set(Object.values(logs.RetentionDays));
+
+/** Duration → seconds, or a problem (not a Duration, fractional seconds, out of range). */
+function durationSeconds(
+  value: unknown,
+  fallback: number,
+  range: { min: number; max: number },
+): { seconds: number; problem?: string } {
+  if (value === undefined) return { seconds: fallback };
+  if (!(value instanceof Duration))
+    return { seconds: fallback, problem: `must be a Duration (got ${show(value)})` };
+  const seconds = value.toSeconds({ integral: false });
+  const problem = checkNumber(seconds, { ...range, unit: 's' });
+  return problem === undefined
+    ? { seconds }
+    : { seconds: fallback, problem: problem.replace(/^must be an integer/, 'must be whole seconds') };
+}
+
+function isDate(value: unknown): value is Date {
+  return value instanceof Date && !Number.isNaN(value.getTime());
+}
+
+/** `functionTimeout` when not given. */
+export const DEFAULT_FUNCTION_TIMEOUT_SECONDS = 60;
+/** What the opener needs after the fast path: the request that started it and the hand-over. */
+export const FAST_PATH_MARGIN_SECONDS = 10;
+
+/** Props that cannot be built: `problems` lists every one, each naming its prop. */
+export class InvalidTolokaPoolOpenerPropsError extends Error {
+  readonly code = 'INVALID_PROPS';
+  constructor(
+    readonly constructPath: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`Invalid TolokaPoolOpener props (${constructPath}):\n - ${problems.join('\n - ')}`);
+    this.name = 'InvalidTolokaPoolOpenerPropsError';
+  }
+}
+
+/** What {@link resolveTolokaPoolOpenerProps} found. */
+export interface ResolvedProps {
+  readonly settings: Settings;
+  /** Each makes the construct fail; `<prop path>: <reason>`. */
+  readonly problems: string[];
+  /** Worth saying at synth but deployable (a one-time schedule whose time has passed). */
+  readonly warnings: { readonly schedule: number; readonly message: string }[];
+}
+
+/**
+ * Validates the props and fills in defaults. Returns every problem found, each prefixed with
+ * its prop path (`schedules[1].timeZone: …`), instead of stopping at the first. Dates are
+ * compared with `now` (the clock, unless a test gives another).
+ */
+export function resolveTolokaPoolOpenerProps(
+  props: TolokaPoolOpenerProps,
+  options: { readonly now?: Date } = {},
+): ResolvedProps {
+  const problems: string[] = [];
+  const warnings: ResolvedProps['warnings'] = [];
+  const add = (where: string, problem: string | undefined): void => {
+    if (problem !== undefined) problems.push(`${where}: ${problem}`);
+  };
+
+  const tolokaEnvironment = props.tolokaEnvironment ?? 'production';
+  if (!ENVIRONMENTS.includes(tolokaEnvironment)) {
+    add('tolokaEnvironment', `must be "production" or "sandbox" (got ${show(tolokaEnvironment)})`);
+  }
+
+  const tokenParameterName: unknown = props.tokenParameterName;
+  if (typeof tokenParameterName !== 'string' || tokenParameterName === '') {
+    add('tokenParameterName', 'is required');
+  } else if (Token.isUnresolved(tokenParameterName)) {
+    add('tokenParameterName', 'must be a literal name, not a token (the IAM policy is scoped to it)');
+  } else {
+    for (const problem of checkParameterName(tokenParameterName)) add('tokenParameterName', problem);
+  }
+
+  if (props.tokenKey !== undefined && /:alias\//.test(props.tokenKey.keyArn)) {
+    add(
+      'tokenKey',
+      'is a KMS alias; IAM cannot scope kms:Decrypt to an alias, pass the key (kms.Key.fromKeyArn)',
+    );
+  }
+
+  let apiUrl: string | undefined;
+  if (props.apiUrl !== undefined) {
+    if (typeof props.apiUrl !== 'string') add('apiUrl', `must be a string (got ${show(props.apiUrl)})`);
+    else if (Token.isUnresolved(props.apiUrl)) apiUrl = props.apiUrl;
+    else {
+      const problem = checkApiUrl(props.apiUrl);
+      add('apiUrl', problem);
+      if (problem === undefined) apiUrl = normalizeApiUrl(props.apiUrl);
+    }
+  }
+
+  const poll = props.poll ?? {};
+  const deadline = durationSeconds(poll.deadline, 3600, { min: 1, max: 12 * 3600 });
+  add('poll.deadline', deadline.problem);
+  const fastPath = durationSeconds(poll.fastPath, 20, { min: 0, max: 600 });
+  add('poll.fastPath', fastPath.problem);
+  const minDelay = durationSeconds(poll.minDelay, 1, { min: 1, max: 900 });
+  add('poll.minDelay', minDelay.problem);
+  const maxDelay = durationSeconds(poll.maxDelay, 900, { min: 1, max: 900 });
+  add('poll.maxDelay', maxDelay.problem);
+  if (
+    maxDelay.problem === undefined &&
+    minDelay.problem === undefined &&
+    maxDelay.seconds < minDelay.seconds
+  ) {
+    add('poll.maxDelay', `${maxDelay.seconds}s must not be less than poll.minDelay (${minDelay.seconds}s)`);
+  }
+  if (
+    deadline.problem === undefined &&
+    minDelay.problem === undefined &&
+    deadline.seconds < minDelay.seconds
+  ) {
+    add('poll.deadline', `${deadline.seconds}s must not be less than poll.minDelay (${minDelay.seconds}s)`);
+  }
+  const backoffFactor = poll.backoffFactor ?? 1.2;
+  add('poll.backoffFactor', checkNumber(backoffFactor, { min: 1, max: 10, integer: false }));
+
+  const timeout = durationSeconds(props.functionTimeout, DEFAULT_FUNCTION_TIMEOUT_SECONDS, {
+    min: 1,
+    max: 900,
+  });
+  add('functionTimeout', timeout.problem);
+  if (
+    timeout.problem === undefined &&
+    fastPath.problem === undefined &&
+    fastPath.seconds > timeout.seconds - FAST_PATH_MARGIN_SECONDS
+  ) {
+    // The opener needs time after the fast path for the request that started it and the hand-over.
+    add(
+      'poll.fastPath',
+      `${fastPath.seconds}s must be at least 10 s less than functionTimeout (${timeout.seconds}s)`,
+    );
+  }
+  const memorySize = props.memorySize ?? 256;
+  add('memorySize', checkNumber(memorySize, { min: 128, max: 10_240, unit: 'MiB' }));
+  const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+  if (!RETENTION_VALUES.has(logRetention)) {
+    add('logRetention', `${show(logRetention)} is not a logs.RetentionDays value`);
+  }
+  const maxReceiveCount = props.maxReceiveCount ?? 5;
+  add('maxReceiveCount', checkNumber(maxReceiveCount, { min: 1, max: 1000 }));
+  const queueRetention = durationSeconds(props.queueRetention, 4 * DAY, { min: 3600, max: 14 * DAY });
+  add('queueRetention', queueRetention.problem);
+  const dlqRetention = durationSeconds(props.dlqRetention, 14 * DAY, { min: 60, max: 14 * DAY });
+  add('dlqRetention', dlqRetention.problem);
+  if (
+    queueRetention.problem === undefined &&
+    dlqRetention.problem === undefined &&
+    dlqRetention.seconds <= queueRetention.seconds
+  ) {
+    add(
+      'dlqRetention',
+      `${dlqRetention.seconds}s must exceed the source queues' retention (queueRetention: ${queueRetention.seconds}s)`,
+    );
+  }
+  const triggerBatchSize = props.triggerBatchSize ?? 10;
+  add('triggerBatchSize', checkNumber(triggerBatchSize, { min: 1, max: 10 }));
+  const maxConcurrency = props.maxConcurrency ?? 5;
+  add('maxConcurrency', checkNumber(maxConcurrency, { min: 2, max: 1000 }));
+
+  const schedules = resolveSchedules(props.schedules, add);
+  checkScheduleDates(schedules, options.now ?? new Date(), add, (schedule, message) =>
+    warnings.push({ schedule, message }),
+  );
+
+  const bus: unknown = props.outcomeEventBus;
+  if (
+    bus !== undefined &&
+    bus !== false &&
+    (typeof bus !== 'object' || bus === null || typeof (bus as events.IEventBus).eventBusArn !== 'string')
+  ) {
+    add('outcomeEventBus', `must be an events.IEventBus or false (got ${show(bus)})`);
+  }
+
+  let alarmEmail: string | undefined;
+  if (props.alarmEmail !== undefined) {
+    const email: unknown = props.alarmEmail;
+    if (typeof email !== 'string') add('alarmEmail', `must be a string (got ${show(email)})`);
+    else if (!Token.isUnresolved(email) && !EMAIL.test(email)) {
+      add('alarmEmail', `${show(email)} is not an email address`);
+    } else alarmEmail = email;
+  }
+
+  const metricNamespace: unknown = props.metricNamespace ?? DEFAULT_METRIC_NAMESPACE;
+  if (typeof metricNamespace !== 'string') {
+    add('metricNamespace', `must be a string (got ${show(metricNamespace)})`);
+  } else if (!Token.isUnresolved(metricNamespace)) {
+    if (!NAMESPACE.test(metricNamespace) || metricNamespace.trim() === '') {
+      add(
+        'metricNamespace',
+        `${show(metricNamespace)} must be 1-255 characters from 0-9 A-Z a-z . - _ / # : and space`,
+      );
+    } else if (metricNamespace.startsWith('AWS/')) {
+      add('metricNamespace', `${show(metricNamespace)} must not start with "AWS/", which AWS reserves`);
+    }
+  }
+
+  const dashboardName: unknown = props.dashboardName;
+  if (dashboardName !== undefined) {
+    if (typeof dashboardName !== 'string') {
+      add('dashboardName', `must be a string (got ${show(dashboardName)})`);
+    } else if (!Token.isUnresolved(dashboardName) && !DASHBOARD_NAME.test(dashboardName)) {
+      add('dashboardName', `${show(dashboardName)} must be 1-255 characters from 0-9 A-Z a-z _ -`);
+    }
+  }
+
+  let triggerQueueAgeAlarmSeconds: number | undefined;
+  if (props.triggerQueueAgeAlarmThreshold !== false) {
+    const age = durationSeconds(props.triggerQueueAgeAlarmThreshold, 15 * 60, { min: 60, max: 14 * DAY });
+    add('triggerQueueAgeAlarmThreshold', age.problem);
+    triggerQueueAgeAlarmSeconds = age.seconds;
+  }
+
+  return {
+    problems,
+    warnings,
+    settings: {
+      tolokaEnvironment,
+      tokenParameterName: typeof tokenParameterName === 'string' ? tokenParameterName : '',
+      apiUrl,
+      schedules,
+      deadlineSeconds: deadline.seconds,
+      fastPathSeconds: fastPath.seconds,
+      minDelaySeconds: minDelay.seconds,
+      maxDelaySeconds: maxDelay.seconds,
+      backoffFactor,
+      timeoutSeconds: timeout.seconds,
+      memorySize,
+      logRetention,
+      maxReceiveCount,
+      queueRetentionSeconds: queueRetention.seconds,
+      dlqRetentionSeconds: dlqRetention.seconds,
+      triggerBatchSize,
+      maxConcurrency,
+      alarmEmail,
+      metricNamespace: typeof metricNamespace === 'string' ? metricNamespace : DEFAULT_METRIC_NAMESPACE,
+      dashboardName: typeof dashboardName === 'string' ? dashboardName : undefined,
+      triggerQueueAgeAlarmSeconds,
+    },
+  };
+}
+
+function resolveSchedules(
+  value: readonly PoolSchedule[] | undefined,
+  add: (where: string, problem: string | undefined) => void,
+): Settings['schedules'] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    add('schedules', `must be an array (got ${show(value)})`);
+    return [];
+  }
+  const targets = value.map((schedule) => {
+    const kind: 'pool' | 'training' =
+      schedule.poolId !== undefined || schedule.trainingId === undefined ? 'pool' : 'training';
+    const id = String((kind === 'pool' ? schedule.poolId : schedule.trainingId) ?? '');
+    return { name: schedule.name, kind, id };
+  });
+  const names = assignScheduleNames(targets);
+  const labels = value.map((schedule, i) =>
+    typeof schedule.label === 'string' && schedule.label !== '' ? schedule.label : `schedules[${i}]`,
+  );
+  const duplicates = duplicateNames(names, (first) => `${labels[first]}.name`);
+
+  return value.map((schedule, i) => {
+    const where = labels[i] ?? `schedules[${i}]`;
+    const hasPool = schedule.poolId !== undefined;
+    const hasTraining = schedule.trainingId !== undefined;
+    if (hasPool === hasTraining) add(where, 'give exactly one of poolId and trainingId');
+    if (hasPool) add(`${where}.poolId`, checkTolokaId(schedule.poolId));
+    if (hasTraining) add(`${where}.trainingId`, checkTolokaId(schedule.trainingId));
+
+    const name = names[i] ?? '';
+    const nameWhere = schedule.name === undefined ? `${where}.name (generated)` : `${where}.name`;
+    add(
+      nameWhere,
+      typeof schedule.name === 'string' || schedule.name === undefined
+        ? checkScheduleName(name)
+        : `must be a string (got ${show(schedule.name)})`,
+    );
+    add(nameWhere, duplicates.get(i));
+
+    let kind: ReturnType<typeof expressionKind>;
+    if (typeof schedule.expression !== 'string') {
+      add(
+        `${where}.expression`,
+        schedule.expression === undefined
+          ? 'is required'
+          : `must be a string (got ${show(schedule.expression)})`,
+      );
+    } else {
+      add(`${where}.expression`, checkScheduleExpression(schedule.expression));
+      kind = expressionKind(schedule.expression);
+    }
+
+    const timeZone = schedule.timeZone ?? 'UTC';
+    add(
+      `${where}.timeZone`,
+      typeof timeZone === 'string' ? checkTimeZone(timeZone) : `must be a string (got ${show(timeZone)})`,
+    );
+
+    if (schedule.flexibleWindow !== undefined) {
+      const window = durationSeconds(schedule.flexibleWindow, 60, { min: 60, max: 1440 * 60 });
+      const problem =
+        window.problem ??
+        (window.seconds % 60 === 0 ? undefined : `${window.seconds}s must be whole minutes`);
+      add(`${where}.flexibleWindow`, problem === undefined ? undefined : `${problem} (1 to 1440 minutes)`);
+    }
+    for (const key of ['startDate', 'endDate'] as const) {
+      const date: unknown = schedule[key];
+      if (date === undefined) continue;
+      if (!isDate(date)) add(`${where}.${key}`, `must be a valid Date (got ${show(date)})`);
+      else if (kind === 'at') add(`${where}.${key}`, 'has no effect on a one-time at() schedule; remove it');
+    }
+    if (isDate(schedule.startDate) && isDate(schedule.endDate) && schedule.endDate <= schedule.startDate) {
+      add(
+        `${where}.endDate`,
+        `${schedule.endDate.toISOString()} must be after startDate (${schedule.startDate.toISOString()})`,
+      );
+    }
+    if (schedule.enabled !== undefined && typeof schedule.enabled !== 'boolean') {
+      add(`${where}.enabled`, `must be a boolean (got ${show(schedule.enabled)})`);
+    }
+    return { ...schedule, name, timeZone, label: where };
+  });
+}
+
+/** Scheduler refuses a `StartDate` more than 5 minutes in the past (CreateSchedule). */
+const START_DATE_TOLERANCE_MS = 5 * 60_000;
+
+/**
+ * Dates that have passed. Scheduler refuses a start date more than 5 minutes in the past ("The
+ * StartDate you specify cannot be earlier than 5 minutes ago."), so that is a problem: the
+ * deployment would fail. It accepts a one-time `at()` whose time has passed and a recurring
+ * schedule whose end date has passed, which then never invoke the opener: warnings.
+ */
+function checkScheduleDates(
+  schedules: Settings['schedules'],
+  now: Date,
+  add: (where: string, problem: string | undefined) => void,
+  warn: (schedule: number, message: string) => void,
+): void {
+  const nowMs = now.getTime();
+  schedules.forEach((schedule, i) => {
+    const where = schedule.label;
+    // Scheduler ignores both dates on a one-time schedule (and resolveSchedules says so).
+    const oneTime = typeof schedule.expression === 'string' && expressionKind(schedule.expression) === 'at';
+    if (
+      !oneTime &&
+      isDate(schedule.startDate) &&
+      schedule.startDate.getTime() < nowMs - START_DATE_TOLERANCE_MS
+    ) {
+      add(
+        `${where}.startDate`,
+        `${schedule.startDate.toISOString()} has passed, and EventBridge Scheduler refuses a start date ` +
+          'more than 5 minutes in the past; remove it (the schedule then starts when deployed) or move it forward',
+      );
+    }
+    if (!oneTime && isDate(schedule.endDate) && schedule.endDate.getTime() <= nowMs) {
+      warn(
+        i,
+        `${where}.endDate: ${schedule.endDate.toISOString()} has passed: the schedule will not open ` +
+          `${describeTarget(schedule)} again; remove the schedule or move its end date`,
+      );
+    }
+    if (typeof schedule.expression !== 'string' || typeof schedule.timeZone !== 'string') return;
+    const at = atExpressionInstant(schedule.expression, schedule.timeZone);
+    if (at !== undefined && at.getTime() <= nowMs) {
+      warn(
+        i,
+        `${where}.expression: ${schedule.expression} (${schedule.timeZone}) has passed: EventBridge ` +
+          `Scheduler creates the schedule but it will not open ${describeTarget(schedule)}; remove it or move it forward`,
+      );
+    }
+  });
+}
+
+function describeTarget(schedule: PoolSchedule): string {
+  return schedule.trainingId !== undefined ? `training ${schedule.trainingId}` : `pool ${schedule.poolId}`;
+}
