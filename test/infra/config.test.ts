@@ -216,6 +216,33 @@ describe('parseConfig', () => {
     ['at(2026-12-24T08:00:00Z)', 'must be "at(yyyy-mm-ddThh:mm:ss)" (no time zone suffix)'],
     ['at(2026-13-01T00:00:00)', 'is not a valid date and time'],
     ['every day at 9', 'must be "cron(...)", "rate(...)" or "at(yyyy-mm-ddThh:mm:ss)"'],
+    // Each cron field within its range, as Scheduler checks it.
+    ['cron(0/15 * ? * * *)', undefined],
+    ['cron(0 8 ? * 2#1 *)', undefined],
+    ['cron(0 8 ? * SAT#3 *)', undefined],
+    ['cron(0 8 ? * 6L *)', undefined],
+    ['cron(0 8 ? * L *)', undefined],
+    ['cron(0 8 LW * ? *)', undefined],
+    ['cron(0 8 15W * ? *)', undefined],
+    ['cron(0-59/10 0-23/2 ? * * *)', undefined],
+    ['cron(0 8 1,15 JAN-MAR,dec ? 1970-2199)', undefined],
+    ['cron(61 25 ? * MON-FRI *)', 'has an invalid minutes field "61": 61 is out of range (0-59)'],
+    ['cron(0 25 ? * MON-FRI *)', 'has an invalid hours field "25": 25 is out of range (0-23)'],
+    ['cron(0 9 0 * ? *)', 'has an invalid day-of-month field "0": 0 is out of range (1-31)'],
+    ['cron(0 9 32W * ? *)', 'has an invalid day-of-month field "32W": 32 is out of range (1-31)'],
+    ['cron(0 9 1 13 ? *)', 'has an invalid month field "13": 13 is out of range (1-12 or JAN-DEC)'],
+    ['cron(0 9 ? * 8 *)', 'has an invalid day-of-week field "8": 8 is out of range (1-7 or SUN-SAT)'],
+    ['cron(0 9 ? * NOT *)', 'has an invalid day-of-week field "NOT": "NOT" is not a value (1-7 or SUN-SAT)'],
+    ['cron(0 9 ? * 3#6 *)', 'has an invalid day-of-week field "3#6": #6 must be #1 to #5'],
+    ['cron(0 9 ? * 3#1,6#3 *)', 'has an invalid day-of-week field "3#1,6#3"'],
+    ['cron(0 9 ? * MON 2200)', 'has an invalid year field "2200": 2200 is out of range (1970-2199)'],
+    [
+      'cron(0/0 9 ? * MON *)',
+      'has an invalid minutes field "0/0": the increment in "0/0" must be a whole number from 1 to 59',
+    ],
+    ['cron(0 9 L * ? *)', undefined],
+    ['cron(0 ? ? * MON *)', 'has an invalid hours field "?": "?" only goes in day-of-month or day-of-week'],
+    ['cron(0 9 1W,2 * ? *)', 'has an invalid day-of-month field "1W,2"'],
   ])('checks the schedule expression %s', (expression, problem) => {
     const raw = withSchedule({ expression });
     if (problem === undefined) expect(() => parseConfig(raw, 'x')).not.toThrow();

@@ -394,6 +394,36 @@ describe('permissions', () => {
   });
 });
 
+describe('deploying twice', () => {
+  type Resource = {
+    Type: string;
+    DeletionPolicy?: string;
+    DependsOn?: string[];
+    Properties?: Record<string, unknown>;
+  };
+  const resources = () => s.template.toJSON().Resources as Record<string, Resource>;
+
+  it('deletes the schedule group with the stack, so the next deploy can create it again', () => {
+    expect(resources()[ids.scheduleGroup]).toMatchObject({ DeletionPolicy: 'Delete' });
+  });
+
+  it('leaves behind after a destroy only the log groups, whose names CloudFormation generates', () => {
+    const retained = Object.entries(resources()).filter(([, r]) => r.DeletionPolicy === 'Retain');
+    expect(retained.map(([, r]) => r.Type)).toEqual(['AWS::Logs::LogGroup', 'AWS::Logs::LogGroup']);
+    for (const [, r] of retained) expect(r.Properties?.LogGroupName).toBeUndefined();
+  });
+
+  it('creates each schedule only after its group and the policy that lets Scheduler invoke the opener', () => {
+    const role = s.stack.opener.node.findChild('SchedulerRole');
+    const policy = logicalId(role.node.findChild('DefaultPolicy'));
+    const schedules = Object.values(resources()).filter((r) => r.Type === 'AWS::Scheduler::Schedule');
+    expect(schedules).toHaveLength(3);
+    for (const schedule of schedules) {
+      expect(schedule.DependsOn).toEqual(expect.arrayContaining([ids.scheduleGroup, policy]));
+    }
+  });
+});
+
 describe('operations', () => {
   it('alarms when either dead-letter queue holds a message and mails the alarm email', () => {
     s.template.hasResourceProperties('AWS::SNS::Subscription', {

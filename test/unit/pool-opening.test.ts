@@ -226,6 +226,25 @@ describe('openTarget on the fast path', () => {
     expect(deps.outcomes.records).toEqual([]);
   });
 
+  it('reports TIMED_OUT at the deadline when the deadline comes before the end of the fast path', async () => {
+    const toloka = new ScriptedToloka(
+      [{ kind: 'operation', operation: pending }],
+      Array.from({ length: 10 }, () => running),
+    );
+    const deps = fakeDependencies(toloka, {
+      poll: { ...DEFAULT_POLL, fastPathSeconds: 20, deadlineSeconds: 5 },
+    });
+    const result = await openTarget(deps, pool, budget);
+    expect(result).toMatchObject({
+      kind: 'finished',
+      record: { outcome: 'TIMED_OUT', code: 'DEADLINE_EXCEEDED', status: 'RUNNING', elapsedMs: 5_000 },
+    });
+    // Checks on the usual schedule, the last one at the deadline itself, and none after it.
+    expect(deps.clock.sleeps).toEqual([500, 1_000, 1_000, 1_000, 1_000, 500]);
+    expect(deps.checks.sent).toEqual([]);
+    expect(deps.outcomes.records).toHaveLength(1);
+  });
+
   it('stays within the time the Lambda invocation has left', async () => {
     const toloka = new ScriptedToloka([{ kind: 'operation', operation: pending }], [running]);
     const deps = fakeDependencies(toloka, fastPath);
