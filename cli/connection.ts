@@ -1,13 +1,13 @@
 import type { Agent } from 'undici';
 import { authorizationHeader } from '../lambda/runtime/authorization.ts';
 import { DEFAULT_HTTP, type TolokaEnvironment } from '../lambda/runtime/config.ts';
-import { describeError, TolokaApiError } from '../lambda/runtime/errors.ts';
 import type { Log } from '../lambda/runtime/pool-opening.ts';
 import { DEFAULT_RETRY_POLICY, withRetries } from '../lambda/runtime/retry.ts';
 import { SsmTokenSource, StaticTokenSource, type TokenSource } from '../lambda/runtime/token-source.ts';
 import { createKeepAliveAgent, HttpTolokaApi } from '../lambda/runtime/toloka-api.ts';
 import { CliFailure, missingTokenFailure } from './exit-codes.ts';
 import { resolveOrigin } from './settings.ts';
+import { troubleOf } from './trouble.ts';
 
 /** The options every command shares. */
 export interface ConnectionOptions {
@@ -62,11 +62,14 @@ export function connect(
   };
 }
 
-/** One read from Toloka with the app's retries (DEFAULT_RETRY_POLICY), retries noted on `log`. */
+/**
+ * One read from Toloka with the app's retries (DEFAULT_RETRY_POLICY), retries noted on `log`;
+ * `activity` says what the read is for in the retry lines ("reading pool 123").
+ */
 export async function readWithRetries<T>(
   connection: Connection,
   log: Log,
-  call: string,
+  activity: string,
   read: (authorization: string) => Promise<T>,
 ): Promise<T> {
   const authorization = authorizationHeader(await connection.tokens.getToken());
@@ -75,16 +78,13 @@ export async function readWithRetries<T>(
     {
       budgetMs: READ_BUDGET_MS,
       onRetry: ({ attempt, delayMs, error }) =>
-        log.warn('Toloka call failed, retrying', { call, attempt, delayMs, error: describeRetry(error) }),
+        log.warn('Toloka call failed, retrying', {
+          call: activity,
+          attempt,
+          delayMs,
+          error: troubleOf(error),
+        }),
     },
     () => read(authorization),
   );
-}
-
-/** As pool-opening.ts describes a retried error: never the token, only codes and the request ID. */
-function describeRetry(error: unknown): Record<string, unknown> {
-  if (error instanceof TolokaApiError) {
-    return { code: error.code, httpStatus: error.httpStatus, request_id: error.body.request_id };
-  }
-  return describeError(error);
 }

@@ -7,6 +7,7 @@ import {
 } from '../lambda/runtime/errors.ts';
 import type { OutcomeRecord } from '../lambda/runtime/model.ts';
 import { BadInputError } from './settings.ts';
+import { describeTrouble, troubleOf } from './trouble.ts';
 
 /** What `toloka-pool` exits with; scripts may rely on these (docs/cli.md). */
 export const ExitCode = {
@@ -119,14 +120,15 @@ export function failureFromError(error: unknown, subject: Subject = 'pool'): Fai
     );
   }
   if (isTransient(error)) {
-    const { code, message } = describeError(error);
+    const { code } = describeError(error);
+    const tries =
+      error instanceof RetriesExhaustedError
+        ? ` (${error.attempts} ${error.attempts === 1 ? 'try' : 'tries in a row'})`
+        : '';
     return {
       exitCode: ExitCode.UNAVAILABLE,
       code,
-      message:
-        error instanceof RetriesExhaustedError
-          ? `Toloka unavailable: ${message}`
-          : `Toloka unavailable: ${message} (${code})`,
+      message: `Toloka is unavailable: ${describeTrouble(troubleOf(error))}${tries}`,
       hint: 'Nothing permanent went wrong: try again later. Check --env/--api-url and your network if it persists.',
     };
   }

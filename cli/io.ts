@@ -56,15 +56,3 @@ export function printResult(io: CliIo, result: CommandResult, json: boolean): nu
   if (json) io.stdout.write(`${JSON.stringify(result.json ?? errorJson(failure))}\n`);
   return failure.exitCode;
 }
-
-/** A retry line from the domain's `warn` (its attributes never carry the token). */
-export function describeWarning(message: string, attributes: Record<string, unknown> = {}): string {
-  const { call, attempt, delayMs, error } = attributes;
-  if (typeof attempt !== 'number' || typeof delayMs !== 'number') return message;
-  const cause = (error ?? {}) as { code?: unknown; httpStatus?: unknown; message?: unknown };
-  const what = [cause.httpStatus === undefined ? undefined : `HTTP ${String(cause.httpStatus)}`, cause.code]
-    .filter((part) => part !== undefined)
-    .map(String)
-    .join(' ');
-  return `${String(call)} failed (${what || 'error'}), attempt ${attempt + 1} in ${(delayMs / 1000).toFixed(1)} s`;
-}

@@ -1,5 +1,6 @@
 import type { CheckQueue } from '../lambda/runtime/check-queue.ts';
 import { DEFAULT_POLL, type PollSettings } from '../lambda/runtime/config.ts';
+import { isTransient, RetriesExhaustedError } from '../lambda/runtime/errors.ts';
 import type { CheckMessage } from '../lambda/runtime/messages.ts';
 import { type OpenTarget, type OutcomeRecord, targetFields } from '../lambda/runtime/model.ts';
 import { LogOutcomeSink, SERVICE_NAME } from '../lambda/runtime/outcome-sink.ts';
@@ -10,12 +11,13 @@ import {
   openTarget,
   type StepResult,
 } from '../lambda/runtime/pool-opening.ts';
-import { DEFAULT_RETRY_POLICY } from '../lambda/runtime/retry.ts';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from '../lambda/runtime/retry.ts';
 import { type Connection, type ConnectionOptions, connect } from './connection.ts';
 import { apiFailure, ExitCode, exitCodeForRecord, type Failure, failureFromError } from './exit-codes.ts';
-import { type CliIo, type CommandResult, describeWarning } from './io.ts';
+import type { CliIo, CommandResult } from './io.ts';
 import { ProgressReporter } from './progress.ts';
 import { targetLabel } from './settings.ts';
+import { describeTrouble, describeWarning, inAWhile, troubleOf } from './trouble.ts';
 
 export interface OpenOptions extends ConnectionOptions {
   /** Follow the operation until it ends or `timeoutSeconds` pass. */
@@ -27,6 +29,13 @@ export interface OpenOptions extends ConnectionOptions {
 const OPEN_BUDGET_MS = 60_000;
 /** A check at the deadline still gets this much time for its retries. */
 const CHECK_BUDGET_FLOOR_MS = 10_000;
+/** With --wait, how the checks back off while Toloka cannot be reached (attempts: until --timeout). */
+const WAIT_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: Number.POSITIVE_INFINITY,
+  baseDelayMs: 1_000,
+  maxDelayMs: 30_000,
+};
+const WAIT_RETRY_FLOOR_MS = 500;
 
 /** Where openTarget hands an unfinished operation over: kept here instead of SQS. */
 class HandOver implements CheckQueue {
@@ -121,14 +130,32 @@ async function open(
     let step: StepResult = await openTarget(deps, target, {
       budgetMs: options.wait ? options.timeoutSeconds * 1000 : OPEN_BUDGET_MS,
     });
+    // Checks that failed in a row, each after its own retries: Toloka or the network is away.
+    let failedChecks = 0;
     while (step.kind === 'following' && options.wait) {
       const pending = handOver.last;
       if (pending === undefined) break;
       const deadlineMs = Date.parse(pending.message.deadline);
       await sleep(Math.max(0, Math.min(pending.delaySeconds * 1000, deadlineMs - Date.now())));
-      step = await checkOperation(deps, pending.message, {
-        budgetMs: Math.max(CHECK_BUDGET_FLOOR_MS, deadlineMs - Date.now()),
-      });
+      try {
+        step = await checkOperation(deps, pending.message, {
+          budgetMs: Math.max(CHECK_BUDGET_FLOOR_MS, deadlineMs - Date.now()),
+        });
+        failedChecks = 0;
+      } catch (error) {
+        // A blip (a reset, a 5xx, a 429) does not end the wait: the pool was asked to open and
+        // the operation goes on. Only a permanent error or the --timeout ends it.
+        const msLeft = deadlineMs - Date.now();
+        if (!isTransient(error)) throw error;
+        if (msLeft <= 0) throw new WaitEndedUnreachable(error, options.timeoutSeconds);
+        failedChecks++;
+        const delayMs = Math.min(msLeft, waitRetryDelayMs(failedChecks, error));
+        note(
+          `${label}: Toloka is unavailable for now (${describeTrouble(troubleOf(error))}); ` +
+            `still waiting, checking again ${inAWhile(delayMs)} (the --timeout ends the wait in ${Math.ceil(msLeft / 1000)} s)`,
+        );
+        handOver.last = { message: pending.message, delaySeconds: delayMs / 1000 };
+      }
     }
     // The last check (checkOperation's) logs nothing: show what the record says.
     const { record } = outcome;
@@ -139,8 +166,9 @@ async function open(
     }
     progress?.done();
     if (step.kind === 'following') return pendingResult(target, step.operationId, handOver, seen.status);
-  } catch (error) {
+  } catch (thrown) {
     progress?.done();
+    const error = thrown instanceof WaitEndedUnreachable ? thrown.cause : thrown;
     const failure = failureFromError(error);
     // Toloka went away while the opening was being followed: it may well go on without us.
     const operationId = seen.operationId ?? handOver.last?.message.operationId;
@@ -149,9 +177,13 @@ async function open(
       const hint = `${failure.hint ?? ''} Opening again is safe: a pool that did open reports ALREADY_OPEN.`;
       return { kind: 'failure', failure: { ...failure, hint: hint.trim() } };
     }
+    const message =
+      thrown instanceof WaitEndedUnreachable
+        ? `${label}: the ${thrown.timeoutSeconds} s --timeout came while Toloka was unavailable: ${describeTrouble(troubleOf(error))}`
+        : `${label}: stopped following the opening: ${failure.message}`;
     return {
       kind: 'failure',
-      failure: { ...failure, hint: `${followHint(operationId, target)} once Toloka answers again.` },
+      failure: { ...failure, message, hint: `${followHint(operationId, target)} once Toloka answers again.` },
     };
   } finally {
     stopInterruptHint();
@@ -244,6 +276,26 @@ function followHint(operationId: string | undefined, target: OpenTarget): string
   return operationId === undefined
     ? `The opening may have started at Toloka: see toloka-pool pool ${target.id}${flags}`
     : `The opening goes on at Toloka: follow it with toloka-pool status ${operationId}`;
+}
+
+/** The --wait reached its --timeout while the checks could not reach Toloka. */
+class WaitEndedUnreachable extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly timeoutSeconds: number,
+  ) {
+    super('the --timeout came while Toloka was unavailable', { cause });
+  }
+}
+
+/**
+ * The pause before checking again after `failedChecks` checks failed in a row (each after the
+ * app's own retries): Toloka's `Retry-After` when it sent one, otherwise backing off from 1 s to
+ * 30 s with jitter, and never under half a second.
+ */
+function waitRetryDelayMs(failedChecks: number, error: unknown): number {
+  const last = error instanceof RetriesExhaustedError ? error.cause : error;
+  return Math.max(WAIT_RETRY_FLOOR_MS, retryDelayMs(WAIT_RETRY_POLICY, failedChecks, last, Math.random));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { TolokaEnvironment } from '../lambda/runtime/config.ts';
+import packageJson from '../package.json' with { type: 'json' };
 import type { ConnectionOptions } from './connection.ts';
 import { ExitCode, failureFromError } from './exit-codes.ts';
 import { type CliIo, type CommandResult, printResult } from './io.ts';
@@ -93,6 +94,7 @@ function buildProgram(io: CliIo, done: (result: CommandResult) => void): Command
       // Errors are printed by runCli, in the same form as every other failure.
       outputError: () => undefined,
     })
+    .version(packageJson.version, '-V, --version', 'print the version of toloka-pool and exit')
     .exitOverride()
     .helpCommand(false)
     .addHelpText(

@@ -2,8 +2,10 @@ import { type OpenTarget, targetFields } from '../lambda/runtime/model.ts';
 import type { Log } from '../lambda/runtime/pool-opening.ts';
 import { type Connection, type ConnectionOptions, connect, readWithRetries } from './connection.ts';
 import { failureFromError, type Subject } from './exit-codes.ts';
-import { type CliIo, type CommandResult, describeWarning } from './io.ts';
+import type { CliIo, CommandResult } from './io.ts';
 import { progressBar } from './progress.ts';
+import { targetLabel } from './settings.ts';
+import { describeWarning } from './trouble.ts';
 
 /** `toloka-pool status <operationId>`: one `GET /operations/{id}`, with the app's retries. */
 export async function statusCommand(
@@ -12,7 +14,7 @@ export async function statusCommand(
   io: CliIo,
 ): Promise<CommandResult> {
   return withConnection(options, io, 'operation', async (connection, log) => {
-    const operation = await readWithRetries(connection, log, 'getOperation', (authorization) =>
+    const operation = await readWithRetries(connection, log, `reading operation ${id}`, (authorization) =>
       connection.toloka.getOperation(id, authorization),
     );
     const json = {
@@ -52,7 +54,7 @@ export async function poolCommand(
   io: CliIo,
 ): Promise<CommandResult> {
   return withConnection(options, io, 'pool', async (connection, log) => {
-    const state = await readWithRetries(connection, log, 'getTarget', (authorization) =>
+    const state = await readWithRetries(connection, log, `reading ${targetLabel(target)}`, (authorization) =>
       connection.toloka.getTarget(target, authorization),
     );
     const json = {

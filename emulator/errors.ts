@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 
-/** The JSON body Toloka sends with every error (see /work/shared/toloka-api.md, "Errors"). */
+/**
+ * The JSON body Toloka sends with every error (see `../shared/toloka-api.md`, "Errors": the
+ * `shared` folder next to the repository, the path from the repository's root).
+ */
 export interface TolokaErrorBody {
   request_id: string;
   code: string;

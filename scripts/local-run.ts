@@ -10,58 +10,52 @@
  *   npm start -- --direct                       # invoke the opener directly, as EventBridge Scheduler does
  *   npm start -- --duration 40                  # outlasts the opener's 20 s fast path: the check queue takes over
  *   npm start -- --fast-path 0                  # every check through the (local) delay queue
+ *   npm start -- --help                         # every option, its default, the exit codes
+ *
+ * Exit codes: 0 OPENED or ALREADY_OPEN, 1 FAILED or TIMED_OUT, 2 bad usage (scripts/local-run-options.ts).
  */
-import { parseArgs } from 'node:util';
 import { TolokaEmulator } from '../emulator/toloka-emulator.ts';
 import type { OutcomeRecord } from '../lambda/runtime/model.ts';
 import type { Log } from '../lambda/runtime/pool-opening.ts';
 import { createLocalApp } from '../local/local-app.ts';
+import {
+  LocalRunExit,
+  type LocalRunOptions,
+  localRunHelp,
+  type ParsedCommandLine,
+  parseLocalRunArgs,
+  UsageError,
+} from './local-run-options.ts';
 
-const { values } = parseArgs({
-  options: {
-    'pool-id': { type: 'string', default: '1001' },
-    duration: { type: 'string', default: '8' },
-    result: { type: 'string', default: 'SUCCESS' },
-    refuse: { type: 'string' },
-    'already-open': { type: 'boolean', default: false },
-    direct: { type: 'boolean', default: false },
-    'deadline-seconds': { type: 'string', default: '3600' },
-    'fast-path': { type: 'string', default: '20' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-
-if (values.help) {
-  console.log(
-    'usage: npm start -- [--pool-id ID] [--duration SECONDS] [--result SUCCESS|FAIL] [--refuse CODE] [--already-open] [--direct] [--deadline-seconds N] [--fast-path SECONDS]',
-  );
-  process.exit(0);
+let commandLine: ParsedCommandLine;
+try {
+  commandLine = parseLocalRunArgs(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  // One line, no stack: the option and what is wrong with it.
+  console.error(`npm start: ${error.message}; see npm start -- --help`);
+  process.exit(LocalRunExit.USAGE);
 }
+if (commandLine.kind === 'help') {
+  process.stdout.write(localRunHelp());
+  process.exit(LocalRunExit.OK);
+}
+const options = commandLine.options;
 
 const started = Date.now();
 const stamp = () => `+${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s`;
 const say = (line: string) => console.log(`${stamp()}  ${line}`);
 
-const poolId = values['pool-id'];
-const durationSeconds = Number(values.duration);
-if (!Number.isFinite(durationSeconds) || durationSeconds < 0) {
-  console.error(`--duration: must be a number of seconds, got "${values.duration}"`);
-  process.exit(2);
-}
-if (values.result !== 'SUCCESS' && values.result !== 'FAIL') {
-  console.error(`--result: must be SUCCESS or FAIL, got "${values.result}"`);
-  process.exit(2);
-}
-
+const { poolId, durationSeconds } = options;
 const emulator = new TolokaEmulator({ tokens: ['local-dev-token'] });
 const origin = await emulator.start();
 emulator.setPool(poolId, {
-  status: values['already-open'] ? 'OPEN' : 'CLOSED',
+  status: options.alreadyOpen ? 'OPEN' : 'CLOSED',
   openDurationMs: durationSeconds * 1000,
-  result: values.result,
-  ...(values.refuse !== undefined ? { refuse: { code: values.refuse } } : {}),
+  result: options.result,
+  ...(options.refuse !== undefined ? { refuse: { code: options.refuse } } : {}),
 });
-say(`Toloka emulator listening on ${origin} (pool ${poolId} opens in ${durationSeconds} s)`);
+say(`Toloka emulator listening on ${origin} (${whatTolokaDoes(options)})`);
 
 const showProgress = (message: string, attributes: Record<string, unknown> = {}) => {
   const { status, progress, nextCheckInSeconds, operationId } = attributes;
@@ -79,7 +73,7 @@ const app = createLocalApp({
   apiOrigin: origin,
   token: 'local-dev-token',
   log: progressLog,
-  poll: { deadlineSeconds: Number(values['deadline-seconds']), fastPathSeconds: Number(values['fast-path']) },
+  poll: { deadlineSeconds: options.deadlineSeconds, fastPathSeconds: options.fastPathSeconds },
   outcomes: {
     report: async (record: OutcomeRecord) => {
       say(`outcome record: ${JSON.stringify(record)}`);
@@ -88,7 +82,7 @@ const app = createLocalApp({
 });
 
 const trigger = { poolId };
-if (values.direct) {
+if (options.direct) {
   say(`invoking the opener directly with ${JSON.stringify(trigger)}`);
   const result = await app.opener(trigger);
   say(`the opener returned ${JSON.stringify(result)}`);
@@ -103,7 +97,19 @@ await emulator.stop();
 const outcome = app.outcomes[0]?.outcome;
 const dead = app.triggerQueue.deadLetters.length + app.checkQueue.deadLetters.length;
 say(`done: ${outcome ?? 'no outcome'}${dead > 0 ? `, ${dead} message(s) in the dead-letter queues` : ''}`);
-process.exit(outcome === 'OPENED' || outcome === 'ALREADY_OPEN' ? 0 : 1);
+process.exit(outcome === 'OPENED' || outcome === 'ALREADY_OPEN' ? LocalRunExit.OK : LocalRunExit.NOT_OPENED);
+
+/** The banner's promise, true to the options: what Toloka (the emulator) will answer. */
+function whatTolokaDoes(run: LocalRunOptions): string {
+  if (run.refuse !== undefined) return `Toloka refuses to open pool ${run.poolId} with 409 ${run.refuse}`;
+  if (run.alreadyOpen) return `pool ${run.poolId} is already open: Toloka answers 204`;
+  if (run.durationSeconds === 0) {
+    return `pool ${run.poolId} ${run.result === 'SUCCESS' ? 'opens' : 'fails to open'} at once, in Toloka's first answer`;
+  }
+  return run.result === 'SUCCESS'
+    ? `pool ${run.poolId} opens in ${run.durationSeconds} s`
+    : `pool ${run.poolId} fails to open after ${run.durationSeconds} s`;
+}
 
 function progressBar(percent: number): string {
   const filled = Math.round(Math.max(0, Math.min(100, percent)) / 5);

@@ -4,6 +4,7 @@
  * never printed. Each test uses its own pool IDs, so they run concurrently.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TolokaEmulator } from '../../emulator/toloka-emulator.ts';
@@ -29,16 +30,24 @@ interface Run {
   readonly stderr: string;
 }
 
-/** Runs the CLI with `args` (`--api-url` the emulator unless `withApiUrl` is false). */
+/**
+ * Runs the CLI with `args` (`--api-url` the shared emulator, or `apiUrl`, unless `withApiUrl` is
+ * false); `onStderr` sees stderr as it grows, to act in the middle of a run.
+ */
 async function cli(
   args: string[],
-  options: { token?: string | null; withApiUrl?: boolean } = {},
+  options: {
+    token?: string | null;
+    withApiUrl?: boolean;
+    apiUrl?: string;
+    onStderr?: (stderrSoFar: string) => void;
+  } = {},
 ): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.TOLOKA_TOKEN;
   const token = options.token === undefined ? TOKEN : options.token;
   if (token !== null) env.TOLOKA_TOKEN = token;
-  const fullArgs = options.withApiUrl === false ? args : [...args, '--api-url', origin];
+  const fullArgs = options.withApiUrl === false ? args : [...args, '--api-url', options.apiUrl ?? origin];
   const child = spawn(process.execPath, ['cli/toloka-pool.mjs', ...fullArgs], {
     cwd: ROOT,
     env,
@@ -51,6 +60,7 @@ async function cli(
   });
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
+    options.onStderr?.(stderr);
   });
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
@@ -60,6 +70,13 @@ async function cli(
   expect(stdout).not.toContain(TOKEN);
   expect(stderr).not.toContain(TOKEN);
   return { code, stdout, stderr };
+}
+
+/** What a person reads on stderr: no call names, attempt counters or error class codes. */
+function expectUsersWords(stderr: string): void {
+  expect(stderr).not.toMatch(
+    /getOperation|getTarget|\battempt\b|in 0\.0 s|RETRIES_EXHAUSTED|NETWORK_ERROR|UND_ERR/,
+  );
 }
 
 /** The one JSON object `--json` prints on stdout. */
@@ -199,8 +216,14 @@ describe.concurrent('toloka-pool open', SLOW, () => {
     const run = await cli(['open', '4112', '--json']);
     expect(run.code).toBe(7);
     expect(jsonOf(run)).toMatchObject({ error: { code: 'RETRIES_EXHAUSTED' } });
-    expect(run.stderr).toMatch(/open failed \(HTTP 503 REMOTE_SERVICE_UNAVAILABLE\), attempt 2 in/);
+    expect(run.stderr).toMatch(
+      /^pool 4112: the request to open it failed: Toloka answered 503 Service Unavailable; trying again (now|in \d+\.\d s)$/m,
+    );
+    expect(run.stderr).toContain(
+      'toloka-pool: Toloka is unavailable: Toloka answered 503 Service Unavailable (4 tries in a row)',
+    );
     expect(run.stderr).toContain('try again later');
+    expectUsersWords(run.stderr);
     expect(emulator.countRequests('POST', '/pools/4112/open')).toBe(4);
   });
 });
@@ -263,6 +286,20 @@ describe.concurrent('toloka-pool status and pool', SLOW, () => {
     });
   });
 
+  it('--version prints the version from package.json and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    const [long, short] = await Promise.all([
+      cli(['--version'], { withApiUrl: false }),
+      cli(['-V'], { withApiUrl: false }),
+    ]);
+    expect(long.code).toBe(0);
+    expect(long.stdout).toBe(`${version}\n`);
+    expect(long.stderr).toBe('');
+    expect(short.stdout).toBe(`${version}\n`);
+  });
+
   it('--help of every command shows examples and the exit codes', async () => {
     const commands = [[], ['open'], ['status'], ['pool']];
     const runs = await Promise.all(
@@ -275,5 +312,108 @@ describe.concurrent('toloka-pool status and pool', SLOW, () => {
     }
     expect(runs[1]?.stdout).toContain('Exit codes:');
     expect(runs[1]?.stdout).toContain('--timeout <seconds>');
+  });
+});
+
+/**
+ * `open --wait` while Toloka blips: each test has an emulator of its own, because its faults
+ * match every `GET /operations/…`, whoever sends it.
+ */
+describe.concurrent('toloka-pool open --wait while Toloka or the network fails for a while', SLOW, () => {
+  async function withEmulator(test: (emulator: TolokaEmulator, origin: string) => Promise<void>) {
+    const own = new TolokaEmulator({ tokens: [TOKEN] });
+    const ownOrigin = await own.start();
+    try {
+      await test(own, ownOrigin);
+    } finally {
+      await own.stop();
+    }
+  }
+  const OPERATION_CHECKS = /^\/operations\//;
+
+  it('keeps waiting through 429s and 503s that outlast the retries of a check, and exits 0 with OPENED', async () => {
+    await withEmulator(async (own, ownOrigin) => {
+      own.setPool('4301', { openDurationMs: 3_000 });
+      // More failures in a row than the fast path's and one queued check's retries (4 each).
+      own.injectFault({ kind: 'status', status: 429, method: 'GET', path: OPERATION_CHECKS, times: 5 });
+      own.injectFault({ kind: 'status', status: 503, method: 'GET', path: OPERATION_CHECKS, times: 5 });
+      const run = await cli(['open', '4301', '--wait', '--json'], { apiUrl: ownOrigin });
+      expect(run.code).toBe(0);
+      expect(jsonOf(run)).toMatchObject({ outcome: 'OPENED', poolId: '4301' });
+      expect(run.stderr).toMatch(
+        /^pool 4301: checking the opening failed: Toloka asked to slow down \(429 Too Many Requests\); trying again /m,
+      );
+      expect(run.stderr).toMatch(
+        /^pool 4301: Toloka is unavailable for now \(Toloka answered 503 Service Unavailable\); still waiting, checking again (now|in \d+\.\d s) \(the --timeout ends the wait in \d+ s\)$/m,
+      );
+      expectUsersWords(run.stderr);
+      expect(own.countRequests('GET', OPERATION_CHECKS)).toBeGreaterThan(10);
+      expect(own.getPoolState('4301')?.status).toBe('OPEN');
+    });
+  });
+
+  it('keeps waiting when connections drop in the middle of the wait, and exits 0 with OPENED', async () => {
+    await withEmulator(async (own, ownOrigin) => {
+      own.setPool('4302', { openDurationMs: 5_000 });
+      let dropped = false;
+      const run = await cli(['open', '4302', '--wait', '--json'], {
+        apiUrl: ownOrigin,
+        onStderr: (stderr) => {
+          if (dropped || !/^pool 4302: RUNNING/m.test(stderr)) return;
+          dropped = true;
+          own.injectFault({ kind: 'reset', method: 'GET', path: OPERATION_CHECKS, times: 10 });
+        },
+      });
+      expect(dropped).toBe(true);
+      expect(run.code).toBe(0);
+      expect(jsonOf(run)).toMatchObject({ outcome: 'OPENED', poolId: '4302' });
+      expect(run.stderr).toContain(
+        'Toloka is unavailable for now (the connection to Toloka was closed before it answered); still waiting',
+      );
+      expectUsersWords(run.stderr);
+      expect(own.requests.filter((request) => request.status === 0)).toHaveLength(10);
+    });
+  });
+
+  it('ends the wait at --timeout when Toloka stays unavailable: exit 7, saying how to follow the opening', async () => {
+    await withEmulator(async (own, ownOrigin) => {
+      own.setPool('4303', { openDurationMs: 600_000 });
+      own.injectFault({
+        kind: 'status',
+        status: 503,
+        method: 'GET',
+        path: OPERATION_CHECKS,
+        times: Number.POSITIVE_INFINITY,
+      });
+      const startedAt = Date.now();
+      const run = await cli(['open', '4303', '--wait', '--timeout', '6', '--json'], { apiUrl: ownOrigin });
+      const tookMs = Date.now() - startedAt;
+      expect(run.code).toBe(7);
+      expect(jsonOf(run)).toMatchObject({ error: { code: 'RETRIES_EXHAUSTED' } });
+      expect(run.stderr).toContain(
+        'toloka-pool: pool 4303: the 6 s --timeout came while Toloka was unavailable: Toloka answered 503 Service Unavailable',
+      );
+      expect(run.stderr).toMatch(/follow it with toloka-pool status [0-9a-f-]{36} once Toloka answers again/);
+      expectUsersWords(run.stderr);
+      // It waited for the timeout, checking past the retries of one check (the fast path's and a
+      // queued check's: 4 requests each), and not much longer.
+      expect(run.stderr).toContain(
+        'pool 4303: Toloka is unavailable for now (Toloka answered 503 Service Unavailable); still waiting',
+      );
+      expect(tookMs).toBeGreaterThanOrEqual(6_000);
+      expect(tookMs).toBeLessThan(20_000);
+      expect(own.countRequests('GET', OPERATION_CHECKS)).toBeGreaterThan(8);
+    });
+  });
+
+  it('ends the wait at once on a permanent error: exit 5, one check', async () => {
+    await withEmulator(async (own, ownOrigin) => {
+      own.setPool('4304', { openDurationMs: 60_000 });
+      own.injectFault({ kind: 'status', status: 404, method: 'GET', path: OPERATION_CHECKS });
+      const run = await cli(['open', '4304', '--wait', '--json'], { apiUrl: ownOrigin });
+      expect(run.code).toBe(5);
+      expect(jsonOf(run)).toMatchObject({ outcome: 'FAILED', code: 'DOES_NOT_EXIST', httpStatus: 404 });
+      expect(own.countRequests('GET', OPERATION_CHECKS)).toBe(1);
+    });
   });
 });

@@ -22,13 +22,15 @@ describe('progress on stderr', () => {
     now += 1_000;
     reporter.update({ status: 'PENDING', progress: 0 });
     reporter.update({ status: 'RUNNING', progress: 40 });
-    reporter.note('pool 7: getOperation failed (HTTP 503), attempt 2 in 0.2 s');
+    reporter.note(
+      'pool 7: checking the opening failed: Toloka answered 503 Service Unavailable; trying again in 0.2 s',
+    );
     reporter.update({ status: 'SUCCESS', progress: 100 });
     reporter.done();
     expect(out.written.join('')).toBe(
       'pool 7: PENDING 0% (0.0 s)\n' +
         'pool 7: RUNNING 40% (1.0 s)\n' +
-        'pool 7: getOperation failed (HTTP 503), attempt 2 in 0.2 s\n' +
+        'pool 7: checking the opening failed: Toloka answered 503 Service Unavailable; trying again in 0.2 s\n' +
         'pool 7: SUCCESS 100% (1.0 s)\n',
     );
   });
