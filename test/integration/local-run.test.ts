@@ -194,4 +194,18 @@ describe.concurrent('npm start runs', SLOW, () => {
     expect(run.code).toBe(1);
     expect(linesOf(run.stdout).at(-1)).toBe('done: TIMED_OUT');
   });
+
+  it('a deadline shorter than the fast path: TIMED_OUT at the deadline, not at the end of the fast path', async () => {
+    const run = await localRun(['--duration', '40', '--deadline-seconds', '3']);
+    expect(run.code).toBe(1);
+    const record = linesOf(run.stdout).find((line) => line.startsWith('outcome record: '));
+    const outcome = JSON.parse(record?.slice('outcome record: '.length) ?? '{}') as {
+      outcome?: string;
+      elapsedMs?: number;
+    };
+    expect(outcome.outcome).toBe('TIMED_OUT');
+    // The last check is made at the deadline; the fast path (20 s by default) does not go past it.
+    expect(outcome.elapsedMs).toBeGreaterThanOrEqual(3_000);
+    expect(outcome.elapsedMs).toBeLessThan(4_000);
+  });
 });
