@@ -216,6 +216,9 @@ describe('TolokaPoolOpener props validation', () => {
   });
 
   it('throws one error that names every bad prop', () => {
+    // Both dates in the future, whatever the clock says: only their order is wrong.
+    const inOneYear = new Date(Date.now() + 365 * DAY_MS);
+    const inTwoYears = new Date(Date.now() + 2 * 365 * DAY_MS);
     const stack = new Stack(newApp({ bundle: false }), 'Invalid');
     const create = () =>
       new TolokaPoolOpener(stack, 'Opener', {
@@ -244,8 +247,8 @@ describe('TolokaPoolOpener props validation', () => {
             expression: 'cron(0 9 * * *)',
             timeZone: 'Mars/Base',
             flexibleWindow: Duration.seconds(90),
-            startDate: new Date('2027-01-01T00:00:00Z'),
-            endDate: new Date('2026-01-01T00:00:00Z'),
+            startDate: inTwoYears,
+            endDate: inOneYear,
           },
           { poolId: 'abc', expression: 'at(2026-01-01T00:00:00)', endDate: new Date('nope') },
         ],
@@ -282,7 +285,7 @@ describe('TolokaPoolOpener props validation', () => {
       'schedules[1].expression: "cron(0 9 * * *)" must have 6 fields',
       'schedules[1].timeZone: "Mars/Base" is not an IANA time zone',
       'schedules[1].flexibleWindow: 90s must be whole minutes (1 to 1440 minutes)',
-      'schedules[1].endDate: 2026-01-01T00:00:00.000Z must be after startDate (2027-01-01T00:00:00.000Z)',
+      `schedules[1].endDate: ${inOneYear.toISOString()} must be after startDate (${inTwoYears.toISOString()})`,
       'schedules[2].poolId: "abc" must contain only the digits 0-9',
       'schedules[2].endDate: must be a valid Date (got Invalid Date)',
       'outcomeEventBus: must be an events.IEventBus or false (got true)',
