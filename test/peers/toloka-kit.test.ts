@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, inject, it } from 'vitest';
 import { TolokaEmulator } from '../../emulator/toloka-emulator.ts';
+import { realClockEnv } from '../support/real-clock.ts';
 
 const execFileAsync = promisify(execFile);
 const PEER = fileURLToPath(new URL('./toloka_kit_peer.py', import.meta.url));
@@ -126,7 +127,7 @@ async function peer(scenario: string, origin: string, options: PeerOptions = {})
   let stdout: string;
   try {
     ({ stdout } = await execFileAsync(inject('peerPython'), args, {
-      env: { ...process.env, TOLOKA_TOKEN: token },
+      env: { ...realClockEnv(), TOLOKA_TOKEN: token },
       timeout: PEER_TIMEOUT_MS,
     }));
   } catch (error) {

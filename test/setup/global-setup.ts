@@ -6,6 +6,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestProject } from 'vitest/node';
+import { realClockEnv } from '../support/real-clock.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -23,6 +24,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const port = await freePort();
   const moto = spawn(`${root}.venv/bin/moto_server`, ['-H', '127.0.0.1', '-p', String(port)], {
     cwd: root,
+    env: realClockEnv(),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
