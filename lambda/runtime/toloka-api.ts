@@ -1,6 +1,22 @@
-import { Agent, type Dispatcher, request, errors as undiciErrors } from 'undici';
+import type { Dispatcher, Agent as UndiciAgent, errors as UndiciErrors } from 'undici';
+// undici through its Agent and request modules, not its index: the index also loads fetch,
+// WebSocket, cookies and caches (112 files instead of 39 at every cold start, docs/benchmarks.md).
+// The paths are undici's internals: package.json pins its exact version and
+// test/unit/undici-modules.test.ts fails when an upgrade moves them. Their types are the index's.
+// @ts-expect-error undici declares no types for its internal modules
+import requestModule from 'undici/lib/api/api-request.js';
+// @ts-expect-error as above
+import errorsModule from 'undici/lib/core/errors.js';
+// @ts-expect-error as above
+import agentModule from 'undici/lib/dispatcher/agent.js';
 import { TolokaApiError, TolokaNetworkError, TolokaProtocolError } from './errors.ts';
 import type { OpenResponse, OpenTarget, OperationStatus, TolokaOperation, TolokaPoolState } from './model.ts';
+
+const Agent: typeof UndiciAgent = agentModule;
+/** undici's `request` without the index's URL parsing: called on a dispatcher with an origin and a path. */
+const request: (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData> =
+  requestModule;
+const undiciErrors: typeof UndiciErrors = errorsModule;
 
 /** The part of Toloka's API this app uses. One call is one HTTP request: retries are the caller's. */
 export interface TolokaApi {
@@ -27,7 +43,7 @@ const OPERATION_STATUSES: ReadonlySet<string> = new Set<OperationStatus>([
 /** Bodies larger than this are not Toloka's: an operation or an error is well under 1 kB. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
-export function createKeepAliveAgent(requestTimeoutMs: number): Agent {
+export function createKeepAliveAgent(requestTimeoutMs: number): UndiciAgent {
   return new Agent({
     keepAliveTimeout: 30_000,
     connect: { timeout: Math.min(requestTimeoutMs, 5_000) },
@@ -85,9 +101,11 @@ export class HttpTolokaApi implements TolokaApi {
 
   private async send(method: 'GET' | 'POST', path: string, authorization: string): Promise<RawResponse> {
     try {
-      const response = await request(`${this.baseUrl}${path}`, {
+      const url = new URL(`${this.baseUrl}${path}`);
+      const response = await request.call(this.dispatcher, {
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method,
-        dispatcher: this.dispatcher,
         headers: { authorization, accept: 'application/json', 'user-agent': 'toloka-pool-opener' },
         signal: AbortSignal.timeout(this.options.requestTimeoutMs),
       });
