@@ -191,15 +191,38 @@ export class TolokaPoolOpener extends Construct {
           format: nodejs.OutputFormat.ESM,
           minify: true,
           sourceMap: true,
+          // A stack trace needs the file and line, not the sources: the maps shrink to a third,
+          // and --enable-source-maps reads each when its module loads.
+          sourcesContent: false,
           target: 'node24',
           mainFields: ['module', 'main'],
           banner:
             "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
           // The AWS SDK is bundled rather than taken from the runtime: the version the tests ran
-          // against, one minified file that imports faster than the SDK's many files
-          // (docs/benchmarks.md), and the SQS and EventBridge clients truly load on first use.
+          // against, and code that imports faster than the SDK's many files (docs/benchmarks.md).
           externalModules: [],
           forceDockerBundling: false,
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            // The same build again, split: the SDK clients the handlers import with import()
+            // (SSM, SQS, EventBridge) become chunks that load on first use, with the Node.js
+            // built-ins only they import, instead of being compiled at every cold start.
+            // esbuild splits only into a directory, which NodejsFunction's --outfile cannot
+            // take: this replaces its index.mjs. Keep the flags in step with the options above
+            // (test/infra/bundle.test.ts checks the deployed output).
+            afterBundling: (inputDir: string, outputDir: string) => {
+              const sh = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+              const banner =
+                "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+              return [
+                `npx --no-install esbuild --bundle ${sh(`index=${path.join(inputDir, entry)}`)}` +
+                  ` ${sh(`--outdir=${outputDir}`)} --splitting --format=esm --out-extension:.js=.mjs` +
+                  ' --platform=node --target=node24 --minify --sourcemap --sources-content=false' +
+                  ` --main-fields=module,main --log-level=warning ${sh(`--banner:js=${banner}`)}`,
+              ];
+            },
+          },
         },
         ...extra,
       });
