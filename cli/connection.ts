@@ -44,7 +44,7 @@ export function tokenSourceFor(
   }
   const token = env.TOLOKA_TOKEN?.trim();
   if (token === undefined || token === '') throw new CliFailure(missingTokenFailure());
-  return new StaticTokenSource(token);
+  return new StaticTokenSource(token, 'TOLOKA_TOKEN');
 }
 
 export function connect(
@@ -72,7 +72,7 @@ export async function readWithRetries<T>(
   activity: string,
   read: (authorization: string) => Promise<T>,
 ): Promise<T> {
-  const authorization = authorizationHeader(await connection.tokens.getToken());
+  const authorization = authorizationHeader(await connection.tokens.getToken(), connection.tokens.source);
   return withRetries(
     DEFAULT_RETRY_POLICY,
     {

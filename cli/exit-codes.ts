@@ -4,6 +4,7 @@ import {
   RetriesExhaustedError,
   TokenUnavailableError,
   TolokaApiError,
+  UnsendableTokenError,
 } from '../lambda/runtime/errors.ts';
 import type { OutcomeRecord } from '../lambda/runtime/model.ts';
 import { BadInputError } from './settings.ts';
@@ -75,6 +76,7 @@ export function exitCodeForRecord(record: OutcomeRecord): ExitCodeValue {
       return ExitCode.TIMED_OUT;
     case 'FAILED':
       if (record.code === 'INVALID_MESSAGE') return ExitCode.BAD_INPUT;
+      if (record.code === 'TOKEN_NOT_SENDABLE') return ExitCode.AUTH;
       return record.httpStatus === undefined ? ExitCode.FAILED : exitCodeForHttpStatus(record.httpStatus);
   }
 }
@@ -105,6 +107,14 @@ export function failureFromError(error: unknown, subject: Subject = 'pool'): Fai
       hint:
         'Check the parameter name, AWS_REGION and your AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...), ' +
         'and that they allow ssm:GetParameter with decryption; or set TOLOKA_TOKEN instead of --token-parameter.',
+    };
+  }
+  if (error instanceof UnsendableTokenError) {
+    return {
+      exitCode: ExitCode.AUTH,
+      code: error.code,
+      message: error.message,
+      hint: 'A token is one line of printable characters: set it again, e.g. without the newline a copy and paste added.',
     };
   }
   if (error instanceof TolokaApiError && !isTransient(error)) {

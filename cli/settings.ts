@@ -6,13 +6,13 @@ import {
 import { InvalidMessageError } from '../lambda/runtime/errors.ts';
 import { describe, parseId } from '../lambda/runtime/messages.ts';
 import type { OpenTarget } from '../lambda/runtime/model.ts';
+import { isOperationId } from '../lambda/runtime/model.ts';
 
 /** The longest `--timeout`: the deployed app's longest check deadline (CHECK_DEADLINE_SECONDS). */
 export const MAX_TIMEOUT_SECONDS = 43_200;
 export const DEFAULT_TIMEOUT_SECONDS = 3_600;
 
 /** As the check messages accept them (lambda/runtime/messages.ts, parseCheckMessage). */
-const OPERATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** A value the user gave that can never work: `argument` names it as they typed it. */
 export class BadInputError extends Error {
@@ -45,10 +45,10 @@ export function parseTarget(id: string, training: boolean): OpenTarget {
 }
 
 export function parseOperationId(value: string): string {
-  if (!OPERATION_ID.test(value)) {
+  if (!isOperationId(value)) {
     throw new BadInputError(
       '<operationId>',
-      `must be a Toloka operation ID (letters, digits, ".", "_", ":" or "-", at most 128), got ${describe(value)}`,
+      `must be a Toloka operation ID (letters, digits, "_" or "-", at most 128, starting with a letter or digit), got ${describe(value)}`,
       'Use the operationId that `toloka-pool open` printed.',
     );
   }

@@ -1,9 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { EmulatorConfigError, TolokaError } from './errors.ts';
+import { DEFAULT_SWITCHES, type EmulatorSwitches } from './switches.ts';
 
 export type ResourceStatus = 'OPEN' | 'CLOSED' | 'ARCHIVED' | 'LOCKED';
 export type ResourceKind = 'pool' | 'training';
 export type OperationStatus = 'PENDING' | 'RUNNING' | 'SUCCESS' | 'FAIL';
+/** What an operation shows: one of Toloka's four, or the `unknownStatus` switch's. */
+export type RenderedStatus = OperationStatus | (string & {});
 export type OperationType = 'POOL.OPEN' | 'POOL.CLOSE' | 'TRAINING.OPEN' | 'TRAINING.CLOSE';
 
 /** How one pool (or training) reacts to being opened. Everything is optional. */
@@ -39,13 +42,34 @@ export interface ResourceState {
 export interface OperationJson {
   id: string;
   type: OperationType;
-  status: OperationStatus;
+  status: RenderedStatus;
   submitted: string;
   started?: string;
   finished?: string;
-  progress: number;
+  /** Absent with the `operationProgress: false` switch. */
+  progress?: number;
   parameters: Record<string, string>;
-  details: Record<string, unknown>;
+  /** Absent with the `operationDetails: false` switch. */
+  details?: Record<string, unknown>;
+}
+
+/** `GET /operations`: the specification's list shape. */
+export interface OperationListJson {
+  items: OperationJson[];
+  has_more: boolean;
+}
+
+/** The filters of `GET /operations` the emulator understands, already checked. */
+export interface OperationFilter {
+  readonly types?: readonly string[];
+  readonly statuses?: readonly string[];
+  readonly submittedGte?: number;
+  readonly submittedLte?: number;
+  readonly submittedGt?: number;
+  readonly submittedLt?: number;
+  readonly limit: number;
+  /** Sort keys, `-` for descending: `id`, `submitted`, `finished`. */
+  readonly sort: readonly string[];
 }
 
 export type TransitionResult = { status: 202; operation: OperationJson } | { status: 204 };
@@ -64,9 +88,13 @@ const RESOURCE_STATUSES: ReadonlySet<string> = new Set<ResourceStatus>([
   'LOCKED',
 ]);
 
-/** Toloka's date format: UTC, ISO 8601, no zone suffix. */
-export function tolokaDate(ms: number): string {
-  return new Date(ms).toISOString().slice(0, -1);
+/** Toloka's date format: UTC, ISO 8601, no zone suffix, with 0, 3 or 6 fraction digits. */
+export function tolokaDate(ms: number, fractionDigits: 0 | 3 | 6 = 3): string {
+  const iso = new Date(ms).toISOString().slice(0, -1);
+  if (fractionDigits === 0) return iso.slice(0, 19);
+  // Microseconds the millisecond clock cannot tell: a fixed, non-zero tail, so a client that
+  // drops or mis-pads digits reads another instant.
+  return fractionDigits === 6 ? `${iso}417` : iso;
 }
 
 interface Resource {
@@ -111,10 +139,14 @@ export class EmulatorState {
 
   constructor(
     private readonly now: () => number,
-    private readonly autoCreate: boolean,
+    private readonly switches: () => EmulatorSwitches = () => DEFAULT_SWITCHES,
     private readonly seed: StateSeed = {},
   ) {
     this.reset();
+  }
+
+  private date(ms: number): string {
+    return tolokaDate(ms, this.switches().dateFractionDigits);
   }
 
   reset(): void {
@@ -153,7 +185,8 @@ export class EmulatorState {
   resourceJson(kind: ResourceKind, id: string): Record<string, unknown> {
     this.settle();
     const resource = this.find(kind, id);
-    return kind === 'pool' ? poolJson(resource) : trainingJson(resource);
+    const date = (ms: number) => this.date(ms);
+    return kind === 'pool' ? poolJson(resource, date) : trainingJson(resource, date);
   }
 
   open(kind: ResourceKind, id: string): TransitionResult {
@@ -171,10 +204,12 @@ export class EmulatorState {
     }
     const active = resource.activeOperation;
     if (active) {
-      // Toloka does not document a second open during a running one. Answering with the same operation is
-      // the safe emulation: a client that retries a timed-out open must converge on one operation.
-      if (active.type.endsWith('.OPEN')) return { status: 202, operation: this.render(active) };
-      throw lockedByAnother(active);
+      // Toloka does not document a second open during a running one; ../shared/toloka-api.md assumes
+      // 409 POOL_LOCKED_BY_ANOTHER_OPERATION, and the `same-operation` switch answers the running one.
+      if (active.type.endsWith('.OPEN') && this.switches().secondOpen === 'same-operation') {
+        return { status: 202, operation: this.render(active) };
+      }
+      throw lockedByAnother();
     }
     if (resource.status === 'OPEN') return { status: 204 };
     if (resource.status !== 'CLOSED') throw inappropriateStatus(resource, ['CLOSED']);
@@ -197,8 +232,10 @@ export class EmulatorState {
     const resource = this.find(kind, id);
     const active = resource.activeOperation;
     if (active) {
-      if (active.type.endsWith('.CLOSE')) return { status: 202, operation: this.render(active) };
-      throw lockedByAnother(active);
+      if (active.type.endsWith('.CLOSE') && this.switches().secondOpen === 'same-operation') {
+        return { status: 202, operation: this.render(active) };
+      }
+      throw lockedByAnother();
     }
     if (resource.status === 'CLOSED') return { status: 204 };
     if (resource.status !== 'OPEN') throw inappropriateStatus(resource, ['OPEN']);
@@ -216,6 +253,46 @@ export class EmulatorState {
     this.settle();
     const operation = this.operations.get(id);
     return operation && this.render(operation);
+  }
+
+  /** `GET /operations`: the operations that pass every filter, sorted, at most `limit` of them. */
+  listOperations(filter: OperationFilter): OperationListJson {
+    this.settle();
+    const matching = [...this.operations.values()]
+      .map((operation) => ({ operation, json: this.render(operation) }))
+      .filter(({ operation, json }) => {
+        const submitted = operation.submittedAt;
+        return (
+          (filter.types === undefined || filter.types.includes(json.type)) &&
+          (filter.statuses === undefined || filter.statuses.includes(json.status)) &&
+          (filter.submittedGte === undefined || submitted >= filter.submittedGte) &&
+          (filter.submittedLte === undefined || submitted <= filter.submittedLte) &&
+          (filter.submittedGt === undefined || submitted > filter.submittedGt) &&
+          (filter.submittedLt === undefined || submitted < filter.submittedLt)
+        );
+      });
+    const keyOf = (entry: (typeof matching)[number], key: string): string | number => {
+      if (key === 'submitted') return entry.operation.submittedAt;
+      if (key === 'finished')
+        return entry.json.finished === undefined
+          ? Number.POSITIVE_INFINITY
+          : entry.operation.submittedAt + entry.operation.durationMs;
+      return entry.operation.id;
+    };
+    const sort = filter.sort.length === 0 ? ['id'] : filter.sort;
+    matching.sort((a, b) => {
+      for (const spec of sort) {
+        const descending = spec.startsWith('-');
+        const key = descending ? spec.slice(1) : spec;
+        const [x, y] = [keyOf(a, key), keyOf(b, key)];
+        if (x !== y) return (x < y ? -1 : 1) * (descending ? -1 : 1);
+      }
+      return 0;
+    });
+    return {
+      items: matching.slice(0, filter.limit).map(({ json }) => json),
+      has_more: matching.length > filter.limit,
+    };
   }
 
   /** A small log in the shape toloka-kit's `OperationLogItem` parses; empty until the operation ends. */
@@ -239,7 +316,7 @@ export class EmulatorState {
   private find(kind: ResourceKind, id: string): Resource {
     const existing = this.resources[kind].get(id);
     if (existing) return existing;
-    if (!this.autoCreate || !AUTO_CREATE_ID.test(id)) {
+    if (!this.switches().autoCreatePools || !AUTO_CREATE_ID.test(id)) {
       throw new TolokaError(
         404,
         'DOES_NOT_EXIST',
@@ -257,7 +334,7 @@ export class EmulatorState {
     timing: Pick<Operation, 'pendingMs' | 'durationMs' | 'result'>,
   ): Operation {
     const operation: Operation = {
-      id: randomUUID(),
+      id: this.switches().operationIds === 'hex24' ? randomBytes(12).toString('hex') : randomUUID(),
       type,
       resource,
       submittedAt: this.now(),
@@ -306,29 +383,32 @@ export class EmulatorState {
       progress = Math.min(99, Math.floor((99 * (elapsed - operation.pendingMs)) / runningMs));
     }
     const idKey = operation.resource.kind === 'pool' ? 'pool_id' : 'training_id';
+    const switches = this.switches();
+    const shown: RenderedStatus =
+      status === 'PENDING' && switches.unknownStatus !== null ? switches.unknownStatus : status;
     // Key order follows Toloka's documented example, which keeps captured bodies easy to diff.
     return {
       id: operation.id,
       type: operation.type,
-      status,
-      submitted: tolokaDate(operation.submittedAt),
-      ...(status === 'PENDING' ? {} : { started: tolokaDate(startedAt) }),
+      status: shown,
+      submitted: this.date(operation.submittedAt),
+      ...(status === 'PENDING' ? {} : { started: this.date(startedAt) }),
       ...(status === 'SUCCESS' || status === 'FAIL'
-        ? { finished: tolokaDate(operation.submittedAt + operation.durationMs) }
+        ? { finished: this.date(operation.submittedAt + operation.durationMs) }
         : {}),
-      progress,
+      ...(switches.operationProgress ? { progress } : {}),
       parameters: { [idKey]: operation.resource.id },
-      details: {},
+      ...(switches.operationDetails ? { details: {} } : {}),
     };
   }
 }
 
-function lockedByAnother(active: Operation): TolokaError {
+/** Toloka's text for the code, as both SDKs know it; no payload, so a client must look the operation up. */
+function lockedByAnother(): TolokaError {
   return new TolokaError(
     409,
     'POOL_LOCKED_BY_ANOTHER_OPERATION',
-    `Pool is locked by another operation (${active.type} ${active.id})`,
-    { operation_id: active.id },
+    'Operation forbidden while pool locked by another operation',
   );
 }
 
@@ -356,18 +436,18 @@ function snapshot(resource: Resource): ResourceState {
 }
 
 /** Fields shared by pools and trainings, in the shape toloka-kit's `Pool` and `Training` classes parse. */
-function readOnlyFields(resource: Resource): Record<string, unknown> {
+function readOnlyFields(resource: Resource, date: (ms: number) => string): Record<string, unknown> {
   const fields: Record<string, unknown> = { status: resource.status };
   if (resource.status === 'CLOSED' && resource.lastCloseReason !== undefined) {
     fields.last_close_reason = resource.lastCloseReason;
   }
-  fields.created = tolokaDate(resource.createdAt);
-  if (resource.lastStartedAt !== undefined) fields.last_started = tolokaDate(resource.lastStartedAt);
-  if (resource.lastStoppedAt !== undefined) fields.last_stopped = tolokaDate(resource.lastStoppedAt);
+  fields.created = date(resource.createdAt);
+  if (resource.lastStartedAt !== undefined) fields.last_started = date(resource.lastStartedAt);
+  if (resource.lastStoppedAt !== undefined) fields.last_stopped = date(resource.lastStoppedAt);
   return fields;
 }
 
-function poolJson(resource: Resource): Record<string, unknown> {
+function poolJson(resource: Resource, date: (ms: number) => string): Record<string, unknown> {
   return {
     id: resource.id,
     project_id: '1',
@@ -376,17 +456,17 @@ function poolJson(resource: Resource): Record<string, unknown> {
     reward_per_assignment: 0.01,
     assignment_max_duration_seconds: 600,
     defaults: { default_overlap_for_new_task_suites: 1, default_overlap_for_new_tasks: 1 },
-    will_expire: tolokaDate(resource.createdAt + YEAR_MS),
+    will_expire: date(resource.createdAt + YEAR_MS),
     auto_accept_solutions: true,
     priority: 0,
     quality_control: { configs: [] },
     mixer_config: { real_tasks_count: 1, golden_tasks_count: 0, training_tasks_count: 0 },
     type: 'REGULAR',
-    ...readOnlyFields(resource),
+    ...readOnlyFields(resource, date),
   };
 }
 
-function trainingJson(resource: Resource): Record<string, unknown> {
+function trainingJson(resource: Resource, date: (ms: number) => string): Record<string, unknown> {
   return {
     id: resource.id,
     project_id: '1',
@@ -399,7 +479,7 @@ function trainingJson(resource: Resource): Record<string, unknown> {
     task_suites_required_to_pass: 1,
     retry_training_after_days: 1,
     inherited_instructions: true,
-    ...readOnlyFields(resource),
+    ...readOnlyFields(resource, date),
   };
 }
 

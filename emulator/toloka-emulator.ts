@@ -4,15 +4,18 @@ import { EmulatorConfigError, errorBody, TolokaError } from './errors.ts';
 import { type Fault, FaultQueue, parseFault } from './faults.ts';
 import {
   EmulatorState,
+  type OperationFilter,
   type OperationJson,
   type PoolBehaviour,
   parsePoolBehaviour,
   type ResourceKind,
   type ResourceState,
 } from './state.ts';
+import { DEFAULT_SWITCHES, type EmulatorSwitches, parseSwitches } from './switches.ts';
 
 export type { Fault } from './faults.ts';
 export type { OperationJson, PoolBehaviour, ResourceState } from './state.ts';
+export type { EmulatorSwitches } from './switches.ts';
 
 export interface EmulatorOptions {
   /** Accepted tokens, with either scheme. Default `['local-dev-token']`. */
@@ -21,10 +24,9 @@ export interface EmulatorOptions {
   pools?: Record<string, PoolBehaviour>;
   /** Trainings known from the start, by ID. */
   trainings?: Record<string, PoolBehaviour>;
-  /**
-   * Default true: an unknown pool or training whose ID is a positive integer is created, CLOSED, on first use.
-   * False: unknown IDs answer 404 DOES_NOT_EXIST.
-   */
+  /** What real Toloka may do that the emulator does not by default (emulator/switches.ts). */
+  switches?: Partial<EmulatorSwitches>;
+  /** Shorthand for `switches.autoCreatePools`: create unknown positive-integer IDs on first use. Default false. */
   autoCreatePools?: boolean;
   /** More authenticated API requests than this within one second answer 429. Default 300; Infinity disables. */
   rateLimitPerSecond?: number;
@@ -33,6 +35,37 @@ export interface EmulatorOptions {
 }
 
 export type AuthScheme = 'OAuth' | 'ApiKey';
+
+/** One request to `/api/v1` and its answer, as observers see it (for conformance checks). */
+export interface Exchange {
+  readonly method: string;
+  /** The path after `/api/v1`, without the query string. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** Request headers, names in lower case; `authorization` is replaced by its scheme alone. */
+  readonly requestHeaders: Readonly<Record<string, string | string[] | undefined>>;
+  /** 0 when the connection was reset without an answer. */
+  readonly status: number;
+  readonly responseHeaders: Readonly<Record<string, string>>;
+  /** The body as sent; undefined when there was none. */
+  readonly body: string | undefined;
+  /** Set when an injected fault produced the answer: it departs from Toloka's contract on purpose. */
+  readonly fault?: Fault['kind'];
+  /** The switches in force when it was answered. */
+  readonly switches: EmulatorSwitches;
+}
+
+type ExchangeObserver = (exchange: Exchange) => void;
+const exchangeObservers = new Set<ExchangeObserver>();
+
+/**
+ * Calls `observer` with every exchange of every emulator in this process, until the returned
+ * function is called. The conformance checks of the tests use it (test/setup/conformance.ts).
+ */
+export function observeExchanges(observer: ExchangeObserver): () => void {
+  exchangeObservers.add(observer);
+  return () => exchangeObservers.delete(observer);
+}
 
 export interface RequestLogEntry {
   method: string;
@@ -61,7 +94,7 @@ const MALFORMED_BODY = '{"id": "trunc';
 const DEFAULT_TOKENS = ['local-dev-token'];
 const DEFAULT_RATE_LIMIT = 300;
 
-type Handler = (id: string) => Answer;
+type Handler = (id: string, query: URLSearchParams) => Answer;
 
 /**
  * A Toloka API emulator on a real HTTP server: `/api/v1` behaves like the parts of Toloka this app uses,
@@ -78,6 +111,8 @@ export class TolokaEmulator {
   private readonly tokens: ReadonlySet<string>;
   private readonly rateLimit: number;
   private readonly now: () => number;
+  private readonly initialSwitches: EmulatorSwitches;
+  private currentSwitches: EmulatorSwitches;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Arrival times of the requests counted against the rate limit during the last second. */
   private recent: number[] = [];
@@ -94,7 +129,13 @@ export class TolokaEmulator {
     this.tokens = new Set(tokens);
     this.rateLimit = rateLimit;
     this.now = options.now ?? Date.now;
-    this.state = new EmulatorState(this.now, options.autoCreatePools ?? true, {
+    this.initialSwitches = {
+      ...DEFAULT_SWITCHES,
+      ...(options.autoCreatePools === undefined ? {} : { autoCreatePools: options.autoCreatePools }),
+      ...parseSwitches(options.switches ?? {}),
+    };
+    this.currentSwitches = this.initialSwitches;
+    this.state = new EmulatorState(this.now, () => this.currentSwitches, {
       pools: options.pools ?? {},
       trainings: options.trainings ?? {},
     });
@@ -165,6 +206,17 @@ export class TolokaEmulator {
     return this.state.getOperation(id);
   }
 
+  /** The switches in force. */
+  get switches(): EmulatorSwitches {
+    return this.currentSwitches;
+  }
+
+  /** Changes some switches; the others keep their values. `reset()` restores the constructor's. */
+  setSwitches(switches: Partial<EmulatorSwitches>): EmulatorSwitches {
+    this.currentSwitches = { ...this.currentSwitches, ...parseSwitches(switches) };
+    return this.currentSwitches;
+  }
+
   injectFault(fault: Fault): void {
     this.faults.add(fault);
   }
@@ -191,6 +243,7 @@ export class TolokaEmulator {
 
   /** Back to the constructor's configuration: pools, trainings, operations, faults, log and rate window. */
   reset(): void {
+    this.currentSwitches = this.initialSwitches;
     this.state.reset();
     this.faults.clear();
     this.resetLog();
@@ -198,7 +251,8 @@ export class TolokaEmulator {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const pathname = new URL(req.url ?? '/', 'http://emulator').pathname;
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const pathname = url.pathname;
     const method = req.method ?? 'GET';
     const body = await readBody(req);
     if (pathname === CONTROL_PREFIX || pathname.startsWith(`${CONTROL_PREFIX}/`)) {
@@ -209,46 +263,80 @@ export class TolokaEmulator {
       send(res, { status: 404, body: errorBody(404, undefined, `No route for ${pathname}`) });
       return;
     }
-    await this.api(req, res, method, pathname.slice(API_PREFIX.length));
+    await this.api(req, res, method, pathname.slice(API_PREFIX.length), url.searchParams);
   }
 
-  private async api(req: IncomingMessage, res: ServerResponse, method: string, path: string): Promise<void> {
+  private async api(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+    query: URLSearchParams,
+  ): Promise<void> {
     const at = this.now();
     const authorization = req.headers.authorization;
+    const switches = this.currentSwitches;
     const log = (status: number) => {
       this.requests.push({ method, path, status, at, authScheme: schemeOf(authorization) });
+    };
+    const observe = (answer: Answer | undefined, fault?: Fault['kind']) => {
+      if (exchangeObservers.size === 0) return;
+      const sent = answer === undefined ? undefined : rendered(answer);
+      const exchange: Exchange = {
+        method,
+        path,
+        query,
+        requestHeaders: { ...req.headers, authorization: schemeOf(authorization) ?? authorization },
+        status: answer?.status ?? 0,
+        responseHeaders: sent?.headers ?? {},
+        body: sent?.payload,
+        ...(fault === undefined ? {} : { fault }),
+        switches,
+      };
+      for (const observer of exchangeObservers) observer(exchange);
     };
 
     const fault = this.faults.take(method, path);
     if (fault?.kind === 'reset') {
       log(0);
+      observe(undefined, 'reset');
       req.socket.destroy();
       return;
     }
     if (fault?.kind === 'status' || fault?.kind === 'malformed') {
       const answer = faultAnswer(fault);
       log(answer.status);
+      observe(answer, fault.kind);
       send(res, answer);
       return;
     }
     // Acted on at once, answered late: the state change has happened even if the client gave up
     // waiting, which is what a retry after a client-side time-out meets on the real service.
-    const answer = this.answer(method, path, authorization);
+    const answer = this.answer(method, path, query, authorization);
     log(answer.status);
+    observe(answer);
     if (fault?.kind === 'delay') await this.sleep(fault.delayMs);
     send(res, answer);
   }
 
-  private answer(method: string, path: string, authorization: string | undefined): Answer {
+  private answer(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    authorization: string | undefined,
+  ): Answer {
     if (!this.authenticated(authorization)) {
-      return {
-        status: 401,
-        body: errorBody(
-          401,
-          'AUTHENTICATION_ERROR',
-          'Missing or invalid Authorization: use "OAuth <token>" or "ApiKey <key>"',
-        ),
-      };
+      // Whether Toloka answers a bad token with 401 or 403 is not documented: a switch chooses.
+      return this.currentSwitches.badTokenStatus === 403
+        ? { status: 403, body: errorBody(403, 'ACCESS_DENIED', 'Access denied: the token is not valid') }
+        : {
+            status: 401,
+            body: errorBody(
+              401,
+              'AUTHENTICATION_ERROR',
+              'Missing or invalid Authorization: use "OAuth <token>" or "ApiKey <key>"',
+            ),
+          };
     }
     if (!this.admit()) {
       return {
@@ -268,7 +356,7 @@ export class TolokaEmulator {
       };
     }
     try {
-      return handler(id);
+      return handler(id, query);
     } catch (error) {
       if (error instanceof TolokaError) return { status: error.status, body: error.toBody() };
       throw error;
@@ -277,6 +365,12 @@ export class TolokaEmulator {
 
   private findRoute(segments: string[]): { id: string; handlers: Record<string, Handler> } | undefined {
     const [collection, id, action, ...rest] = segments;
+    if (collection === 'operations' && id === undefined) {
+      return {
+        id: '',
+        handlers: { GET: (_key, query) => ok(this.state.listOperations(operationFilter(query))) },
+      };
+    }
     if (id === undefined || id === '' || rest.length > 0) return undefined;
     if (collection === 'pools' || collection === 'trainings') {
       const kind: ResourceKind = collection === 'pools' ? 'pool' : 'training';
@@ -347,6 +441,10 @@ export class TolokaEmulator {
       return ok(this.state.setResource(kind, id, parsePoolBehaviour(parseJson(body))));
     }
     switch (path) {
+      case '/switches':
+        if (method === 'GET') return ok(this.currentSwitches);
+        if (method === 'POST') return ok(this.setSwitches(parseSwitches(parseJson(body))));
+        return notAllowed(method, 'GET, POST');
       case '/faults':
         if (method === 'POST') {
           this.injectFault(parseFault(parseJson(body)));
@@ -458,8 +556,8 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function send(res: ServerResponse, answer: Answer): void {
-  if (res.destroyed) return;
+/** The headers and body an answer goes out with. */
+function rendered(answer: Answer): { headers: Record<string, string>; payload: string | undefined } {
   const headers: Record<string, string> = { ...answer.headers };
   let payload: string | undefined;
   if (answer.body !== undefined && answer.status !== 204) {
@@ -467,6 +565,70 @@ function send(res: ServerResponse, answer: Answer): void {
     const hasType = Object.keys(headers).some((name) => name.toLowerCase() === 'content-type');
     if (!hasType) headers['content-type'] = 'application/json';
   }
+  return { headers, payload };
+}
+
+function send(res: ServerResponse, answer: Answer): void {
+  if (res.destroyed) return;
+  const { headers, payload } = rendered(answer);
   res.writeHead(answer.status, headers);
   res.end(payload);
+}
+
+const OPERATION_SORT_KEYS: ReadonlySet<string> = new Set(['id', 'submitted', 'finished']);
+const DEFAULT_OPERATION_LIMIT = 50;
+const MAX_OPERATION_LIMIT = 500;
+
+/** The query of `GET /operations` as a filter; a bad value is 400 `VALIDATION_ERROR`, naming it. */
+function operationFilter(query: URLSearchParams): OperationFilter {
+  const invalid = (name: string, why: string): never => {
+    throw new TolokaError(400, 'VALIDATION_ERROR', `Invalid query parameter ${name}: ${why}`);
+  };
+  const list = (name: string) => {
+    const value = query.get(name);
+    return value === null ? undefined : value.split(',').filter((item) => item !== '');
+  };
+  const date = (name: string): number | undefined => {
+    const value = query.get(name);
+    if (value === null) return undefined;
+    const match = /^([0-9]{4}-[0-9]{2}-[0-9]{2})(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?$/.exec(
+      value,
+    );
+    const ms =
+      match === null
+        ? Number.NaN
+        : Date.parse(`${match[1]}${match[2] ?? 'T00:00'}Z`.replace(/(\.[0-9]{3})[0-9]+Z$/, '$1Z'));
+    return Number.isNaN(ms)
+      ? invalid(name, `${JSON.stringify(value)} is not a UTC date (YYYY-MM-DD[Thh:mm[:ss[.ssssss]]])`)
+      : ms;
+  };
+  let limit = DEFAULT_OPERATION_LIMIT;
+  const rawLimit = query.get('limit');
+  if (rawLimit !== null) {
+    limit = Number(rawLimit);
+    if (!/^[0-9]+$/.test(rawLimit) || limit < 1 || limit > MAX_OPERATION_LIMIT) {
+      invalid('limit', `must be a whole number from 1 to ${MAX_OPERATION_LIMIT}`);
+    }
+  }
+  const sort = list('sort') ?? [];
+  for (const key of sort) {
+    if (!OPERATION_SORT_KEYS.has(key.replace(/^-/, '')))
+      invalid('sort', `unknown key ${JSON.stringify(key)}`);
+  }
+  const filter: { -readonly [K in keyof OperationFilter]: OperationFilter[K] } = { limit, sort };
+  const types = list('type');
+  if (types !== undefined) filter.types = types;
+  const statuses = list('status');
+  if (statuses !== undefined) filter.statuses = statuses;
+  const bounds = [
+    ['submitted_gte', 'submittedGte'],
+    ['submitted_lte', 'submittedLte'],
+    ['submitted_gt', 'submittedGt'],
+    ['submitted_lt', 'submittedLt'],
+  ] as const;
+  for (const [name, key] of bounds) {
+    const value = date(name);
+    if (value !== undefined) filter[key] = value;
+  }
+  return filter;
 }

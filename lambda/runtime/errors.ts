@@ -73,6 +73,21 @@ export class TokenUnavailableError extends AppError {
   }
 }
 
+/**
+ * The token cannot go into an HTTP header (a line break, a character outside Latin-1): no retry
+ * can fix it, and undici would otherwise fail the request as if the network were down. Names
+ * where the token came from, never the token.
+ */
+export class UnsendableTokenError extends AppError {
+  readonly code = 'TOKEN_NOT_SENDABLE';
+  constructor(
+    readonly source: string,
+    readonly reason: string,
+  ) {
+    super(`the token in ${source} cannot be sent in an HTTP header: ${reason}; store it again without it`);
+  }
+}
+
 /** The next status check could not be enqueued. */
 export class CheckQueueError extends AppError {
   readonly code = 'CHECK_ENQUEUE_FAILED';

@@ -1,5 +1,5 @@
 import { InvalidMessageError } from './errors.ts';
-import { type OpenTarget, targetFields } from './model.ts';
+import { isOperationId, type OpenTarget, targetFields } from './model.ts';
 
 /** Toloka IDs are 64-bit integers; 19 digits hold every positive one. */
 const ID_PATTERN = /^[1-9][0-9]{0,18}$/;
@@ -111,7 +111,7 @@ export function parseCheckMessage(body: string): CheckMessage {
       ? { kind: 'training', id: parseId('trainingId', record.trainingId) }
       : { kind: 'pool', id: parseId('poolId', record.poolId) };
   const { operationId, requestedAt, deadline, attempt } = record;
-  if (typeof operationId !== 'string' || !/^[A-Za-z0-9._:-]{1,128}$/.test(operationId)) {
+  if (!isOperationId(operationId)) {
     throw new InvalidMessageError(
       'operationId',
       `must be a Toloka operation ID, got ${describe(operationId)}`,

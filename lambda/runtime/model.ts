@@ -3,7 +3,38 @@ export type OpenTarget =
   | { readonly kind: 'pool'; readonly id: string }
   | { readonly kind: 'training'; readonly id: string };
 
-export type OperationStatus = 'PENDING' | 'RUNNING' | 'SUCCESS' | 'FAIL';
+/**
+ * Toloka's operation statuses, and any other it may add: both official SDKs treat a status they
+ * do not know as not terminal, and so does this app (only `SUCCESS` and `FAIL` end an opening).
+ */
+export type OperationStatus = 'PENDING' | 'RUNNING' | 'SUCCESS' | 'FAIL' | (string & {});
+
+/**
+ * The one rule for an operation ID, in the client and in the check-message parser: Toloka's IDs
+ * are opaque (UUIDs and 24-hex IDs both appear in its specification), so letters, digits, `-`
+ * and `_`, starting with a letter or digit: never `.`, `..`, `/` or anything that changes the
+ * path it is put in.
+ */
+export const OPERATION_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+export function isOperationId(value: unknown): value is string {
+  return typeof value === 'string' && OPERATION_ID_PATTERN.test(value);
+}
+
+/**
+ * A Toloka date as an instant: UTC, ISO 8601 without a zone (`2026-11-28T12:00:00`, with 0 to
+ * 6 fraction digits). `Date.parse` would read a zone-less value as local time. Undefined for
+ * anything else.
+ */
+export function parseTolokaDate(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const match = /^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,6}))?$/.exec(value);
+  if (match === null) return undefined;
+  const ms = Date.parse(`${match[1]}Z`);
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 19) !== match[1]) return undefined;
+  const fraction = (match[2] ?? '').padEnd(6, '0');
+  return ms + Math.floor(Number(fraction) / 1000);
+}
 
 /** The fields of a Toloka operation that this app reads; Toloka sends more. */
 export interface TolokaOperation {
@@ -29,7 +60,7 @@ export interface TolokaPoolState {
   readonly lastStopped?: string;
 }
 
-export function isTerminal(status: OperationStatus): status is 'SUCCESS' | 'FAIL' {
+export function isTerminal(status: OperationStatus): boolean {
   return status === 'SUCCESS' || status === 'FAIL';
 }
 

@@ -1,7 +1,13 @@
 import { authorizationHeader } from './authorization.ts';
 import type { CheckQueue } from './check-queue.ts';
 import type { PollSettings } from './config.ts';
-import { type InvalidMessageError, isTransient, RetriesExhaustedError, TolokaApiError } from './errors.ts';
+import {
+  type InvalidMessageError,
+  isTransient,
+  RetriesExhaustedError,
+  TolokaApiError,
+  UnsendableTokenError,
+} from './errors.ts';
 import type { CheckMessage } from './messages.ts';
 import {
   isTerminal,
@@ -62,8 +68,11 @@ export async function openTarget(
   const now = deps.now ?? Date.now;
   const requestedAtMs = now();
   const requestedAt = new Date(requestedAtMs).toISOString();
-  const authorization = authorizationHeader(await deps.tokens.getToken());
   const base = { ...targetFields(target), requestedAt };
+  const authorization = await authorizationOf(deps);
+  if (authorization instanceof UnsendableTokenError) {
+    return finish(deps, failedRecord(authorization, base, requestedAtMs, now()));
+  }
 
   let response: Awaited<ReturnType<TolokaApi['open']>>;
   try {
@@ -182,7 +191,13 @@ export async function checkOperation(
     operationId: message.operationId,
     requestedAt: message.requestedAt,
   };
-  const authorization = authorizationHeader(await deps.tokens.getToken());
+  const authorization = await authorizationOf(deps);
+  if (authorization instanceof UnsendableTokenError) {
+    return finish(deps, {
+      ...failedRecord(authorization, base, requestedAtMs, now()),
+      checks: message.attempt,
+    });
+  }
 
   let operation: TolokaOperation;
   try {
@@ -276,6 +291,15 @@ function failedRecord(error: unknown, base: RecordBase, requestedAtMs: number, n
       elapsedMs: nowMs - requestedAtMs,
     };
   }
+  if (error instanceof UnsendableTokenError) {
+    return {
+      outcome: 'FAILED',
+      ...base,
+      code: error.code,
+      message: error.message,
+      elapsedMs: nowMs - requestedAtMs,
+    };
+  }
   throw error;
 }
 
@@ -318,6 +342,20 @@ function callToloka<T>(
     },
     attempt,
   );
+}
+
+/**
+ * The Authorization header for the current token, or the permanent error of a token that cannot
+ * be sent at all (reported as a FAILED opening naming the token's source, never the token).
+ */
+async function authorizationOf(deps: OpeningDependencies): Promise<string | UnsendableTokenError> {
+  const token = await deps.tokens.getToken();
+  try {
+    return authorizationHeader(token, deps.tokens.source);
+  } catch (error) {
+    if (error instanceof UnsendableTokenError) return error;
+    throw error;
+  }
 }
 
 function defaultSleep(ms: number): Promise<void> {

@@ -4,11 +4,16 @@ import { TokenUnavailableError } from './errors.ts';
 /** Where the Toloka credential comes from. Implementations never log or echo the value. */
 export interface TokenSource {
   getToken(): Promise<string>;
+  /** Where the token comes from, for messages (`SSM parameter /toloka/api-token`); never the token. */
+  readonly source?: string;
 }
 
 /** A fixed credential: the CLI's `TOLOKA_TOKEN`, the local run and tests. */
 export class StaticTokenSource implements TokenSource {
-  constructor(private readonly token: string) {}
+  constructor(
+    private readonly token: string,
+    readonly source = 'the configured token',
+  ) {}
   async getToken(): Promise<string> {
     return this.token;
   }
@@ -29,6 +34,10 @@ export class SsmTokenSource implements TokenSource {
     provider?: SSMProvider,
   ) {
     if (provider !== undefined) this.provider = Promise.resolve(provider);
+  }
+
+  get source(): string {
+    return `SSM parameter ${this.parameterName}`;
   }
 
   getToken(): Promise<string> {

@@ -9,8 +9,14 @@ import requestModule from 'undici/lib/api/api-request.js';
 import errorsModule from 'undici/lib/core/errors.js';
 // @ts-expect-error as above
 import agentModule from 'undici/lib/dispatcher/agent.js';
-import { TolokaApiError, TolokaNetworkError, TolokaProtocolError } from './errors.ts';
-import type { OpenResponse, OpenTarget, OperationStatus, TolokaOperation, TolokaPoolState } from './model.ts';
+import { InvalidMessageError, TolokaApiError, TolokaNetworkError, TolokaProtocolError } from './errors.ts';
+import {
+  isOperationId,
+  type OpenResponse,
+  type OpenTarget,
+  type TolokaOperation,
+  type TolokaPoolState,
+} from './model.ts';
 
 const Agent: typeof UndiciAgent = agentModule;
 /** undici's `request` without the index's URL parsing: called on a dispatcher with an origin and a path. */
@@ -34,12 +40,6 @@ export interface HttpTolokaApiOptions {
   readonly dispatcher?: Dispatcher;
 }
 
-const OPERATION_STATUSES: ReadonlySet<string> = new Set<OperationStatus>([
-  'PENDING',
-  'RUNNING',
-  'SUCCESS',
-  'FAIL',
-]);
 /** Bodies larger than this are not Toloka's: an operation or an error is well under 1 kB. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -70,8 +70,13 @@ export class HttpTolokaApi implements TolokaApi {
       authorization,
     );
     if (response.status === 204) return { kind: 'already-open' };
-    if (response.status === 200 || response.status === 201 || response.status === 202) {
-      return { kind: 'operation', operation: parseOperation(response.text) };
+    // The specification's only success for an open is 202 with the operation it started.
+    if (response.status === 202)
+      return { kind: 'operation', operation: openOperation(response.text, target) };
+    if (response.status >= 200 && response.status < 300) {
+      throw new TolokaProtocolError(
+        `the open of ${target.kind} ${target.id} answered ${response.status}, not 202 or 204`,
+      );
     }
     throw apiError(response);
   }
@@ -94,8 +99,23 @@ export class HttpTolokaApi implements TolokaApi {
   }
 
   async getOperation(operationId: string, authorization: string): Promise<TolokaOperation> {
-    const response = await this.send('GET', `/operations/${encodeURIComponent(operationId)}`, authorization);
-    if (response.status === 200) return parseOperation(response.text);
+    // Never a request built from something that is not an operation ID (`..` would leave the path).
+    if (!isOperationId(operationId)) {
+      throw new InvalidMessageError(
+        'operationId',
+        `must be a Toloka operation ID, got ${JSON.stringify(operationId)}`,
+      );
+    }
+    const response = await this.send('GET', `/operations/${operationId}`, authorization);
+    if (response.status === 200) {
+      const operation = parseOperation(response.text);
+      if (operation.id !== operationId) {
+        throw new TolokaProtocolError(
+          `asked for operation ${operationId}, Toloka answered with operation ${operation.id}`,
+        );
+      }
+      return operation;
+    }
     throw apiError(response);
   }
 
@@ -172,17 +192,49 @@ function parseJsonObject(text: string, what: string): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
+/**
+ * An operation as Toloka sends it. A status this app does not know is kept, not refused: both
+ * official SDKs treat it as not terminal, and so does the caller (only SUCCESS and FAIL end).
+ */
 function parseOperation(text: string): TolokaOperation {
   const body = parseJsonObject(text, 'operation');
   const { id, status, progress } = body;
   if (typeof id !== 'string' || id === '') throw new TolokaProtocolError('operation has no id');
-  if (typeof status !== 'string' || !OPERATION_STATUSES.has(status)) {
-    throw new TolokaProtocolError(`operation ${id} has an unknown status ${JSON.stringify(status)}`);
+  if (!isOperationId(id))
+    throw new TolokaProtocolError(`operation id ${JSON.stringify(id)} is not an operation ID`);
+  if (typeof status !== 'string' || status === '') {
+    throw new TolokaProtocolError(`operation ${id} has no status (got ${JSON.stringify(status)})`);
   }
   return {
     ...(body as unknown as TolokaOperation),
     progress: typeof progress === 'number' && Number.isFinite(progress) ? progress : undefined,
   };
+}
+
+/**
+ * The 202 body of an open: an operation of the right type for the pool or training asked for.
+ * Anything else (another type, another pool, no parameters) is a protocol error, never an opening.
+ */
+function openOperation(text: string, target: OpenTarget): TolokaOperation {
+  const operation = parseOperation(text);
+  const expectedType = target.kind === 'pool' ? 'POOL.OPEN' : 'TRAINING.OPEN';
+  const idKey = target.kind === 'pool' ? 'pool_id' : 'training_id';
+  const parameters = (operation as { parameters?: unknown }).parameters;
+  const askedFor =
+    typeof parameters === 'object' && parameters !== null
+      ? (parameters as Record<string, unknown>)[idKey]
+      : undefined;
+  if (operation.type !== expectedType) {
+    throw new TolokaProtocolError(
+      `the open of ${target.kind} ${target.id} answered an operation of type ${JSON.stringify(operation.type)}, not ${expectedType}`,
+    );
+  }
+  if (String(askedFor) !== target.id || (typeof askedFor !== 'string' && typeof askedFor !== 'number')) {
+    throw new TolokaProtocolError(
+      `the open of ${target.kind} ${target.id} answered an operation for ${idKey} ${JSON.stringify(askedFor)}`,
+    );
+  }
+  return operation;
 }
 
 function apiError(response: RawResponse): TolokaApiError {

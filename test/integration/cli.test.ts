@@ -99,9 +99,12 @@ describe.concurrent('toloka-pool open', SLOW, () => {
     expect(record.operationId).toMatch(UUID);
     expect(emulator.countRequests('POST', '/pools/4101/open')).toBe(1);
 
-    const human = await cli(['open', '4101']);
+    // Another pool: a second open of 4101 while it runs meets 409 POOL_LOCKED_BY_ANOTHER_OPERATION.
+    emulator.setPool('4199', { openDurationMs: 600_000 });
+    const human = await cli(['open', '4199']);
     expect(human.code).toBe(0);
-    expect(human.stdout).toContain(`toloka-pool status ${String(record.operationId)}`);
+    const humanOperation = emulator.getPoolState('4199')?.activeOperationId;
+    expect(human.stdout).toContain(`toloka-pool status ${String(humanOperation)}`);
   });
 
   it('--wait follows the operation to OPENED, with one progress line per change on stderr', async () => {

@@ -20,7 +20,15 @@ interface ErrorBody {
 }
 
 let clock = START;
-const emulator = new TolokaEmulator({ now: () => clock });
+// Unknown pools are 404, so the pools and trainings these tests use without configuring them
+// are created here.
+const emulator = new TolokaEmulator({
+  now: () => clock,
+  pools: Object.fromEntries(
+    ['1', '2', '3', '5', '6', '10', '23', '24', '31', '41', '50', '60', '62', '64'].map((id) => [id, {}]),
+  ),
+  trainings: { '61': {} },
+});
 let origin = '';
 
 beforeAll(async () => {
@@ -103,7 +111,7 @@ describe('authentication', () => {
   });
 
   it('accepts every token it was configured with', async () => {
-    const multi = new TolokaEmulator({ tokens: ['first', 'second'] });
+    const multi = new TolokaEmulator({ tokens: ['first', 'second'], pools: { '1': {} } });
     const base = await multi.start();
     try {
       expect((await call('GET', '/pools/1', { base, authorization: 'ApiKey first' })).status).toBe(200);
@@ -138,7 +146,7 @@ describe('opening a pool', () => {
       advance(500);
       const running = await getOperation(created.id);
       expect(running.status).toBe('RUNNING');
-      progress.push(running.progress);
+      progress.push(running.progress ?? -1);
     }
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
     expect(new Set(progress).size).toBe(progress.length);
@@ -189,7 +197,22 @@ describe('opening a pool', () => {
     expect((await call('POST', '/pools/5/open')).status).toBe(204);
   });
 
-  it('answers a second open during a running operation with the same operation', async () => {
+  it('answers a second open during a running operation with 409 POOL_LOCKED_BY_ANOTHER_OPERATION, as the digest assumes', async () => {
+    await openPool('6');
+    advance(1_000);
+    const response = await call('POST', '/pools/6/open');
+    expect(response.status).toBe(409);
+    const body = (await response.json()) as ErrorBody;
+    expect(body).toMatchObject({
+      code: 'POOL_LOCKED_BY_ANOTHER_OPERATION',
+      message: 'Operation forbidden while pool locked by another operation',
+    });
+    // No hint of the running operation: a client has to look it up (GET /operations).
+    expect(body.payload).toBeUndefined();
+  });
+
+  it('answers a second open during a running operation with the same operation with the same-operation switch', async () => {
+    emulator.setSwitches({ secondOpen: 'same-operation' });
     const first = await openPool('6');
     advance(1_000);
     const second = await openPool('6');
@@ -253,15 +276,29 @@ describe('opening a pool', () => {
     expect(((await response.json()) as ErrorBody).code).toBe('DOES_NOT_EXIST');
   });
 
-  it('answers 404 for an unknown pool when auto-creation is off', async () => {
-    const strict = new TolokaEmulator({ autoCreatePools: false, pools: { '1': {} } });
+  it('answers 404 for a pool or training nobody created, and for a training opened as a pool', async () => {
+    const strict = new TolokaEmulator({ pools: { '1': {} }, trainings: { '7': {} } });
     const base = await strict.start();
     try {
       expect((await call('POST', '/pools/2/open', { base })).status).toBe(404);
       expect((await call('GET', '/pools/2', { base })).status).toBe(404);
+      expect((await call('POST', '/pools/7/open', { base })).status).toBe(404);
+      expect((await call('POST', '/trainings/1/open', { base })).status).toBe(404);
       expect((await call('POST', '/pools/1/open', { base })).status).toBe(202);
+      expect((await call('POST', '/trainings/7/open', { base })).status).toBe(202);
     } finally {
       await strict.stop();
+    }
+  });
+
+  it('creates unknown pools on first use with the autoCreatePools switch', async () => {
+    const lax = new TolokaEmulator({ switches: { autoCreatePools: true } });
+    const base = await lax.start();
+    try {
+      expect((await call('POST', '/pools/2/open', { base })).status).toBe(202);
+      expect((await call('POST', '/pools/abc/open', { base })).status).toBe(404);
+    } finally {
+      await lax.stop();
     }
   });
 });
@@ -420,7 +457,7 @@ describe('routing', () => {
 describe('rate limit', () => {
   it('answers 429 TOO_MANY_REQUESTS beyond the limit within one second, then recovers', async () => {
     let now = START;
-    const limited = new TolokaEmulator({ rateLimitPerSecond: 3, now: () => now });
+    const limited = new TolokaEmulator({ rateLimitPerSecond: 3, now: () => now, pools: { '1': {} } });
     const base = await limited.start();
     try {
       for (let i = 0; i < 3; i += 1) expect((await call('GET', '/pools/1', { base })).status).toBe(200);
@@ -506,8 +543,10 @@ describe('fault injection', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const state = emulator.getPoolState('50');
     expect(state?.activeOperationId).toEqual(expect.any(String));
-    const retried = await openPool('50');
-    expect(retried.id).toBe(state?.activeOperationId);
+    // The retry meets the operation its first attempt started: locked, by default.
+    const retried = await call('POST', '/pools/50/open');
+    expect(retried.status).toBe(409);
+    expect(((await retried.json()) as ErrorBody).code).toBe('POOL_LOCKED_BY_ANOTHER_OPERATION');
   });
 
   it('answers normally after the delay when the client waits', async () => {
@@ -522,7 +561,7 @@ describe('fault injection', () => {
     emulator.injectFault({ kind: 'reset', method: 'POST' });
     await expect(call('POST', '/pools/1/open')).rejects.toThrow(TypeError);
     expect(emulator.requests.at(-1)).toMatchObject({ method: 'POST', path: '/pools/1/open', status: 0 });
-    expect(emulator.getPoolState('1')).toBeUndefined();
+    expect(emulator.getPoolState('1')?.activeOperationId).toBeUndefined();
     expect((await call('POST', '/pools/1/open')).status).toBe(202);
   });
 
@@ -683,7 +722,7 @@ describe('HTTP control endpoints', () => {
 
 describe('lifecycle', () => {
   it('reports its origin and stops promptly even with a keep-alive connection open', async () => {
-    const local = new TolokaEmulator();
+    const local = new TolokaEmulator({ pools: { '1': {} } });
     expect(() => local.url).toThrow();
     const base = await local.start();
     expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -701,7 +740,17 @@ describe('command line', () => {
     const root = fileURLToPath(new URL('../../', import.meta.url));
     const child = spawn(
       'node_modules/.bin/tsx',
-      ['emulator/main.ts', '--port', '0', '--token', 'cli-token-one', '--token', 'cli-token-two'],
+      [
+        'emulator/main.ts',
+        '--port',
+        '0',
+        '--token',
+        'cli-token-one',
+        '--token',
+        'cli-token-two',
+        '--pool',
+        '1',
+      ],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';

@@ -206,14 +206,24 @@ describe.concurrent('toloka-kit against the emulator in real time', { timeout: S
     trainings: { '7': { openDurationMs: 1500 } },
   });
   let origin = '';
+  // The same pool 108 where a second open answers the running operation (the emulator's switch).
+  const sameOperation = new TolokaEmulator({
+    tokens: [TOKEN],
+    pools: { '108': { openDurationMs: 4000 } },
+    switches: { secondOpen: 'same-operation' },
+  });
+  let sameOperationOrigin = '';
 
   let runs: ReturnType<typeof launchAll>;
   function launchAll() {
     // The emulator opens at once but answers after 1.5 s; toloka-kit gives up after 0.7 s and POSTs again.
-    emulator.injectFault({ kind: 'delay', delayMs: 1500, method: 'POST', path: '/pools/108/open' });
+    for (const target of [emulator, sameOperation]) {
+      target.injectFault({ kind: 'delay', delayMs: 1500, method: 'POST', path: '/pools/108/open' });
+    }
     return {
       // The runs that sleep longest on operations go first.
-      timedOutOpen: launch('open_pool', origin, { pools: ['108'], httpTimeoutS: 0.7 }),
+      timedOutOpen: launch('open_pool', sameOperationOrigin, { pools: ['108'], httpTimeoutS: 0.7 }),
+      lockedRetry: launch('open_pool', origin, { pools: ['108'], httpTimeoutS: 0.7 }),
       openTraining: launch('open_training', origin, { training: '7' }),
       openPool: launch('open_pool', origin, { pools: ['101'] }),
       waitOperation: launch('wait_operation', origin, { pools: ['102'] }),
@@ -230,12 +240,14 @@ describe.concurrent('toloka-kit against the emulator in real time', { timeout: S
 
   beforeAll(async () => {
     origin = await emulator.start();
+    sameOperationOrigin = await sameOperation.start();
     runs = launchAll();
   });
 
   afterAll(async () => {
     await Promise.allSettled(Object.values(runs ?? {}));
     await emulator.stop();
+    await sameOperation.stop();
   }, SUITE_TIMEOUT_MS);
 
   it('lets toloka-kit open_pool wait until the emulator reports SUCCESS', async ({ expect }) => {
@@ -390,14 +402,28 @@ describe.concurrent('toloka-kit against the emulator in real time', { timeout: S
     ]);
   });
 
-  it('converges on one operation when toloka-kit retries an open that timed out on its side', async ({
+  it('fails with POOL_LOCKED_BY_ANOTHER_OPERATION when toloka-kit retries an open that reached Toloka (the default)', async ({
+    expect,
+  }) => {
+    // What toloka-api.md assumes Toloka does: the retried POST meets the operation its first
+    // attempt started, and toloka-kit raises on the 409, although the pool opens fine.
+    await expect(runs.lockedRetry).rejects.toThrow(
+      /IncorrectActionsApiError.*"code": "POOL_LOCKED_BY_ANOTHER_OPERATION"/s,
+    );
+    const statuses = emulator.requests
+      .filter((entry) => entry.path === '/pools/108/open')
+      .map((entry) => entry.status);
+    expect(statuses).toContain(409);
+  });
+
+  it('converges on one operation when toloka-kit retries an open that timed out on its side (same-operation switch)', async ({
     expect,
   }) => {
     const { pool, polls } = await runs.timedOutOpen;
 
     expect(pool).toMatchObject({ status: 'OPEN' });
     // Logged in the order answered, so sorted by arrival. A starved machine may add a timed-out retry.
-    const posts = emulator.requests
+    const posts = sameOperation.requests
       .filter((entry) => entry.path === '/pools/108/open')
       .sort((left, right) => left.at - right.at);
     expect(posts.length).toBeGreaterThanOrEqual(2);
@@ -406,7 +432,9 @@ describe.concurrent('toloka-kit against the emulator in real time', { timeout: S
     expect(ids.size).toBe(1);
     // The operation toloka-kit followed is the one the first, timed-out POST created.
     const [operationId] = [...ids];
-    const submittedAt = tolokaInstant(emulator.getOperation(present(operationId, 'operation ID'))?.submitted);
+    const submittedAt = tolokaInstant(
+      sameOperation.getOperation(present(operationId, 'operation ID'))?.submitted,
+    );
     const [first, retry] = posts;
     expect(submittedAt - present(first, 'first POST').at).toBeLessThan(50);
     expect(present(retry, 'retried POST').at - submittedAt).toBeGreaterThanOrEqual(600);
@@ -598,8 +626,9 @@ describe.concurrent('toloka-kit reading what the emulator reports at a fixed mom
       class: 'IncorrectActionsApiError',
       status_code: 409,
       code: 'POOL_LOCKED_BY_ANOTHER_OPERATION',
-      payload: { operation_id: closing },
+      payload: null,
     });
+    expect(closing).toEqual(expect.any(String));
     // A 409 is terminal: toloka-kit does not retry it.
     for (const id of ['206', '207', '208', '209'])
       expect(emulator.countRequests('POST', `/pools/${id}/open`)).toBe(1);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { authorizationHeader } from '../../lambda/runtime/authorization.ts';
+import { isTransient, UnsendableTokenError } from '../../lambda/runtime/errors.ts';
 
 // Shaped like Toloka API keys: two dots, the first at index 22-24.
 const apiKey22 = `${'a'.repeat(22)}.${'b'.repeat(10)}.${'c'.repeat(40)}`;
@@ -36,5 +37,33 @@ describe('authorizationHeader', () => {
 
   it('trims the stored value', () => {
     expect(authorizationHeader('  token-with-newline\n')).toBe('OAuth token-with-newline');
+  });
+});
+
+describe('a token that cannot be sent as an HTTP header', () => {
+  it.each([
+    ['a line break', 'abc\ndef', 'it contains a line break'],
+    ['a carriage return', 'abc\rdef', 'it contains a line break'],
+    ['a control character', 'abc\u0000def', 'it contains a control character'],
+    ['a character outside Latin-1', 'abc€def', 'it contains a character outside Latin-1'],
+  ])(
+    'is a permanent TOKEN_NOT_SENDABLE error naming the source for %s, never the token',
+    (_what, token, reason) => {
+      let error: unknown;
+      try {
+        authorizationHeader(token, 'SSM parameter /t');
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(UnsendableTokenError);
+      expect(isTransient(error)).toBe(false);
+      expect(error).toMatchObject({ code: 'TOKEN_NOT_SENDABLE', source: 'SSM parameter /t', reason });
+      expect((error as Error).message).not.toContain('abc');
+    },
+  );
+
+  it('accepts Latin-1 and a trailing newline, which it trims', () => {
+    expect(authorizationHeader('caf\u00e9-token')).toBe('OAuth caf\u00e9-token');
+    expect(authorizationHeader('token\n')).toBe('OAuth token');
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidMessageError } from '../../lambda/runtime/errors.ts';
 import { encodeCheckMessage, parseCheckMessage, parseTriggerBody } from '../../lambda/runtime/messages.ts';
+import { isOperationId } from '../../lambda/runtime/model.ts';
 import { fixtureJson } from '../support/fixtures.ts';
 
 interface BadTrigger {
@@ -96,7 +97,40 @@ describe('check messages', () => {
       'attempt',
     ],
     ['not json', 'body'],
+    ...['.', '..', 'a/b', '', 'x.y'].map((operationId) => [
+      JSON.stringify({
+        version: 1,
+        poolId: '1',
+        operationId,
+        requestedAt: '2026-01-01T00:00:00Z',
+        deadline: '2026-01-01T00:00:00Z',
+        attempt: 1,
+      }),
+      'operationId',
+    ]),
   ])('refuses %s naming %s', (body, field) => {
     expect(() => parseCheckMessage(body)).toThrow(expect.objectContaining({ field }));
+  });
+});
+
+describe('one rule for an operation ID, in the client and the check-message parser', () => {
+  it.each(['019587fd-b536-49f8-b6dc-01ffc25f8594', '57068577e4b0bf7b07a0256f', 'op_1'])(
+    'accepts %s',
+    (id) => {
+      expect(isOperationId(id)).toBe(true);
+      const body = JSON.stringify({
+        version: 1,
+        poolId: '1',
+        operationId: id,
+        requestedAt: '2026-01-01T00:00:00Z',
+        deadline: '2026-01-01T01:00:00Z',
+        attempt: 1,
+      });
+      expect(parseCheckMessage(body).operationId).toBe(id);
+    },
+  );
+
+  it.each(['.', '..', '-a', 'a/b', 'a.b', 'a?b', 'a%2F', 'x'.repeat(129), ''])('refuses %j', (id) => {
+    expect(isOperationId(id)).toBe(false);
   });
 });

@@ -1,8 +1,14 @@
 import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TolokaApiError, TolokaNetworkError, TolokaProtocolError } from '../../lambda/runtime/errors.ts';
+import {
+  InvalidMessageError,
+  TolokaApiError,
+  TolokaNetworkError,
+  TolokaProtocolError,
+} from '../../lambda/runtime/errors.ts';
+import { parseTolokaDate } from '../../lambda/runtime/model.ts';
 import { HttpTolokaApi, parseRetryAfter } from '../../lambda/runtime/toloka-api.ts';
-import { fixtureText } from '../support/fixtures.ts';
+import { fixtureJson, fixtureText } from '../support/fixtures.ts';
 
 const origin = 'https://toloka.test';
 const auth = 'OAuth unit-token';
@@ -85,9 +91,45 @@ describe('HttpTolokaApi.open', () => {
     await expect(api.open({ kind: 'pool', id: '21' }, auth)).rejects.toBeInstanceOf(TolokaProtocolError);
   });
 
-  it('throws a protocol error when the operation status is unknown', async () => {
-    intercept('POST', '/pools/21/open').reply(202, '{"id": "x", "status": "DONE"}');
-    await expect(api.open({ kind: 'pool', id: '21' }, auth)).rejects.toThrow(/unknown status "DONE"/);
+  const pending = () => fixtureJson<Record<string, unknown>>('toloka/operation-pending.json');
+
+  it('keeps a status it does not know, as both official SDKs do, rather than refusing the operation', async () => {
+    intercept('POST', '/pools/21/open').reply(202, JSON.stringify({ ...pending(), status: 'QUEUED' }), json);
+    await expect(api.open({ kind: 'pool', id: '21' }, auth)).resolves.toMatchObject({
+      kind: 'operation',
+      operation: { status: 'QUEUED' },
+    });
+  });
+
+  it.each([
+    ['of another type', { type: 'POOL.CLOSE' }, /of type "POOL.CLOSE", not POOL.OPEN/],
+    ['for another pool', { parameters: { pool_id: '22' } }, /for pool_id "22"/],
+    ['without parameters', { parameters: undefined }, /for pool_id undefined/],
+    [
+      'for a training of the same ID',
+      { type: 'TRAINING.OPEN', parameters: { training_id: '21' } },
+      /of type "TRAINING.OPEN"/,
+    ],
+    ['with an ID that is not an operation ID', { id: '..' }, /operation id "\.\." is not an operation ID/],
+    ['without a status', { status: '' }, /has no status/],
+  ])('throws a protocol error, never an opening, for a 202 operation %s', async (_what, change, message) => {
+    intercept('POST', '/pools/21/open').reply(202, JSON.stringify({ ...pending(), ...change }), json);
+    const error = await api.open({ kind: 'pool', id: '21' }, auth).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TolokaProtocolError);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  it('checks the 202 of a training against TRAINING.OPEN and training_id', async () => {
+    const training = { ...pending(), type: 'TRAINING.OPEN', parameters: { training_id: '7' } };
+    intercept('POST', '/trainings/7/open').reply(202, JSON.stringify(training), json);
+    await expect(api.open({ kind: 'training', id: '7' }, auth)).resolves.toMatchObject({ kind: 'operation' });
+    intercept('POST', '/trainings/8/open').reply(202, JSON.stringify(training), json);
+    await expect(api.open({ kind: 'training', id: '8' }, auth)).rejects.toBeInstanceOf(TolokaProtocolError);
+  });
+
+  it('throws a protocol error for a success status other than 202 and 204', async () => {
+    intercept('POST', '/pools/21/open').reply(200, JSON.stringify(pending()), json);
+    await expect(api.open({ kind: 'pool', id: '21' }, auth)).rejects.toThrow(/answered 200, not 202 or 204/);
   });
 
   it('throws a TIMEOUT network error when no answer comes within the request time-out', async () => {
@@ -105,8 +147,41 @@ describe('HttpTolokaApi.open', () => {
 
 describe('HttpTolokaApi.getOperation', () => {
   it('returns the operation with its progress', async () => {
-    intercept('GET', '/operations/abc-1').reply(200, fixtureText('toloka/operation-running.json'), json);
-    await expect(api.getOperation('abc-1', auth)).resolves.toMatchObject({ status: 'RUNNING', progress: 40 });
+    const running = fixtureJson<{ id: string }>('toloka/operation-running.json');
+    intercept('GET', `/operations/${running.id}`).reply(200, JSON.stringify(running), json);
+    await expect(api.getOperation(running.id, auth)).resolves.toMatchObject({
+      status: 'RUNNING',
+      progress: 40,
+    });
+  });
+
+  it.each(['.', '..', '', 'a/b', '../pools/1', 'x?y', '-x'])(
+    'refuses %j as an operation ID without sending a request',
+    async (id) => {
+      // MockAgent has no interceptor: any request would fail with another error.
+      const error = await api.getOperation(id, auth).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidMessageError);
+      expect(error).toMatchObject({ field: 'operationId' });
+    },
+  );
+
+  it('accepts UUIDs and 24-hex IDs, both of which appear in the specification', async () => {
+    for (const id of ['019587fd-b536-49f8-b6dc-01ffc25f8594', '57068577e4b0bf7b07a0256f']) {
+      intercept('GET', `/operations/${id}`).reply(
+        200,
+        JSON.stringify({ ...fixtureJson<object>('toloka/operation-running.json'), id }),
+        json,
+      );
+      await expect(api.getOperation(id, auth)).resolves.toMatchObject({ id });
+    }
+  });
+
+  it('throws a protocol error when Toloka answers with another operation than the one asked for', async () => {
+    const running = fixtureJson<{ id: string }>('toloka/operation-running.json');
+    intercept('GET', '/operations/57068577e4b0bf7b07a0256f').reply(200, JSON.stringify(running), json);
+    await expect(api.getOperation('57068577e4b0bf7b07a0256f', auth)).rejects.toBeInstanceOf(
+      TolokaProtocolError,
+    );
   });
 
   it('throws DOES_NOT_EXIST on 404', async () => {
@@ -157,4 +232,22 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter({ 'retry-after': 'soon' }, now)).toBeUndefined();
     expect(parseRetryAfter({}, now)).toBeUndefined();
   });
+});
+
+describe('parseTolokaDate', () => {
+  it.each([
+    ['2026-11-28T12:00:00', Date.UTC(2026, 10, 28, 12, 0, 0)],
+    ['2026-11-28T12:00:00.1', Date.UTC(2026, 10, 28, 12, 0, 0, 100)],
+    ['2026-11-28T12:00:00.123', Date.UTC(2026, 10, 28, 12, 0, 0, 123)],
+    ['2026-11-28T12:00:00.123456', Date.UTC(2026, 10, 28, 12, 0, 0, 123)],
+  ])('reads %s as UTC, whatever the local zone', (text, ms) => {
+    expect(parseTolokaDate(text)).toBe(ms);
+  });
+
+  it.each(['2026-11-28T12:00:00Z', '2026-11-28T12:00:00.1234567', '2026-11-28', '2026-02-30T00:00:00', 42])(
+    'refuses %j',
+    (value) => {
+      expect(parseTolokaDate(value)).toBeUndefined();
+    },
+  );
 });
