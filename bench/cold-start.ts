@@ -1,229 +1,345 @@
 /**
- * Section 3: what a cold start costs. Each handler is bundled as lib/toloka-pool-opener.ts's
- * NodejsFunction bundles it (esbuild: ESM, minified, node24, mainFields module,main, the
- * createRequire banner; source maps off for measuring), once with the SDK bundled (as deployed)
- * and once with `@aws-sdk/*` external (as Lambda's runtime could provide it). Then fresh `node` processes import each bundle, alternating
- * with bare `node -e ""` starts; the ratio of the medians is the cost of the module initialisation.
+ * Section 3: what a cold start costs, and what each technique bought. The deployed bundles come
+ * from `cdk synth` (what Lambda runs, started with the template's NODE_OPTIONS); the other rows
+ * are the same esbuild build with one technique less (the steps) or one more (the tries). Each
+ * is started in fresh `node` processes, alternating with bare `node -e ""` starts.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { build, type Metafile } from 'esbuild';
-import { NODE_BIN, ROOT, withoutNodeOptions } from './infra.ts';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { build, type Metafile, type Plugin } from 'esbuild';
+import { sqsEvent } from '../test/support/events.ts';
+import { NODE_BIN, REGION, ROOT, setRemotePool, withoutNodeOptions } from './infra.ts';
 import { progress } from './output.ts';
 
-/** As in lib/toloka-pool-opener.ts. */
+const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing', sessionToken: 'testing' };
 const BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
-export interface Bundle {
-  readonly name: string;
-  readonly description: string;
-  readonly file: string;
+/** The build switches: `deployed` is what lib/toloka-pool-opener.ts builds. */
+interface Techniques {
+  readonly undiciIndex: boolean;
+  readonly split: boolean;
+  readonly sourcesContent: boolean;
+  readonly directSsm?: boolean;
+  readonly powertoolsCjs?: boolean;
+}
+const BEFORE: Techniques = { undiciIndex: true, split: false, sourcesContent: true };
+const DEPLOYED: Techniques = { undiciIndex: false, split: true, sourcesContent: false };
+
+/** Each step adds one technique to the row above; the last is the deployed build itself. */
+const STEPS: ReadonlyArray<{ name: string; techniques: Techniques }> = [
+  { name: 'before: undici through its index, one file, maps with their sources', techniques: BEFORE },
+  {
+    name: "undici's Agent, request and errors modules instead of its index",
+    techniques: { ...BEFORE, undiciIndex: false },
+  },
+  {
+    name: 'code splitting: the SDK clients in chunks loaded on first use',
+    techniques: { ...BEFORE, undiciIndex: false, split: true },
+  },
+  {
+    name: 'source maps without `sourcesContent` (the deployed bundle, from `cdk synth`)',
+    techniques: DEPLOYED,
+  },
+];
+/** Tried on top of the deployed build, not adopted. */
+const TRIES: ReadonlyArray<{ name: string; techniques: Techniques; nodeOptions?: string }> = [
+  {
+    name: '`GetParameterCommand` directly instead of Powertools Parameters',
+    techniques: { ...DEPLOYED, directSsm: true },
+  },
+  {
+    name: 'Powertools as CommonJS (its built-ins through `require()`)',
+    techniques: { ...DEPLOYED, powertoolsCjs: true },
+  },
+  { name: 'no `--enable-source-maps`', techniques: DEPLOYED, nodeOptions: '' },
+];
+
+/** The SSMProvider the token source uses, done with the SDK alone, as a direct version would. */
+const DIRECT_SSM = `import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+export class SSMProvider {
+  #client = new SSMClient({});
+  #cache = new Map();
+  async get(name, { decrypt, maxAge }) {
+    const hit = this.#cache.get(name);
+    if (hit !== undefined && hit.until > Date.now()) return hit.value;
+    const out = await this.#client.send(new GetParameterCommand({ Name: name, WithDecryption: decrypt }));
+    this.#cache.set(name, { value: out.Parameter?.Value, until: Date.now() + maxAge * 1000 });
+    return out.Parameter?.Value;
+  }
+}`;
+
+/** What remains, measured alone: an entry exporting `run()`, timed as import, then first call. */
+const PIECES: ReadonlyArray<{ name: string; code: string }> = [
+  {
+    name: "undici's Agent and request modules, first request to the emulator",
+    code: `import Agent from 'undici/lib/dispatcher/agent.js';
+import request from 'undici/lib/api/api-request.js';
+export async function run() {
+  const url = new URL(process.env.TOLOKA_API_URL);
+  const answer = await request.call(new Agent(), { origin: url.origin, path: '/api/v1/pools/3001/open', method: 'POST', headers: { authorization: 'OAuth ' + process.env.BENCH_TOKEN } });
+  await answer.body.text();
+  return answer.statusCode === 204;
+}`,
+  },
+  {
+    name: 'Powertools Parameters with the SSM client, first `GetParameter` (over TLS)',
+    code: `export async function run() {
+  const { SSMProvider } = await import('@aws-lambda-powertools/parameters/ssm');
+  return (await new SSMProvider().get(process.env.TOLOKA_TOKEN_PARAMETER, { decrypt: true })) === process.env.BENCH_TOKEN;
+}`,
+  },
+];
+
+export interface BundleSize {
+  readonly files: number;
   readonly bytes: number;
-  /** Packages by bytes in the output, largest first. */
-  readonly packages: ReadonlyArray<{ name: string; bytes: number }>;
-  /** External `@aws-sdk/*` modules the bundle imports statically (loaded at init) and with `import()`. */
-  readonly staticExternals: readonly string[];
-  readonly dynamicExternals: readonly string[];
+  /** index.mjs and what it imports statically: the code a cold start compiles. */
+  readonly initBytes: number;
+  readonly mapBytes: number;
+  /** undici's files in the bundle (bench builds: from the metafile). */
+  readonly undiciFiles?: number;
+  /** Packages by bytes in the code loaded at init, largest first (bench builds). */
+  readonly initPackages?: ReadonlyArray<{ name: string; bytes: number }>;
 }
 
-export interface Variant {
-  readonly name: string;
-  readonly description: string;
-  readonly kind: 'handler' | 'module' | 'first-invocation';
-  readonly bundle: Bundle;
+export interface Sample {
   readonly wallMs: number[];
-  /** Measured inside the child: from just before `import()` to its end. */
+  /** Measured inside the child: around `import()`, and around the first call. */
   readonly importMs: number[];
-  /** Measured inside the child (first-invocation variants): the handler call. */
   readonly invokeMs: number[];
   readonly failures: string[];
 }
 
-export interface ColdStartResult {
-  readonly bareMs: number[];
-  readonly variants: Variant[];
-  readonly rounds: number;
+/** A bundle, its module initialisation, and its initialisation plus first invocation. */
+export interface Measured {
+  readonly size: BundleSize;
+  readonly init: Sample;
+  readonly first: Sample;
 }
 
-const MODULE_ENTRIES: ReadonlyArray<{
-  name: string;
-  description: string;
-  code: string;
-  sdkExternal: boolean;
-}> = [
-  {
-    name: 'undici',
-    description: '`undici` (Agent, request)',
-    code: "export { Agent, request } from 'undici';",
-    sdkExternal: false,
-  },
-  {
-    name: 'ssm (bundled SDK)',
-    description: '`@aws-lambda-powertools/parameters/ssm` with `@aws-sdk/client-ssm` bundled',
-    code: "export { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';",
-    sdkExternal: false,
-  },
-  {
-    name: 'ssm (SDK external)',
-    description: '`@aws-lambda-powertools/parameters/ssm`, `@aws-sdk/*` from node_modules',
-    code: "export { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';",
-    sdkExternal: true,
-  },
-  {
-    name: 'sqs (bundled)',
-    description: '`@aws-sdk/client-sqs` bundled',
-    code: "export { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';",
-    sdkExternal: false,
-  },
-  {
-    name: 'sqs (external)',
-    description: '`@aws-sdk/client-sqs` from node_modules',
-    code: "export { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';",
-    sdkExternal: true,
-  },
-  {
-    name: 'built-in fetch',
-    description: "Node.js's own `fetch` (its internal undici), first touched",
-    code: 'export const builtIn = [globalThis.fetch, new Headers()];',
-    sdkExternal: false,
-  },
-  {
-    name: 'logger',
-    description: '`@aws-lambda-powertools/logger`',
-    code: "export { Logger } from '@aws-lambda-powertools/logger';",
-    sdkExternal: false,
-  },
-  {
-    name: 'batch',
-    description: '`@aws-lambda-powertools/batch`',
-    code: "export { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';",
-    sdkExternal: false,
-  },
-];
+export interface Row extends Measured {
+  readonly name: string;
+  readonly tried: boolean;
+  readonly nodeOptions: string;
+}
+
+export interface HandlerResult {
+  readonly handler: 'open-pool' | 'check-operation';
+  readonly before: Measured;
+  readonly deployed: Measured;
+  /** What the first invocation of the deployed bundle loads from it. */
+  readonly loadedByFirst: { readonly files: number; readonly bytes: number };
+}
+
+export interface ColdStartResult {
+  readonly rounds: number;
+  readonly bareMs: number[];
+  readonly deployedNodeOptions: string;
+  /** The bench's own build of the deployed techniques gives the bytes `cdk synth` gives. */
+  readonly mirrorMatches: boolean;
+  /** The opener: the steps, then the tries. */
+  readonly rows: Row[];
+  readonly handlers: HandlerResult[];
+  /** The deployed opener's first invocation with outcome events on (the construct's default). */
+  readonly withEvents: Sample;
+  readonly pieces: Array<{ name: string; sample: Sample; bytes: number }>;
+}
+
+interface Variant {
+  readonly dir: string;
+  readonly nodeOptions: string;
+  readonly kind: 'init' | 'open' | 'check' | 'piece' | 'handover';
+  readonly env?: Record<string, string>;
+  readonly sample: Sample;
+}
+
+const newSample = (): Sample => ({ wallMs: [], importMs: [], invokeMs: [], failures: [] });
 
 export async function runColdStart(options: {
+  dir: string;
   rounds: number;
-  /** Environment for the first-invocation runs: the emulator, moto, the token parameter. */
-  invocationEnv: Record<string, string>;
-  /** A pool that answers 204. */
-  openPoolId: string;
+  /** The handlers' environment: the emulator, SSM over TLS (NODE_EXTRA_CA_CERTS), the queue. */
+  env: Record<string, string>;
+  emulatorUrl: string;
+  /** moto itself, for the bench's own SQS calls. */
+  motoUrl: string;
+  token: string;
 }): Promise<ColdStartResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'toloka-bench-'));
-  // External packages resolve from the bundle's folder upwards, as they do from /var/task in Lambda.
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  try {
-    progress('cold start: bundling');
-    const bundles = new Map<string, Bundle>();
-    for (const entry of ['open-pool', 'check-operation']) {
-      for (const sdkExternal of [true, false]) {
-        const name = `${entry} (${sdkExternal ? 'SDK external' : 'SDK bundled'})`;
-        bundles.set(
-          name,
-          await bundle(dir, name, join(ROOT, 'lambda', `${entry}.ts`), sdkExternal, `lambda/${entry}.ts`),
-        );
-      }
-    }
-    for (const module of MODULE_ENTRIES) {
-      const entry = join(dir, `${slug(module.name)}.ts`);
-      writeFileSync(entry, `${module.code}\n`);
-      bundles.set(module.name, await bundle(dir, module.name, entry, module.sdkExternal, module.description));
-    }
+  const { dir, env } = options;
+  progress('cold start: cdk synth');
+  const deployed = await synthDeployed(join(dir, 'cdk.out'));
+  progress('cold start: bundling');
+  const entry = (handler: string) => join(ROOT, 'lambda', `${handler}.ts`);
+  const built = new Map<string, { dir: string; size: BundleSize }>();
+  const buildOnce = async (handler: string, techniques: Techniques) => {
+    const key = `${handler} ${JSON.stringify(techniques)}`;
+    const found = built.get(key);
+    if (found !== undefined) return found;
+    const out = join(dir, `build-${built.size}`);
+    const result = { dir: out, size: await bundle(entry(handler), out, techniques) };
+    built.set(key, result);
+    return result;
+  };
+  const mirror = await buildOnce('open-pool', DEPLOYED);
+  // Chunk names hash the chunks' source maps too, whose paths depend on the output folder.
+  const code = (folder: string) =>
+    readFileSync(join(folder, 'index.mjs'), 'utf8').replace(/-[A-Z0-9]{8}\.mjs"/g, '.mjs"');
+  const mirrorMatches = code(mirror.dir) === code(deployed['open-pool'].dir);
 
-    const variants: Variant[] = [];
-    const add = (kind: Variant['kind'], bundleName: string, name = bundleName, description?: string) => {
-      const found = bundles.get(bundleName);
-      if (found === undefined) throw new Error(`no bundle ${bundleName}`);
-      variants.push({
-        name,
-        description: description ?? found.description,
-        kind,
-        bundle: found,
-        wallMs: [],
-        importMs: [],
-        invokeMs: [],
-        failures: [],
-      });
-    };
-    for (const name of bundles.keys()) {
-      if (name.startsWith('open-pool') || name.startsWith('check-operation')) add('handler', name);
-    }
-    for (const module of MODULE_ENTRIES) add('module', module.name);
-    for (const name of ['open-pool (SDK external)', 'open-pool (SDK bundled)']) {
-      add(
-        'first-invocation',
-        name,
-        `${name}: init + first invocation`,
-        'import, then one direct invocation (204)',
-      );
-    }
+  // Every first invocation finds its pool open (204) or its operation done. The checker's event
+  // holds the check message the deployed opener itself enqueues when it hands over at once.
+  await setRemotePool(options.emulatorUrl, '3001', { status: 'OPEN' });
+  await setRemotePool(options.emulatorUrl, '3003', { openDurationMs: 300 });
+  const sqs = new SQSClient({ endpoint: options.motoUrl, region: REGION, credentials: MOTO_CREDENTIALS });
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'bench-cold-start-checks' }));
+  const handOver = newSample();
+  await runVariant(
+    {
+      dir: deployed['open-pool'].dir,
+      nodeOptions: '',
+      kind: 'handover',
+      env: { ...env, FAST_PATH_SECONDS: '0', CHECK_QUEUE_URL: QueueUrl ?? '' },
+      sample: handOver,
+    },
+    true,
+  );
+  const { Messages } = await sqs.send(
+    new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 10, MaxNumberOfMessages: 1 }),
+  );
+  const checkMessage = Messages?.[0]?.Body;
+  if (checkMessage === undefined)
+    throw new Error(`the opener enqueued no check message: ${handOver.failures[0]}`);
+  const checkEvent = sqsEvent([checkMessage]);
+  const childEnv = { ...env, BENCH_CHECK_EVENT: JSON.stringify(checkEvent), BENCH_TOKEN: options.token };
 
-    const bareMs: number[] = [];
-    const baseEnv = withoutNodeOptions(process.env);
-    // One warm-up of each, so the file cache is as warm for the first round as for the last.
-    await runChild(['-e', '']);
-    for (const variant of variants) await runVariant(variant, baseEnv, options, false);
-    for (let round = 0; round < options.rounds; round++) {
-      progress(`cold start: round ${round + 1}/${options.rounds}`);
-      for (const variant of variants) {
-        bareMs.push((await runChild(['-e', ''])).wallMs);
-        await runVariant(variant, baseEnv, options, true);
-      }
-    }
-    return { bareMs, variants, rounds: options.rounds };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const variants: Variant[] = [];
+  const measure = (
+    target: { dir: string },
+    kind: Variant['kind'],
+    nodeOptions: string,
+    extraEnv: Record<string, string> = {},
+  ): Sample => {
+    const sample = newSample();
+    variants.push({ dir: target.dir, nodeOptions, kind, env: { ...childEnv, ...extraEnv }, sample });
+    return sample;
+  };
+  const nodeOptions = deployed['open-pool'].nodeOptions;
+  const both = (
+    target: { dir: string; size: BundleSize },
+    kind: 'open' | 'check',
+    options = nodeOptions,
+  ) => ({
+    size: target.size,
+    init: measure(target, 'init', options),
+    first: measure(target, kind, options),
+  });
+  const rows: Row[] = [];
+  for (const step of STEPS) {
+    const isDeployed = step.techniques === DEPLOYED;
+    const target = isDeployed ? deployed['open-pool'] : await buildOnce('open-pool', step.techniques);
+    // What is in the deployed bundle comes from the bench's identical build, which has a metafile.
+    const size = isDeployed && mirrorMatches ? { ...mirror.size, ...target.size } : target.size;
+    rows.push({ name: step.name, tried: false, nodeOptions, ...both({ ...target, size }, 'open') });
   }
+  for (const tried of TRIES) {
+    const target = await buildOnce('open-pool', tried.techniques);
+    const options = tried.nodeOptions ?? nodeOptions;
+    rows.push({ name: tried.name, tried: true, nodeOptions: options, ...both(target, 'open', options) });
+  }
+  const [before, last] = [rows[0], rows[STEPS.length - 1]];
+  if (before === undefined || last === undefined) throw new Error('no steps');
+  const handlers: HandlerResult[] = [
+    {
+      handler: 'open-pool',
+      before,
+      deployed: last,
+      loadedByFirst: await filesLoaded(deployed['open-pool'].dir, 'open', nodeOptions, childEnv),
+    },
+    {
+      handler: 'check-operation',
+      before: both(await buildOnce('check-operation', BEFORE), 'check'),
+      deployed: both(deployed['check-operation'], 'check'),
+      loadedByFirst: await filesLoaded(deployed['check-operation'].dir, 'check', nodeOptions, childEnv),
+    },
+  ];
+  const withEvents = measure(deployed['open-pool'], 'open', nodeOptions, { OUTCOME_EVENT_BUS: 'default' });
+  const pieces: ColdStartResult['pieces'] = [];
+  for (const [index, piece] of PIECES.entries()) {
+    const source = join(dir, `piece-${index}.ts`);
+    writeFileSync(source, piece.code);
+    const out = join(dir, `piece-${index}`);
+    const size = await bundle(source, out, DEPLOYED);
+    pieces.push({ name: piece.name, bytes: size.bytes, sample: measure({ dir: out }, 'piece', nodeOptions) });
+  }
+
+  const bareMs: number[] = [];
+  // One unrecorded run of each first, so that the file cache is as warm for the first round as for the last.
+  await runChild(['-e', ''], withoutNodeOptions(process.env));
+  for (const variant of variants) await runVariant(variant, false);
+  for (let round = 0; round < options.rounds; round++) {
+    progress(`cold start: round ${round + 1}/${options.rounds} (${variants.length} variants)`);
+    for (const variant of variants) {
+      bareMs.push((await runChild(['-e', ''], withoutNodeOptions(process.env))).wallMs);
+      await runVariant(variant, true);
+    }
+  }
+  return {
+    rounds: options.rounds,
+    bareMs,
+    deployedNodeOptions: nodeOptions,
+    mirrorMatches,
+    rows,
+    handlers,
+    withEvents,
+    pieces,
+  };
 }
 
-async function runVariant(
-  variant: Variant,
-  baseEnv: NodeJS.ProcessEnv,
-  options: { invocationEnv: Record<string, string>; openPoolId: string },
-  record: boolean,
-): Promise<void> {
-  const url = pathToFileURL(variant.bundle.file).href;
-  let code: string;
-  let env = baseEnv;
-  if (variant.kind === 'first-invocation') {
-    code =
-      `const t0 = performance.now(); const m = await import(${JSON.stringify(url)}); const t1 = performance.now();` +
-      ` const r = await m.handler({ poolId: ${JSON.stringify(options.openPoolId)} }); const t2 = performance.now();` +
-      ` process.stderr.write('BENCH ' + JSON.stringify({ importMs: t1 - t0, invokeMs: t2 - t1, outcome: r.outcome }) + '\\n');` +
-      ' process.exit(0);';
-    env = { ...baseEnv, ...options.invocationEnv };
-  } else {
-    code =
-      `const t0 = performance.now(); await import(${JSON.stringify(url)});` +
-      ` process.stderr.write('BENCH ' + JSON.stringify({ importMs: performance.now() - t0 }) + '\\n');`;
-  }
-  const result = await runChild(['--input-type=module', '-e', code], env);
+/** The child's code: import the bundle, then (but for `init`) one call; timings on stderr. */
+function childCode(variant: Pick<Variant, 'dir' | 'kind'>, extra = ''): string {
+  const url = JSON.stringify(pathToFileURL(join(variant.dir, 'index.mjs')).href);
+  const call = {
+    init: 'true',
+    open: "(await m.handler({ poolId: '3001' })).outcome === 'ALREADY_OPEN'",
+    check: '(await m.handler(JSON.parse(process.env.BENCH_CHECK_EVENT))).batchItemFailures.length === 0',
+    handover: "(await m.handler({ poolId: '3003' })).outcome === 'PENDING'",
+    piece: 'await m.run()',
+  }[variant.kind];
+  return (
+    `const t0 = performance.now(); const m = await import(${url}); const t1 = performance.now();` +
+    ` const ok = ${call}; const t2 = performance.now(); ${extra}` +
+    " process.stderr.write('BENCH ' + JSON.stringify({ importMs: t1 - t0, invokeMs: t2 - t1, ok }) + '\\n');" +
+    ' process.exit(0);'
+  );
+}
+
+async function runVariant(variant: Variant, record: boolean): Promise<void> {
+  const env = { ...withoutNodeOptions(process.env), ...variant.env };
+  if (variant.nodeOptions !== '') env.NODE_OPTIONS = variant.nodeOptions;
+  const result = await runChild(['--input-type=module', '-e', childCode(variant)], env);
   if (!record) return;
   const line = result.stderr.split('\n').find((candidate) => candidate.startsWith('BENCH '));
-  if (result.code !== 0 || line === undefined) {
-    variant.failures.push(`exit ${result.code}: ${result.stderr.slice(-300)}`);
+  const measured =
+    line === undefined
+      ? undefined
+      : (JSON.parse(line.slice(6)) as { importMs: number; invokeMs: number; ok: boolean });
+  if (result.code !== 0 || measured?.ok !== true) {
+    variant.sample.failures.push(`exit ${result.code}: ${result.stderr.slice(-300)}`);
     return;
   }
-  const measured = JSON.parse(line.slice('BENCH '.length)) as {
-    importMs: number;
-    invokeMs?: number;
-    outcome?: string;
-  };
-  if (variant.kind === 'first-invocation' && measured.outcome !== 'ALREADY_OPEN') {
-    variant.failures.push(`outcome ${measured.outcome}`);
-    return;
-  }
-  variant.wallMs.push(result.wallMs);
-  variant.importMs.push(measured.importMs);
-  if (measured.invokeMs !== undefined) variant.invokeMs.push(measured.invokeMs);
+  variant.sample.wallMs.push(result.wallMs);
+  variant.sample.importMs.push(measured.importMs);
+  variant.sample.invokeMs.push(measured.invokeMs);
 }
 
 function runChild(
   args: string[],
-  env: NodeJS.ProcessEnv = withoutNodeOptions(process.env),
+  env: NodeJS.ProcessEnv,
 ): Promise<{ wallMs: number; code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -237,61 +353,176 @@ function runChild(
   });
 }
 
-async function bundle(
+/** The files of the bundle a first invocation loads, seen by a module hook (a run of its own, not timed). */
+async function filesLoaded(
   dir: string,
-  name: string,
-  entry: string,
-  sdkExternal: boolean,
-  description: string,
-): Promise<Bundle> {
-  const outdir = join(dir, slug(name));
-  mkdirSync(outdir, { recursive: true });
-  const file = join(outdir, 'index.mjs');
+  kind: 'open' | 'check',
+  nodeOptions: string,
+  env: Record<string, string>,
+): Promise<{ files: number; bytes: number }> {
+  const hook =
+    "import { registerHooks } from 'node:module'; globalThis.benchLoaded = [];" +
+    ' registerHooks({ load(url, context, next) { globalThis.benchLoaded.push(url); return next(url, context); } });';
+  const report =
+    `const files = globalThis.benchLoaded.filter((u) => u.startsWith(${JSON.stringify(`${pathToFileURL(dir).href}/`)}));` +
+    " process.stderr.write('LOADED ' + JSON.stringify(files) + '\\n');";
+  const result = await runChild(
+    [
+      '--import',
+      `data:text/javascript,${encodeURIComponent(hook)}`,
+      '--input-type=module',
+      '-e',
+      childCode({ dir, kind }, report),
+    ],
+    {
+      ...withoutNodeOptions(process.env),
+      ...env,
+      ...(nodeOptions === '' ? {} : { NODE_OPTIONS: nodeOptions }),
+    },
+  );
+  const line = result.stderr.split('\n').find((candidate) => candidate.startsWith('LOADED '));
+  const urls = line === undefined ? [] : (JSON.parse(line.slice(7)) as string[]);
+  const names = urls.map((url) => decodeURIComponent(url.slice(url.lastIndexOf('/') + 1)));
+  return { files: names.length, bytes: names.reduce((sum, name) => sum + statSync(join(dir, name)).size, 0) };
+}
+
+/** `cdk synth` into `out`: the opener's and the checker's asset directories and NODE_OPTIONS. */
+async function synthDeployed(
+  out: string,
+): Promise<Record<'open-pool' | 'check-operation', { dir: string; size: BundleSize; nodeOptions: string }>> {
+  // Without the handlers' AWS settings, which point at this process: the CLI would look up the account there.
+  const env = Object.fromEntries(
+    Object.entries(withoutNodeOptions(process.env)).filter(([name]) => !name.startsWith('AWS_')),
+  );
+  const cdk = spawn(
+    join(ROOT, 'node_modules/.bin/cdk'),
+    ['synth', '--quiet', '--no-notices', '--output', out],
+    {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const code = await new Promise<number | null>((resolve, reject) => {
+    cdk.once('error', reject);
+    cdk.once('close', resolve);
+  });
+  if (code !== 0) throw new Error(`cdk synth exited with ${code}`);
+  const template = JSON.parse(readFileSync(join(out, 'TolokaPoolOpener.template.json'), 'utf8')) as {
+    Resources: Record<
+      string,
+      { Type: string; Metadata?: Record<string, string>; Properties: Record<string, unknown> }
+    >;
+  };
+  const find = (suffix: string) => {
+    const resource = Object.values(template.Resources).find(
+      (candidate) =>
+        candidate.Type === 'AWS::Lambda::Function' && candidate.Metadata?.['aws:cdk:path']?.endsWith(suffix),
+    );
+    if (resource === undefined) throw new Error(`no function …${suffix} in the synthesized template`);
+    const key = (resource.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');
+    const variables = (resource.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    const dir = join(out, `asset.${key}`);
+    return { dir, size: sizeOf(dir), nodeOptions: variables.NODE_OPTIONS ?? '' };
+  };
+  return { 'open-pool': find('/Opener/Resource'), 'check-operation': find('/Checker/Resource') };
+}
+
+/** esbuild as the construct runs it, with the techniques switched as asked. */
+async function bundle(entry: string, out: string, techniques: Techniques): Promise<BundleSize> {
+  mkdirSync(out, { recursive: true });
   const result = await build({
-    entryPoints: [entry],
+    entryPoints: { index: entry },
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node24',
     minify: true,
-    sourcemap: false,
+    sourcemap: true,
+    sourcesContent: techniques.sourcesContent,
     mainFields: ['module', 'main'],
     banner: { js: BANNER },
-    external: sdkExternal ? ['@aws-sdk/*'] : [],
-    outfile: file,
+    absWorkingDir: ROOT,
+    // The pieces' entries live in a temporary folder.
+    nodePaths: [join(ROOT, 'node_modules')],
+    outdir: out,
+    outExtension: { '.js': '.mjs' },
+    splitting: techniques.split,
+    ...(techniques.powertoolsCjs === true ? { conditions: ['module', 'require'] } : {}),
+    plugins: [
+      ...(techniques.undiciIndex ? [undiciThroughIndex] : []),
+      ...(techniques.directSsm === true ? [directSsm] : []),
+    ],
     metafile: true,
     logLevel: 'silent',
   });
-  const text = readFileSync(file, 'utf8');
-  const unique = (pattern: RegExp) =>
-    [...new Set([...text.matchAll(pattern)].map((match) => match[1] ?? ''))].sort();
-  return {
-    name,
-    description,
-    file,
-    bytes: statSync(file).size,
-    packages: packagesOf(result.metafile),
-    // Only an SDK-external build has external SDK imports (a bundled SDK mentions module names in strings).
-    staticExternals: sdkExternal ? unique(/(?:from\s*|(?:^|[;}])import\s*)"(@aws-sdk\/[^"]+)"/gm) : [],
-    dynamicExternals: sdkExternal ? unique(/import\(\s*"(@aws-sdk\/[^"]+)"\s*\)/g) : [],
-  };
+  return sizeOf(out, result.metafile);
 }
 
-function packagesOf(metafile: Metafile): Array<{ name: string; bytes: number }> {
-  const totals = new Map<string, number>();
-  for (const output of Object.values(metafile.outputs)) {
-    for (const [path, input] of Object.entries(output.inputs)) {
-      const match = path.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
-      const name = match?.[1] ?? '(app code)';
-      totals.set(name, (totals.get(name) ?? 0) + input.bytesInOutput);
+const rootRequire = createRequire(join(ROOT, 'package.json'));
+
+/** The deep undici imports of lambda/runtime/toloka-api.ts, each loading the package index first. */
+const undiciThroughIndex: Plugin = {
+  name: 'undici-through-index',
+  setup(esbuild) {
+    esbuild.onResolve({ filter: /^undici\/lib\// }, (args) => ({
+      path: rootRequire.resolve(args.path),
+      namespace: 'undici-index',
+    }));
+    esbuild.onLoad({ filter: /.*/, namespace: 'undici-index' }, (args) => ({
+      contents: `require('undici'); module.exports = require(${JSON.stringify(args.path)});`,
+      resolveDir: ROOT,
+      loader: 'js',
+    }));
+  },
+};
+
+const directSsm: Plugin = {
+  name: 'direct-ssm',
+  setup(esbuild) {
+    esbuild.onResolve({ filter: /^@aws-lambda-powertools\/parameters\/ssm$/ }, () => ({
+      path: 'ssm',
+      namespace: 'direct-ssm',
+    }));
+    esbuild.onLoad({ filter: /.*/, namespace: 'direct-ssm' }, () => ({
+      contents: DIRECT_SSM,
+      resolveDir: ROOT,
+      loader: 'js',
+    }));
+  },
+};
+
+function sizeOf(dir: string, metafile?: Metafile): BundleSize {
+  const files = readdirSync(dir);
+  const bytes = (name: string) => statSync(join(dir, name)).size;
+  const code = files.filter((name) => name.endsWith('.mjs'));
+  const atInit = ['index.mjs'];
+  for (let i = 0; i < atInit.length; i++) {
+    const text = readFileSync(join(dir, atInit[i] ?? ''), 'utf8');
+    for (const match of text.matchAll(/(?:\bfrom|\bimport)\s*"\.\/([^"]+\.mjs)"/g)) {
+      if (match[1] !== undefined && !atInit.includes(match[1])) atInit.push(match[1]);
     }
   }
-  return [...totals.entries()].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes);
-}
-
-function slug(name: string): string {
-  return name
-    .replace(/[^a-z0-9]+/gi, '-')
-    .replace(/^-|-$/g, '')
-    .toLowerCase();
+  const size = {
+    files: code.length,
+    bytes: code.reduce((sum, name) => sum + bytes(name), 0),
+    initBytes: atInit.reduce((sum, name) => sum + bytes(name), 0),
+    mapBytes: files.filter((name) => name.endsWith('.map')).reduce((sum, name) => sum + bytes(name), 0),
+  };
+  if (metafile === undefined) return size;
+  const packages = new Map<string, number>();
+  const undici = new Set<string>();
+  for (const [output, { inputs }] of Object.entries(metafile.outputs)) {
+    const atInitOutput = atInit.some((name) => output.endsWith(`/${name}`));
+    for (const [input, { bytesInOutput }] of Object.entries(inputs)) {
+      const name = input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/)?.[1] ?? '(app code)';
+      if (name === 'undici' && !input.includes(':')) undici.add(input);
+      if (atInitOutput) packages.set(name, (packages.get(name) ?? 0) + bytesInOutput);
+    }
+  }
+  return {
+    ...size,
+    undiciFiles: undici.size,
+    initPackages: [...packages].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes),
+  };
 }

@@ -6,8 +6,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, createServer, type IncomingHttpHeaders, request } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const ROOT = new URL('../', import.meta.url).pathname;
@@ -169,6 +171,55 @@ export class CountingProxy {
     }
     this.calls.push({ at: Date.now(), action, driver: headers[DRIVER_HEADER] === '1', body: parsed });
   }
+}
+
+/**
+ * HTTPS in front of `upstream`, with a self-signed certificate (openssl) written to `dir`: the
+ * handlers reach AWS over TLS, as in Lambda, trusting the certificate through NODE_EXTRA_CA_CERTS.
+ */
+export async function startTlsProxy(upstream: string, dir: string): Promise<Started & { caFile: string }> {
+  const caFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    [
+      ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1'],
+      ...['-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', caFile],
+    ],
+    { stdio: 'ignore' },
+  );
+  const target = new URL(upstream);
+  const agent = new Agent({ keepAlive: true });
+  const server = createTlsServer({ cert: readFileSync(caFile), key: readFileSync(keyFile) }, (req, res) => {
+    const forward = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+        agent,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', (error) => res.writeHead(502).end(String(error)));
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (typeof address !== 'object' || address === null) throw new Error('TLS proxy has no address');
+  return {
+    url: `https://127.0.0.1:${address.port}`,
+    caFile,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      agent.destroy();
+    },
+  };
 }
 
 /** The environment that points the AWS SDK at `endpoint`, as test/support/moto.ts does. */

@@ -3,7 +3,7 @@
  * docs/benchmarks.md. Progress goes to stderr. `--quick` runs a shortened smoke version and writes
  * its report to a temporary file instead (`--out <file>` chooses the file either way).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,10 +18,10 @@ import {
   describeMachine,
   ROOT,
   type Started,
-  setRemotePool,
   setupPythonTools,
   startEmulatorProcess,
   startMoto,
+  startTlsProxy,
 } from './infra.ts';
 import { progress } from './output.ts';
 import { renderReport } from './report.ts';
@@ -35,7 +35,7 @@ const settings = quick
   ? {
       durations: [3_000, 0],
       runs: 1,
-      coldRounds: 3,
+      coldRounds: 2,
       warmIterations: 50,
       warmup: 10,
       batchRuns: 5,
@@ -99,12 +99,17 @@ async function main(): Promise<void> {
     TOLOKA_TOKEN_PARAMETER: TOKEN_PARAMETER,
     CHECK_QUEUE_URL: `${moto.url}/123456789012/bench-checks`,
   };
-  const coldPool = '3001';
-  await setRemotePool(emulatorProcess.url, coldPool, { status: 'OPEN' });
+  // Cold starts reach AWS (moto, where section 1 stored the token) over TLS, as in Lambda.
+  const coldDir = mkdtempSync(join(tmpdir(), 'toloka-bench-'));
+  const tls = await startTlsProxy(moto.url, coldDir);
+  started.push(tls, { url: coldDir, stop: async () => rmSync(coldDir, { recursive: true, force: true }) });
   const coldStart = await runColdStart({
+    dir: coldDir,
     rounds: settings.coldRounds,
-    invocationEnv: handlerEnv,
-    openPoolId: coldPool,
+    env: { ...handlerEnv, AWS_ENDPOINT_URL: tls.url, NODE_EXTRA_CA_CERTS: tls.caFile },
+    emulatorUrl: emulatorProcess.url,
+    motoUrl: moto.url,
+    token: TOKEN,
   });
 
   configureHandler(handlerEnv);
@@ -137,14 +142,7 @@ async function main(): Promise<void> {
     coldStart,
     warm,
     batch,
-    settings: {
-      runs: settings.runs,
-      staggerMs: STAGGER_MS,
-      coldRounds: settings.coldRounds,
-      warmIterations: settings.warmIterations,
-      warmup: settings.warmup,
-      batchRuns: settings.batchRuns,
-    },
+    settings: { runs: settings.runs, staggerMs: STAGGER_MS },
   });
   mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(outFile, markdown);
