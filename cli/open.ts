@@ -3,15 +3,16 @@ import { DEFAULT_POLL, type PollSettings } from '../lambda/runtime/config.ts';
 import { isTransient, RetriesExhaustedError } from '../lambda/runtime/errors.ts';
 import type { CheckMessage } from '../lambda/runtime/messages.ts';
 import { type OpenTarget, type OutcomeRecord, targetFields } from '../lambda/runtime/model.ts';
+import { checkOperation } from '../lambda/runtime/operation-check.ts';
 import { LogOutcomeSink, SERVICE_NAME } from '../lambda/runtime/outcome-sink.ts';
 import {
-  checkOperation,
   type Log,
   type OpeningDependencies,
   openTarget,
   type StepResult,
 } from '../lambda/runtime/pool-opening.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from '../lambda/runtime/retry.ts';
+import { MemoryOpeningsLedger } from '../local/memory-openings-ledger.ts';
 import { type Connection, type ConnectionOptions, connect } from './connection.ts';
 import { apiFailure, ExitCode, exitCodeForRecord, type Failure, failureFromError } from './exit-codes.ts';
 import type { CliIo, CommandResult } from './io.ts';
@@ -114,6 +115,10 @@ async function open(
     tokens: connection.tokens,
     checks: handOver,
     outcomes: outcome,
+    // One opening in one process: the ledger's guarantees are about redeliveries, which a
+    // command line does not have (a second command is a second trigger, and Toloka's 409 on
+    // a pool locked by the first one's operation is followed, not reported).
+    ledger: new MemoryOpeningsLedger(),
     log,
     poll,
     retry: DEFAULT_RETRY_POLICY,
@@ -127,9 +132,13 @@ async function open(
       })
     : () => undefined;
   try {
-    let step: StepResult = await openTarget(deps, target, {
-      budgetMs: options.wait ? options.timeoutSeconds * 1000 : OPEN_BUDGET_MS,
-    });
+    let step: StepResult = await openTarget(
+      deps,
+      { id: `cli:${crypto.randomUUID()}`, target },
+      {
+        budgetMs: options.wait ? options.timeoutSeconds * 1000 : OPEN_BUDGET_MS,
+      },
+    );
     // Checks that failed in a row, each after its own retries: Toloka or the network is away.
     let failedChecks = 0;
     while (step.kind === 'following' && options.wait) {
@@ -165,7 +174,14 @@ async function open(
         progress.update({ status: 'SUCCESS' });
     }
     progress?.done();
-    if (step.kind === 'following') return pendingResult(target, step.operationId, handOver, seen.status);
+    if (step.kind === 'following') {
+      return pendingResult(
+        target,
+        step.operationId ?? handOver.last?.message.operationId ?? '',
+        handOver,
+        seen.status,
+      );
+    }
   } catch (thrown) {
     progress?.done();
     const error = thrown instanceof WaitEndedUnreachable ? thrown.cause : thrown;

@@ -7,7 +7,8 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { InvalidMessageError } from './runtime/errors.ts';
 import { type HandlerRuntime, lambdaRuntime } from './runtime/lambda-dependencies.ts';
 import { type CheckMessage, parseCheckMessage } from './runtime/messages.ts';
-import { checkOperation, invalidMessageRecord } from './runtime/pool-opening.ts';
+import { checkOperation } from './runtime/operation-check.ts';
+import { invalidMessageRecord } from './runtime/pool-opening.ts';
 import { isSqsEvent, processSqsBatch, stepBudget } from './runtime/sqs-batch.ts';
 
 export function createCheckOperationHandler(getRuntime: () => HandlerRuntime) {
@@ -19,7 +20,10 @@ export function createCheckOperationHandler(getRuntime: () => HandlerRuntime) {
     return processSqsBatch(event, context, deps.log, async (record) => {
       let message: CheckMessage;
       try {
-        message = parseCheckMessage(record.body);
+        message = parseCheckMessage(record.body, {
+          nowMs: (deps.now ?? Date.now)(),
+          deadlineSeconds: deps.poll.deadlineSeconds,
+        });
       } catch (error) {
         if (!(error instanceof InvalidMessageError)) throw error;
         await deps.outcomes.report(invalidMessageRecord(error, record.messageId));

@@ -6,7 +6,7 @@
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { InvalidMessageError } from './runtime/errors.ts';
 import { type HandlerRuntime, lambdaRuntime } from './runtime/lambda-dependencies.ts';
-import { parseTrigger, parseTriggerBody } from './runtime/messages.ts';
+import { parseDirectTrigger, parseTriggerBody } from './runtime/messages.ts';
 import type { OutcomeRecord } from './runtime/model.ts';
 import { invalidMessageRecord, openTarget, type StepResult } from './runtime/pool-opening.ts';
 import { isSqsEvent, processSqsBatch, stepBudget } from './runtime/sqs-batch.ts';
@@ -14,14 +14,19 @@ import { isSqsEvent, processSqsBatch, stepBudget } from './runtime/sqs-batch.ts'
 /** What a direct invocation returns: the outcome, or where the opening is being followed. */
 export type DirectInvocationResult =
   | OutcomeRecord
-  | { readonly outcome: 'PENDING'; readonly operationId: string; readonly nextCheckInSeconds: number };
+  | {
+      readonly outcome: 'PENDING';
+      readonly openingId?: string;
+      readonly operationId?: string;
+      readonly nextCheckInSeconds?: number;
+    };
 
 export function createOpenPoolHandler(getRuntime: () => HandlerRuntime) {
   return async (event: unknown, context?: Context): Promise<SQSBatchResponse | DirectInvocationResult> => {
     const { deps, requestTimeoutMs } = getRuntime();
     if (isSqsEvent(event)) {
       return processSqsBatch(event, context, deps.log, async (record) => {
-        let target: ReturnType<typeof parseTrigger>;
+        let target: ReturnType<typeof parseTriggerBody>;
         try {
           target = parseTriggerBody(record.body);
         } catch (error) {
@@ -29,28 +34,55 @@ export function createOpenPoolHandler(getRuntime: () => HandlerRuntime) {
           await deps.outcomes.report(invalidMessageRecord(error, record.messageId));
           return;
         }
-        await openTarget(deps, target, stepBudget(context, requestTimeoutMs));
+        // The trigger's identity is its SQS message ID: a redelivery of it is the same trigger.
+        await openTarget(
+          deps,
+          { id: `sqs:${record.messageId}`, target },
+          stepBudget(context, requestTimeoutMs),
+        );
       });
     }
 
-    let target: ReturnType<typeof parseTrigger>;
+    let trigger: ReturnType<typeof parseDirectTrigger>;
     try {
-      target = parseTrigger(event);
+      trigger = parseDirectTrigger(event);
     } catch (error) {
       if (!(error instanceof InvalidMessageError)) throw error;
       const record = invalidMessageRecord(error);
       await deps.outcomes.report(record);
       return record;
     }
+    // The payload's triggerId (Scheduler's execution ID) when it has one, else this invocation's
+    // request ID, which Lambda keeps for its own retries of an asynchronous invocation.
+    const id =
+      trigger.triggerId !== undefined
+        ? `direct:${trigger.triggerId}`
+        : `invocation:${context?.awsRequestId ?? crypto.randomUUID()}`;
     // A transient failure is thrown: Lambda's asynchronous retries, then its dead-letter queue, take over.
-    return directResult(await openTarget(deps, target, stepBudget(context, requestTimeoutMs)));
+    return directResult(
+      await openTarget(deps, { id, target: trigger.target }, stepBudget(context, requestTimeoutMs)),
+    );
   };
 }
 
 function directResult(result: StepResult): DirectInvocationResult {
-  return result.kind === 'finished'
-    ? result.record
-    : { outcome: 'PENDING', operationId: result.operationId, nextCheckInSeconds: result.nextCheckInSeconds };
+  if (result.kind === 'finished') return result.record;
+  if (result.kind === 'following') {
+    return {
+      outcome: 'PENDING',
+      ...(result.operationId === undefined ? {} : { operationId: result.operationId }),
+      nextCheckInSeconds: result.nextCheckInSeconds,
+    };
+  }
+  // Nothing new: the opening this trigger joined or had already, as far as it has come.
+  const opening = result.opening;
+  if (opening?.outcome !== undefined)
+    return { ...opening.outcome, openingId: opening.openingId, triggers: opening.triggers };
+  return {
+    outcome: 'PENDING',
+    ...(opening === undefined ? {} : { openingId: opening.openingId }),
+    ...(opening?.operationId === undefined ? {} : { operationId: opening.operationId }),
+  };
 }
 
 export const handler = createOpenPoolHandler(lambdaRuntime);

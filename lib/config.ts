@@ -84,7 +84,7 @@ export interface PollConfig {
   readonly deadlineSeconds?: number | null;
   /**
    * How long the opener follows the operation itself before it hands over to the check queue,
-   * in seconds. Integer, 0 to 50 (the functions time out after 60 s and the opener needs 10 s after the fast path). Capped by `deadlineSeconds`. Default 20.
+   * in seconds. Integer, 0 to 48 (the functions time out after 60 s and the opener needs 12 s after the fast path: one request and a margin). Capped by `deadlineSeconds`. Default 20.
    */
   readonly fastPathSeconds?: number | null;
   /** Shortest wait between checks, in seconds. Integer, 1 to 900. Default 1. */
@@ -372,7 +372,7 @@ function parsePoll(raw: JsonObject, p: Problems): PollConfig {
     p.add(
       'poll.fastPathSeconds',
       `${fastPathSeconds} must be at most ${fastPathLimit}: the opener's ${DEFAULT_FUNCTION_TIMEOUT_SECONDS} s time-out ` +
-        `must leave ${FAST_PATH_MARGIN_SECONDS} s after the fast path`,
+        `must leave ${FAST_PATH_MARGIN_SECONDS} s after the fast path (one Toloka request and a margin)`,
     );
   }
   const min = minDelaySeconds ?? 1;

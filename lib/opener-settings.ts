@@ -81,8 +81,11 @@ function isDate(value: unknown): value is Date {
 
 /** `functionTimeout` when not given. */
 export const DEFAULT_FUNCTION_TIMEOUT_SECONDS = 60;
-/** What the opener needs after the fast path: the request that started it and the hand-over. */
-export const FAST_PATH_MARGIN_SECONDS = 10;
+/**
+ * What the opener needs after the fast path: one more Toloka request (10 s at most, the
+ * functions' request time-out) and a margin of 2 s for the ledger, the hand-over and the record.
+ */
+export const FAST_PATH_MARGIN_SECONDS = 12;
 
 /** Props that cannot be built: `problems` lists every one, each naming its prop. */
 export class InvalidTolokaPoolOpenerPropsError extends Error {
@@ -191,7 +194,7 @@ export function resolveTolokaPoolOpenerProps(
     // The opener needs time after the fast path for the request that started it and the hand-over.
     add(
       'poll.fastPath',
-      `${fastPath.seconds}s must be at least 10 s less than functionTimeout (${timeout.seconds}s)`,
+      `${fastPath.seconds}s must be at least ${FAST_PATH_MARGIN_SECONDS} s less than functionTimeout (${timeout.seconds}s): one Toloka request and a margin`,
     );
   }
   const memorySize = props.memorySize ?? 256;

@@ -47,8 +47,12 @@ export function addOpeningSchedules(
     description: 'Lets the Toloka pool opener schedules invoke the opener and use the trigger DLQ',
   });
   const schedules = props.schedules.map((schedule) => {
+    // Scheduler's execution ID: Scheduler's retries and Lambda's of one run are one trigger.
+    const triggerId = scheduler.ContextAttribute.executionId;
     const input =
-      schedule.poolId !== undefined ? { poolId: schedule.poolId } : { trainingId: schedule.trainingId };
+      schedule.poolId !== undefined
+        ? { poolId: schedule.poolId, triggerId }
+        : { trainingId: schedule.trainingId, triggerId };
     const what =
       schedule.poolId !== undefined ? `pool ${schedule.poolId}` : `training ${schedule.trainingId}`;
     const created = new scheduler.Schedule(scope, `Schedule-${schedule.name}`, {

@@ -69,6 +69,10 @@ export class TolokaPoolOpenerStack extends Stack {
       description: 'The function that opens pools',
       value: this.opener.opener.functionName,
     });
+    new CfnOutput(this, 'OpeningsTableName', {
+      description: 'The openings ledger: `npx toloka-pool openings --table <this>` lists recent openings',
+      value: this.opener.openingsTable.tableName,
+    });
     new CfnOutput(this, 'CheckerFunctionName', {
       description: 'The function that follows open operations',
       value: this.opener.checker.functionName,

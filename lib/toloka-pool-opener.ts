@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Annotations, Aws, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -62,6 +63,8 @@ export class TolokaPoolOpener extends Construct {
   readonly schedules: readonly scheduler.Schedule[];
   /** ARN of the token parameter, the only one the functions may read. */
   readonly tokenParameterArn: string;
+  /** The openings ledger: one entry per trigger, per opening, and per target in flight. */
+  readonly openingsTable: dynamodb.Table;
   /** Where the functions publish outcome events; undefined when `outcomeEventBus` is `false`. */
   readonly outcomeEventBus?: events.IEventBus;
   /** Metric filters, alarms, the alarm topic and the dashboard. */
@@ -114,6 +117,19 @@ export class TolokaPoolOpener extends Construct {
           ? this.outcomeEventBus.eventBusName
           : this.outcomeEventBus.eventBusArn;
 
+    // The openings ledger (lambda/runtime/openings-ledger.ts): what makes one outcome per opening
+    // however often SQS, Lambda and Scheduler deliver. Entries expire by TTL after 15 days.
+    this.openingsTable = new dynamodb.Table(this, 'OpeningsTable', {
+      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'expiration',
+      // Its name is generated and its entries are operational state: nothing to keep, nothing
+      // that would block the next deploy.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
     const parameterPath = settings.tokenParameterName.replace(/^\//, '');
     this.tokenParameterArn = `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter/${parameterPath}`;
 
@@ -123,6 +139,7 @@ export class TolokaPoolOpener extends Construct {
       TOLOKA_ENVIRONMENT: settings.tolokaEnvironment,
       TOLOKA_TOKEN_PARAMETER: settings.tokenParameterName,
       CHECK_QUEUE_URL: this.checkQueue.queueUrl,
+      OPENINGS_TABLE: this.openingsTable.tableName,
       CHECK_DEADLINE_SECONDS: String(settings.deadlineSeconds),
       FAST_PATH_SECONDS: String(settings.fastPathSeconds),
       CHECK_MIN_DELAY_SECONDS: String(settings.minDelaySeconds),
@@ -159,6 +176,19 @@ export class TolokaPoolOpener extends Construct {
       }
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.checkQueue.queueArn] }),
+      );
+      // The ledger's conditional reads and writes, transactions included (which need the actions
+      // of their parts): no Scan, no Query, no Delete; the command line's history reads with its own.
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: [
+            'dynamodb:GetItem',
+            'dynamodb:PutItem',
+            'dynamodb:UpdateItem',
+            'dynamodb:ConditionCheckItem',
+          ],
+          resources: [this.openingsTable.tableArn],
+        }),
       );
       if (this.outcomeEventBus !== undefined) {
         // Only this bus, only events with the opener's source. `events:source` holds the source of

@@ -1,14 +1,18 @@
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
 import { createCheckOperationHandler } from '../lambda/check-operation.ts';
 import { createOpenPoolHandler } from '../lambda/open-pool.ts';
 import type { CheckQueue } from '../lambda/runtime/check-queue.ts';
 import { DEFAULT_HTTP, DEFAULT_POLL, type PollSettings } from '../lambda/runtime/config.ts';
 import type { HandlerRuntime } from '../lambda/runtime/lambda-dependencies.ts';
+import type { OpeningsLedger } from '../lambda/runtime/openings-ledger.ts';
 import { FanOutOutcomeSink, MemoryOutcomeSink, type OutcomeSink } from '../lambda/runtime/outcome-sink.ts';
 import type { Log, OpeningDependencies } from '../lambda/runtime/pool-opening.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../lambda/runtime/retry.ts';
 import { StaticTokenSource, type TokenSource } from '../lambda/runtime/token-source.ts';
 import { HttpTolokaApi, type TolokaApi } from '../lambda/runtime/toloka-api.ts';
 import { describeThrown, LocalCheckQueue, LocalQueue } from './local-queue.ts';
+import { MemoryOpeningsLedger } from './memory-openings-ledger.ts';
 
 export interface LocalAppOptions {
   /** The Toloka origin, e.g. the emulator's `http://127.0.0.1:port`. */
@@ -25,6 +29,8 @@ export interface LocalAppOptions {
   readonly visibilityTimeoutSeconds?: number;
   readonly log?: Log;
   readonly outcomes?: OutcomeSink;
+  /** The openings ledger; default one in memory. */
+  readonly ledger?: OpeningsLedger;
   /** Wraps the check queue, e.g. to make sends fail in fault tests. */
   readonly wrapCheckQueue?: (queue: CheckQueue) => CheckQueue;
 }
@@ -53,6 +59,7 @@ export function createLocalApp(options: LocalAppOptions) {
     tokens: options.tokens ?? new StaticTokenSource(options.token ?? 'local-dev-token'),
     checks: (options.wrapCheckQueue ?? ((queue) => queue))(new LocalCheckQueue(checkQueue)),
     outcomes: options.outcomes === undefined ? recorded : new FanOutOutcomeSink(recorded, options.outcomes),
+    ledger: options.ledger ?? new MemoryOpeningsLedger(),
     log: options.log ?? silentLog,
     poll: { ...DEFAULT_POLL, ...options.poll },
     retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
@@ -83,9 +90,11 @@ export function createLocalApp(options: LocalAppOptions) {
      * dead-letter queue, as the construct configures it.
      */
     async invokeAsync(payload: unknown): Promise<void> {
+      // Lambda keeps an asynchronous invocation's request ID through its retries.
+      const context = localContext(randomUUID());
       for (let attempt = 1; attempt <= ASYNC_INVOKE_ATTEMPTS; attempt++) {
         try {
-          await opener(payload);
+          await opener(payload, context);
           return;
         } catch (error) {
           // Lambda waits a minute or two between these attempts; nothing here depends on that pause.
@@ -102,3 +111,12 @@ export function createLocalApp(options: LocalAppOptions) {
 }
 
 export type LocalApp = ReturnType<typeof createLocalApp>;
+
+/** The parts of Lambda's context the handlers read, for a local invocation. */
+export function localContext(awsRequestId: string, remainingMs = 60_000): Context {
+  const endsAt = Date.now() + remainingMs;
+  return {
+    awsRequestId,
+    getRemainingTimeInMillis: () => Math.max(0, endsAt - Date.now()),
+  } as unknown as Context;
+}

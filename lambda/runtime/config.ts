@@ -37,11 +37,22 @@ export interface RuntimeConfig {
   readonly tokenParameterName: string;
   readonly tokenCacheSeconds: number;
   readonly checkQueueUrl: string;
+  /** The openings ledger's DynamoDB table (`OPENINGS_TABLE`). */
+  readonly openingsTable: string;
   /** The EventBridge bus outcome events go to; undefined: no events. */
   readonly outcomeEventBus: string | undefined;
   readonly poll: PollSettings;
   readonly http: HttpSettings;
 }
+
+/**
+ * Every AWS SDK client's time-outs: a hung connection or request fails within the step's budget
+ * instead of running into the function's time-out (which would re-run the whole batch).
+ */
+export const AWS_CLIENT_TIMEOUTS = {
+  requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
+  maxAttempts: 3,
+} as const;
 
 /** SQS refuses a DelaySeconds above this. */
 export const SQS_MAX_DELAY_SECONDS = 900;
@@ -84,6 +95,7 @@ export function readRuntimeConfig(env: Env): RuntimeConfig {
     tokenParameterName: fields.required('TOLOKA_TOKEN_PARAMETER'),
     tokenCacheSeconds: fields.number('TOKEN_CACHE_SECONDS', 300, { min: 0, max: 3600, integer: true }),
     checkQueueUrl: fields.url('CHECK_QUEUE_URL'),
+    openingsTable: tableName(fields.required('OPENINGS_TABLE'), problems),
     outcomeEventBus: fields.optional('OUTCOME_EVENT_BUS'),
     poll: {
       deadlineSeconds: fields.number('CHECK_DEADLINE_SECONDS', DEFAULT_POLL.deadlineSeconds, {
@@ -204,4 +216,14 @@ class EnvReader {
     }
     return value;
   }
+}
+
+/** A DynamoDB table name: 3-255 of letters, digits, `_`, `-` and `.`. */
+function tableName(value: string, problems: string[]): string {
+  if (value !== '' && !/^[A-Za-z0-9_.-]{3,255}$/.test(value)) {
+    problems.push(
+      `OPENINGS_TABLE: "${value.slice(0, 60)}" is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)`,
+    );
+  }
+  return value;
 }

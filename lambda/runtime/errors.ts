@@ -88,6 +88,31 @@ export class UnsendableTokenError extends AppError {
   }
 }
 
+/**
+ * Toloka refused the token (401/403) on a status check, even after reading it again: not a
+ * verdict on the opening, so the check goes back to its queue (and on to the dead-letter queue,
+ * with its alarm, while the token stays bad).
+ */
+export class TokenRefusedError extends AppError {
+  readonly code = 'TOKEN_REFUSED';
+  constructor(readonly refusal: TolokaApiError) {
+    super(
+      `Toloka refused the token with HTTP ${refusal.httpStatus} (${refusal.code}); the check will be tried again`,
+      {
+        cause: refusal,
+      },
+    );
+  }
+}
+
+/** The openings ledger could not be read or written (DynamoDB unavailable, throttled, …). */
+export class LedgerError extends AppError {
+  readonly code = 'LEDGER_UNAVAILABLE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 /** The next status check could not be enqueued. */
 export class CheckQueueError extends AppError {
   readonly code = 'CHECK_ENQUEUE_FAILED';
@@ -122,6 +147,8 @@ export function isTransient(error: unknown): boolean {
     error instanceof TolokaProtocolError ||
     error instanceof TokenUnavailableError ||
     error instanceof CheckQueueError ||
+    error instanceof LedgerError ||
+    error instanceof TokenRefusedError ||
     error instanceof RetriesExhaustedError
   );
 }

@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SqsCheckQueue } from './check-queue.ts';
-import { readRuntimeConfig } from './config.ts';
+import { AWS_CLIENT_TIMEOUTS, readRuntimeConfig } from './config.ts';
+import { DynamoDbOpeningsLedger } from './dynamodb-openings-ledger.ts';
 import { EventBridgeOutcomeSink } from './outcome-events.ts';
 import { FanOutOutcomeSink, LogOutcomeSink, SERVICE_NAME } from './outcome-sink.ts';
 import type { Log, OpeningDependencies } from './pool-opening.ts';
@@ -39,12 +40,21 @@ export function lambdaRuntime(): HandlerRuntime {
     requestTimeoutMs: config.http.requestTimeoutMs,
     deps: {
       toloka: new HttpTolokaApi({ origin: config.apiOrigin, requestTimeoutMs: config.http.requestTimeoutMs }),
-      tokens: new SsmTokenSource(config.tokenParameterName, config.tokenCacheSeconds),
-      checks: new SqsCheckQueue(config.checkQueueUrl),
+      tokens: new SsmTokenSource(
+        config.tokenParameterName,
+        config.tokenCacheSeconds,
+        undefined,
+        AWS_CLIENT_TIMEOUTS,
+      ),
+      checks: new SqsCheckQueue(config.checkQueueUrl, AWS_CLIENT_TIMEOUTS),
+      ledger: new DynamoDbOpeningsLedger(config.openingsTable, AWS_CLIENT_TIMEOUTS),
       outcomes:
         config.outcomeEventBus === undefined
           ? logSink
-          : new FanOutOutcomeSink(logSink, new EventBridgeOutcomeSink(config.outcomeEventBus, log)),
+          : new FanOutOutcomeSink(
+              logSink,
+              new EventBridgeOutcomeSink(config.outcomeEventBus, log, AWS_CLIENT_TIMEOUTS),
+            ),
       log,
       poll: config.poll,
       retry: { ...DEFAULT_RETRY_POLICY, maxAttempts: config.http.maxAttempts },

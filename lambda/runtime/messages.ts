@@ -21,6 +21,21 @@ export function parseTriggerBody(body: string): OpenTarget {
 }
 
 export function parseTrigger(value: unknown): OpenTarget {
+  return parseTriggerFields(value, false).target;
+}
+
+/**
+ * A direct invocation's payload: a trigger, with an optional `triggerId` (the schedules pass
+ * EventBridge Scheduler's execution ID, so that Scheduler's and Lambda's retries of one run are
+ * one trigger).
+ */
+export function parseDirectTrigger(value: unknown): { target: OpenTarget; triggerId?: string } {
+  return parseTriggerFields(value, true);
+}
+
+const TRIGGER_ID = /^[\x21-\x7e]{1,256}$/;
+
+function parseTriggerFields(value: unknown, direct: boolean): { target: OpenTarget; triggerId?: string } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidMessageError(
       'body',
@@ -28,11 +43,14 @@ export function parseTrigger(value: unknown): OpenTarget {
     );
   }
   const record = value as Record<string, unknown>;
-  const unknown = Object.keys(record).filter((key) => !(TRIGGER_FIELDS as readonly string[]).includes(key));
+  const allowed: readonly string[] = direct ? [...TRIGGER_FIELDS, 'triggerId'] : TRIGGER_FIELDS;
+  const unknown = Object.keys(record).filter((key) => !allowed.includes(key));
   if (unknown.length > 0) {
     throw new InvalidMessageError(
       unknown[0] ?? 'body',
-      'is not a known field (expected only "poolId" or "trainingId")',
+      direct
+        ? 'is not a known field (expected only "poolId" or "trainingId", and "triggerId")'
+        : 'is not a known field (expected only "poolId" or "trainingId")',
     );
   }
   const hasPool = 'poolId' in record;
@@ -40,9 +58,17 @@ export function parseTrigger(value: unknown): OpenTarget {
   if (hasPool && hasTraining)
     throw new InvalidMessageError('trainingId', 'give either poolId or trainingId, not both');
   if (!hasPool && !hasTraining) throw new InvalidMessageError('poolId', 'is required');
-  return hasPool
+  const target: OpenTarget = hasPool
     ? { kind: 'pool', id: parseId('poolId', record.poolId) }
     : { kind: 'training', id: parseId('trainingId', record.trainingId) };
+  if (record.triggerId === undefined) return { target };
+  if (typeof record.triggerId !== 'string' || !TRIGGER_ID.test(record.triggerId)) {
+    throw new InvalidMessageError(
+      'triggerId',
+      `must be 1-256 printable ASCII characters without spaces, got ${describe(record.triggerId)}`,
+    );
+  }
+  return { target, triggerId: record.triggerId };
 }
 
 /** A Toloka ID as ASCII digits: a positive whole number below 2^63, as a string or a safe JSON number. */
@@ -74,26 +100,70 @@ export function parseId(field: string, value: unknown): string {
   return value;
 }
 
-/** What the opener and the checker put on the check queue. Versioned so old messages stay readable. */
+/** The longest deadline the construct allows (12 h): no check message may be older than this. */
+export const MAX_DEADLINE_SECONDS = 43_200;
+/** Clocks differ between functions: a `requestedAt` this far in the future is still accepted. */
+const CLOCK_SKEW_MS = 60_000;
+/** More checks than this cannot happen before the longest deadline, whatever the settings. */
+export const MAX_CHECK_ATTEMPT = 50_000;
+/** The ledger's opening IDs and check tokens: UUIDs (letters, digits and dashes). */
+const LEDGER_ID = /^[A-Za-z0-9-]{1,64}$/;
+/** ISO 8601 in UTC, as `Date.prototype.toISOString` writes it (milliseconds optional). */
+const ISO_INSTANT = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?Z$/;
+
+/**
+ * What the opener and the checker put on the check queue: the next step of one opening, which
+ * the ledger knows by `openingId`. Only the message holding the opening's live `checkToken` may
+ * act; a duplicate or an older one is dropped. Without `operationId` the step is to ask Toloka to
+ * open (again): a trigger that met a long `Retry-After` waits here rather than in its queue.
+ */
 export interface CheckMessage {
-  readonly version: 1;
+  readonly version: 2;
   readonly target: OpenTarget;
-  readonly operationId: string;
+  readonly openingId: string;
+  readonly checkToken: string;
+  readonly operationId?: string;
   /** When the opening was requested (ISO 8601 UTC); the deadline counts from here. */
   readonly requestedAt: string;
   /** After this instant (ISO 8601 UTC) an unfinished operation is reported TIMED_OUT. */
   readonly deadline: string;
   /** How many checks this one is (1 for the first). */
   readonly attempt: number;
+  /** Nothing is asked of Toloka before this instant (a `Retry-After` longer than SQS's 900 s). */
+  readonly notBefore?: string;
 }
 
-/** The wire form, flat and readable in the console: `{"version":1,"poolId":"1","operationId":…}`. */
+/** The wire form, flat and readable in the console: `{"version":2,"poolId":"1","openingId":…}`. */
 export function encodeCheckMessage(message: CheckMessage): string {
-  const { version, target, operationId, requestedAt, deadline, attempt } = message;
-  return JSON.stringify({ version, ...targetFields(target), operationId, requestedAt, deadline, attempt });
+  const { version, target, openingId, checkToken, operationId, requestedAt, deadline, attempt, notBefore } =
+    message;
+  return JSON.stringify({
+    version,
+    ...targetFields(target),
+    openingId,
+    checkToken,
+    ...(operationId === undefined ? {} : { operationId }),
+    requestedAt,
+    deadline,
+    attempt,
+    ...(notBefore === undefined ? {} : { notBefore }),
+  });
 }
 
-export function parseCheckMessage(body: string): CheckMessage {
+/** What a check message is checked against: the clock and the deadline the functions apply. */
+export interface CheckMessageRules {
+  readonly nowMs: number;
+  /** `CHECK_DEADLINE_SECONDS`: the deadline in force is never later than `requestedAt` plus this. */
+  readonly deadlineSeconds: number;
+}
+
+/**
+ * A check message, checked strictly: ISO 8601 instants only; `requestedAt` neither in the future
+ * nor older than the longest deadline allowed; the deadline in force is the earlier of the
+ * message's and `requestedAt` + `deadlineSeconds`; `attempt` bounded. A message that fails any
+ * of these can never be right, so it is refused with the field and the reason.
+ */
+export function parseCheckMessage(body: string, rules: CheckMessageRules): CheckMessage {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -104,37 +174,74 @@ export function parseCheckMessage(body: string): CheckMessage {
     throw new InvalidMessageError('body', `must be a JSON object, got ${describe(parsed)}`);
   }
   const record = parsed as Record<string, unknown>;
-  if (record.version !== 1)
-    throw new InvalidMessageError('version', `must be 1, got ${describe(record.version)}`);
+  if (record.version !== 2)
+    throw new InvalidMessageError('version', `must be 2, got ${describe(record.version)}`);
   const target: OpenTarget =
     record.trainingId !== undefined
       ? { kind: 'training', id: parseId('trainingId', record.trainingId) }
       : { kind: 'pool', id: parseId('poolId', record.poolId) };
-  const { operationId, requestedAt, deadline, attempt } = record;
-  if (!isOperationId(operationId)) {
+  const { openingId, checkToken, operationId, attempt } = record;
+  for (const [field, value] of [
+    ['openingId', openingId],
+    ['checkToken', checkToken],
+  ] as const) {
+    if (typeof value !== 'string' || !LEDGER_ID.test(value)) {
+      throw new InvalidMessageError(field, `must be an ID of the openings ledger, got ${describe(value)}`);
+    }
+  }
+  if (operationId !== undefined && !isOperationId(operationId)) {
     throw new InvalidMessageError(
       'operationId',
       `must be a Toloka operation ID, got ${describe(operationId)}`,
     );
   }
-  if (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 1) {
-    throw new InvalidMessageError('attempt', `must be a whole number from 1, got ${describe(attempt)}`);
+  if (
+    typeof attempt !== 'number' ||
+    !Number.isInteger(attempt) ||
+    attempt < 1 ||
+    attempt > MAX_CHECK_ATTEMPT
+  ) {
+    throw new InvalidMessageError(
+      'attempt',
+      `must be a whole number from 1 to ${MAX_CHECK_ATTEMPT}, got ${describe(attempt)}`,
+    );
   }
+  const requestedAtMs = parseInstant('requestedAt', record.requestedAt);
+  if (requestedAtMs > rules.nowMs + CLOCK_SKEW_MS) {
+    throw new InvalidMessageError('requestedAt', `is in the future: ${String(record.requestedAt)}`);
+  }
+  if (requestedAtMs < rules.nowMs - MAX_DEADLINE_SECONDS * 1000 - CLOCK_SKEW_MS) {
+    throw new InvalidMessageError(
+      'requestedAt',
+      `is older than the longest deadline (${MAX_DEADLINE_SECONDS} s): ${String(record.requestedAt)}`,
+    );
+  }
+  const deadlineMs = Math.min(
+    parseInstant('deadline', record.deadline),
+    requestedAtMs + rules.deadlineSeconds * 1000,
+  );
+  const notBefore = record.notBefore === undefined ? undefined : parseInstant('notBefore', record.notBefore);
   return {
-    version: 1,
+    version: 2,
     target,
-    operationId,
-    requestedAt: parseInstant('requestedAt', requestedAt),
-    deadline: parseInstant('deadline', deadline),
+    openingId: openingId as string,
+    checkToken: checkToken as string,
+    ...(operationId === undefined ? {} : { operationId }),
+    requestedAt: new Date(requestedAtMs).toISOString(),
+    deadline: new Date(deadlineMs).toISOString(),
     attempt,
+    ...(notBefore === undefined ? {} : { notBefore: new Date(notBefore).toISOString() }),
   };
 }
 
-function parseInstant(field: string, value: unknown): string {
-  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) {
-    throw new InvalidMessageError(field, `must be an ISO 8601 instant, got ${describe(value)}`);
+function parseInstant(field: string, value: unknown): number {
+  if (typeof value !== 'string' || !ISO_INSTANT.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new InvalidMessageError(
+      field,
+      `must be an ISO 8601 instant in UTC (2026-11-28T12:00:00.000Z), got ${describe(value)}`,
+    );
   }
-  return value;
+  return Date.parse(value);
 }
 
 /** A short, bounded description of a bad value for an error record (never the whole 256 kB). */

@@ -100,6 +100,10 @@ export interface OutcomeRecord {
   readonly elapsedMs?: number;
   /** How many `GET /operations` calls this opening made. */
   readonly checks?: number;
+  /** The opening's identity in the ledger: the same on every copy of its record and event. */
+  readonly openingId?: string;
+  /** Every trigger that asked for this opening (SQS message IDs, Scheduler execution IDs, …). */
+  readonly triggers?: readonly string[];
 }
 
 export function targetFields(target: OpenTarget): { poolId: string } | { trainingId: string } {

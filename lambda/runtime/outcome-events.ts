@@ -23,6 +23,11 @@ export type OutcomeEventDetail = OutcomeRecord & {
 };
 
 export function outcomeEventDetail(record: OutcomeRecord, finishedAt: Date): OutcomeEventDetail {
+  // The opening's identity in the ledger: the same on every redelivery of every trigger of it.
+  if (record.openingId !== undefined) {
+    return { version: 1, dedupeKey: record.openingId, ...record, finishedAt: finishedAt.toISOString() };
+  }
+  // A bad message has no opening: its own identity, as before the ledger.
   const opening = [
     record.poolId ?? '',
     record.trainingId ?? '',

@@ -31,9 +31,39 @@ export function nextCheckDelayMs(settings: PollSettings, elapsedMs: number): num
  */
 export function nextCheckDueMs(settings: PollSettings, elapsedMs: number): number {
   const earliest = elapsedMs + nextCheckDelayMs(settings, elapsedMs) / 2;
-  let due = 0;
-  while (due <= earliest) due += nextCheckDelayMs(settings, due);
-  return due;
+  return firstInstantAfter(settings, earliest);
+}
+
+/**
+ * The first instant of the schedule after `earliest`, in closed form for the two arithmetic
+ * phases (every `minDelaySeconds` while the opening is young, every `maxDelaySeconds` once the
+ * cap is reached), so that a check of an opening hours old costs no loop over its elapsed time.
+ * Only the geometric phase between them is stepped, and it has at most
+ * log(max/min) / log(backoffFactor) instants whatever the elapsed time (about 37 by default).
+ * The instants are those of stepping the rule from 0: `due += nextCheckDelayMs(due)`.
+ */
+export function firstInstantAfter(settings: PollSettings, earliest: number): number {
+  const minMs = settings.minDelaySeconds * 1000;
+  const maxMs = settings.maxDelaySeconds * 1000;
+  const growth = settings.backoffFactor - 1;
+  if (earliest < FIRST_CHECK_MS) return FIRST_CHECK_MS;
+  // Young: the spacing is minMs while growth × t ≤ minMs, i.e. up to youngUntil.
+  const youngUntil = growth > 0 ? minMs / growth : Number.POSITIVE_INFINITY;
+  let due = FIRST_CHECK_MS;
+  if (due <= youngUntil) {
+    const lastYoung =
+      FIRST_CHECK_MS +
+      Math.floor((Math.min(youngUntil, Number.MAX_SAFE_INTEGER) - FIRST_CHECK_MS) / minMs) * minMs;
+    if (earliest < lastYoung || youngUntil === Number.POSITIVE_INFINITY) {
+      return FIRST_CHECK_MS + (Math.floor((earliest - FIRST_CHECK_MS) / minMs) + 1) * minMs;
+    }
+    due = lastYoung + minMs;
+  }
+  // Geometric: each spacing is growth × t, until it reaches the cap.
+  while (due <= earliest && growth * due < maxMs) due += nextCheckDelayMs(settings, due);
+  if (due > earliest) return due;
+  // Capped: every maxMs from here.
+  return due + (Math.floor((earliest - due) / maxMs) + 1) * maxMs;
 }
 
 /**

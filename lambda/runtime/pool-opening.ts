@@ -1,13 +1,12 @@
-import { authorizationHeader } from './authorization.ts';
+/**
+ * Opening a pool or training, once per opening however often it is asked for. A trigger is
+ * claimed in the openings ledger first: a new opening asks Toloka, a trigger that finds one in
+ * flight joins it, and a trigger seen before carries on with its own. The outcome is decided
+ * once by the ledger and reported by whoever decided it. The checks are in operation-check.ts.
+ */
 import type { CheckQueue } from './check-queue.ts';
 import type { PollSettings } from './config.ts';
-import {
-  type InvalidMessageError,
-  isTransient,
-  RetriesExhaustedError,
-  TolokaApiError,
-  UnsendableTokenError,
-} from './errors.ts';
+import { isTransient, TolokaApiError, UnsendableTokenError } from './errors.ts';
 import type { CheckMessage } from './messages.ts';
 import {
   isTerminal,
@@ -16,11 +15,16 @@ import {
   type TolokaOperation,
   targetFields,
 } from './model.ts';
+import { failedRecord, operationRecord, type RecordBase, timedOutRecord } from './opening-records.ts';
+import type { Opening, OpeningsLedger } from './openings-ledger.ts';
 import type { OutcomeSink } from './outcome-sink.ts';
 import { nextCheckDueMs, queuedCheckDelaySeconds } from './poll-schedule.ts';
-import { type RetryPolicy, withRetries } from './retry.ts';
+import type { RetryPolicy } from './retry.ts';
 import type { TokenSource } from './token-source.ts';
 import type { TolokaApi } from './toloka-api.ts';
+import { type Credential, callToloka, credentialOf, retryAfterOf } from './toloka-calls.ts';
+
+export { invalidMessageRecord } from './opening-records.ts';
 
 /** The few log methods the domain uses; Powertools' Logger fits, and so does a console shim. */
 export interface Log {
@@ -29,345 +33,401 @@ export interface Log {
   warn(message: string, attributes?: Record<string, unknown>): void;
 }
 
-type RecordBase = Pick<OutcomeRecord, 'poolId' | 'trainingId' | 'operationId' | 'requestedAt'>;
-
 /** What the opening and checking steps talk to: the same code runs in Lambda, the CLI and locally. */
 export interface OpeningDependencies {
   readonly toloka: TolokaApi;
   readonly tokens: TokenSource;
   readonly checks: CheckQueue;
   readonly outcomes: OutcomeSink;
+  readonly ledger: OpeningsLedger;
   readonly log: Log;
   readonly poll: PollSettings;
   readonly retry: RetryPolicy;
+  /**
+   * How long whoever decided an outcome has to write its record before a redelivery may write it
+   * instead (should the first have died). Default 2 minutes: longer than a step, shorter than a
+   * message's way back through its queue.
+   */
+  readonly reportLeaseMs?: number;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** New check tokens (UUIDs by default). */
+  readonly newToken?: () => string;
 }
 
-/** How much wall time a step may spend retrying Toloka before it hands the message back to its queue. */
+/** How much wall time a step may spend on Toloka before it hands its message back to its queue. */
 export interface StepBudget {
   readonly budgetMs: number;
 }
 
-type Finished = { readonly kind: 'finished'; readonly record: OutcomeRecord };
-
 export type StepResult =
-  | Finished
-  | { readonly kind: 'following'; readonly operationId: string; readonly nextCheckInSeconds: number };
+  /** This step decided the outcome and wrote the record. */
+  | { readonly kind: 'finished'; readonly record: OutcomeRecord }
+  /** The opening goes on through the check queue. */
+  | { readonly kind: 'following'; readonly operationId?: string; readonly nextCheckInSeconds: number }
+  /** The trigger joined an opening in flight, or the message was a duplicate or stale: nothing new. */
+  | { readonly kind: 'nothing-new'; readonly opening?: Opening };
+
+const DEFAULT_REPORT_LEASE_MS = 120_000;
+
+/** A trigger's identity: its SQS message ID, Scheduler's execution ID, or the invocation's request ID. */
+export interface Trigger {
+  readonly id: string;
+  readonly target: OpenTarget;
+}
 
 /**
- * Opens a pool or training and either finishes (the outcome is reported) or hands the operation
- * over to the check queue. Transient trouble that outlives the budget is thrown, so the trigger
- * goes back to its queue; permanent answers end in a FAILED record.
+ * Opens a pool or training for one trigger. Transient trouble that outlives the budget is
+ * thrown, so the trigger goes back to its queue; permanent answers end in a FAILED record.
  */
 export async function openTarget(
   deps: OpeningDependencies,
-  target: OpenTarget,
+  trigger: Trigger,
   budget: StepBudget,
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
-  const requestedAtMs = now();
-  const requestedAt = new Date(requestedAtMs).toISOString();
-  const base = { ...targetFields(target), requestedAt };
-  const authorization = await authorizationOf(deps);
-  if (authorization instanceof UnsendableTokenError) {
-    return finish(deps, failedRecord(authorization, base, requestedAtMs, now()));
+  const nowMs = now();
+  const claim = await deps.ledger.claim({
+    triggerId: trigger.id,
+    target: trigger.target,
+    nowMs,
+    deadlineMs: nowMs + deps.poll.deadlineSeconds * 1000,
+  });
+  const { opening } = claim;
+  const fields = { ...targetFields(opening.target), openingId: opening.openingId, triggerId: trigger.id };
+  if (claim.kind === 'joined') {
+    deps.log.info('joined the opening in flight', { ...fields, operationId: opening.operationId });
+    return { kind: 'nothing-new', opening };
   }
+  if (claim.kind === 'seen') {
+    deps.log.info('trigger seen before: carrying on with its opening', { ...fields, state: opening.state });
+    if (opening.state === 'DECIDED') return reportIfOrphaned(deps, opening);
+    if (
+      opening.state === 'FOLLOWING' &&
+      opening.operationId !== undefined &&
+      opening.checkToken !== undefined
+    ) {
+      // The opening's check chain may have died with the invocation that ran it: start it again.
+      // The ledger's token moves to the new message, so an older one still in the queue is stale.
+      return handOver(deps, opening, opening.checkToken, {
+        operationId: opening.operationId,
+        attempt: opening.checks + 1,
+      });
+    }
+  }
+  return askToOpen(deps, opening, budget);
+}
 
-  let response: Awaited<ReturnType<TolokaApi['open']>>;
+/**
+ * `POST …/open` for an opening that has no operation yet. A 409 `POOL_LOCKED_BY_ANOTHER_OPERATION`
+ * usually means an earlier attempt of this very opening got through (a time-out, a reset, a
+ * redelivery), or another client opens it: the running operation is looked up and followed.
+ */
+export async function askToOpen(
+  deps: OpeningDependencies,
+  opening: Opening,
+  budget: StepBudget,
+  attempt = 1,
+): Promise<StepResult> {
+  const now = deps.now ?? Date.now;
+  const base = baseOf(opening);
+  const credential = await credentialOf(deps);
+  if (credential instanceof UnsendableTokenError) {
+    return conclude(deps, opening, failedRecord(credential, base, opening.requestedAtMs, now()));
+  }
+  let operation: TolokaOperation;
   try {
-    response = await callToloka(deps, budget, 'open', () => deps.toloka.open(target, authorization));
+    const response = await callToloka(deps, budget.budgetMs, 'open', credential, (authorization) =>
+      deps.toloka.open(opening.target, authorization),
+    );
+    if (response.kind === 'already-open') {
+      return conclude(deps, opening, {
+        outcome: 'ALREADY_OPEN',
+        ...base,
+        elapsedMs: now() - opening.requestedAtMs,
+        checks: 0,
+      });
+    }
+    operation = response.operation;
   } catch (error) {
-    return finish(deps, failedRecord(error, base, requestedAtMs, now()));
+    const running = await lockedBy(deps, opening, credential, budget, error);
+    if (running !== undefined) operation = running;
+    else {
+      const waitMs = retryAfterOf(error);
+      if (waitMs !== undefined && isTransient(error)) return deferOpen(deps, opening, waitMs, attempt);
+      return conclude(deps, opening, failedRecord(error, base, opening.requestedAtMs, now()));
+    }
   }
-  if (response.kind === 'already-open') {
-    return finish(deps, { outcome: 'ALREADY_OPEN', ...base, elapsedMs: now() - requestedAtMs, checks: 0 });
-  }
+  return follow(deps, opening, operation, credential, budget);
+}
 
-  const deadlineMs = requestedAtMs + deps.poll.deadlineSeconds * 1000;
-  const followed = await followInProcess(deps, {
-    operation: response.operation,
-    base: { ...base, operationId: response.operation.id },
-    requestedAtMs,
-    authorization,
-    until: requestedAtMs + Math.min(deps.poll.fastPathSeconds * 1000, budget.budgetMs),
-    deadlineMs,
-  });
-  if (followed.kind === 'finished') return followed;
-
-  const { operation, checks } = followed;
-  const check: CheckMessage = {
-    version: 1,
-    target,
-    operationId: operation.id,
-    requestedAt,
-    deadline: new Date(deadlineMs).toISOString(),
-    attempt: checks + 1,
-  };
-  const delay = queuedCheckDelaySeconds(
-    requestedAtMs + nextCheckDueMs(deps.poll, now() - requestedAtMs) - now(),
-    deadlineMs - now(),
+/** The operation a 409 POOL_LOCKED_BY_ANOTHER_OPERATION points to, if one is running; else undefined. */
+async function lockedBy(
+  deps: OpeningDependencies,
+  opening: Opening,
+  credential: Credential,
+  budget: StepBudget,
+  error: unknown,
+): Promise<TolokaOperation | undefined> {
+  if (!(error instanceof TolokaApiError) || error.code !== 'POOL_LOCKED_BY_ANOTHER_OPERATION')
+    return undefined;
+  const running = await callToloka(deps, budget.budgetMs, 'findOpenOperation', credential, (authorization) =>
+    deps.toloka.findOpenOperation(opening.target, authorization),
   );
-  await deps.checks.enqueue(check, delay);
-  deps.log.info('opening in progress, status check enqueued', {
-    ...targetFields(target),
-    operationId: operation.id,
-    status: operation.status,
-    progress: operation.progress,
-    checks,
-    nextCheckInSeconds: delay,
+  deps.log.info(
+    'Toloka answered POOL_LOCKED_BY_ANOTHER_OPERATION; following the open operation in progress',
+    {
+      ...targetFields(opening.target),
+      openingId: opening.openingId,
+      operationId: running?.id,
+    },
+  );
+  // Locked by something else (a close): Toloka's 409 is the verdict.
+  return running;
+}
+
+/** Records the operation, follows it in process for the fast path, then hands over to the queue. */
+async function follow(
+  deps: OpeningDependencies,
+  opening: Opening,
+  operation: TolokaOperation,
+  credential: Credential,
+  budget: StepBudget,
+): Promise<StepResult> {
+  const now = deps.now ?? Date.now;
+  const token = (deps.newToken ?? randomToken)();
+  if (!(await deps.ledger.follow(opening.openingId, operation.id, token, 0))) {
+    // Decided meanwhile (a duplicate of this trigger ran faster): it has or will have its record.
+    return { kind: 'nothing-new', opening };
+  }
+  const base = { ...baseOf(opening), operationId: operation.id };
+  const followed = await followInProcess(deps, {
+    operation,
+    base,
+    opening,
+    credential,
+    until:
+      opening.requestedAtMs +
+      Math.min(
+        deps.poll.fastPathSeconds * 1000,
+        Math.max(0, now() - opening.requestedAtMs + budget.budgetMs),
+      ),
   });
-  return { kind: 'following', operationId: operation.id, nextCheckInSeconds: delay };
+  if (followed.kind !== 'unfinished') return followed;
+  return handOver(deps, opening, token, {
+    operationId: operation.id,
+    attempt: followed.checks + 1,
+    status: followed.operation.status,
+  });
 }
 
 /**
  * The fast path: most openings finish in seconds, so the opener checks the operation itself, on
  * the same schedule as the queued checks, until it finishes or `until` comes. A transient error
- * here ends the fast path rather than the opening: the pool was asked to open, so the check queue
- * takes over. The deadline caps the fast path too: the last check is made at the deadline, and
- * an operation still running then is TIMED_OUT, as the checker would report it.
+ * ends the fast path rather than the opening: the check queue takes over. The deadline caps it
+ * too: the last check is made at the deadline, and an operation still running then is TIMED_OUT.
  */
 async function followInProcess(
   deps: OpeningDependencies,
-  opening: {
+  run: {
     operation: TolokaOperation;
     base: RecordBase;
-    requestedAtMs: number;
-    authorization: string;
+    opening: Opening;
+    credential: Credential;
     until: number;
-    deadlineMs: number;
   },
-): Promise<Finished | { kind: 'unfinished'; operation: TolokaOperation; checks: number }> {
+): Promise<StepResult | { kind: 'unfinished'; operation: TolokaOperation; checks: number }> {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? defaultSleep;
-  let { operation } = opening;
+  const { opening } = run;
+  let { operation } = run;
   let checks = 0;
   while (!isTerminal(operation.status)) {
     if (now() >= opening.deadlineMs) {
-      return finish(deps, timedOutRecord(operation, opening.base, opening, now(), checks));
+      return conclude(deps, opening, timedOutRecord(operation, run.base, opening, now(), checks));
     }
     const dueAt = Math.min(
       opening.requestedAtMs + nextCheckDueMs(deps.poll, now() - opening.requestedAtMs),
       opening.deadlineMs,
     );
-    if (dueAt >= opening.until) return { kind: 'unfinished', operation, checks };
-    const delayMs = Math.max(0, dueAt - now());
-    await sleep(delayMs);
+    if (dueAt >= run.until) return { kind: 'unfinished', operation, checks };
+    await sleep(Math.max(0, dueAt - now()));
     checks++;
     try {
+      const id = operation.id;
       operation = await callToloka(
         deps,
-        { budgetMs: Math.max(0, opening.until - now()) },
+        Math.max(0, run.until - now()),
         'getOperation',
-        () => deps.toloka.getOperation(operation.id, opening.authorization),
+        run.credential,
+        (authorization) => deps.toloka.getOperation(id, authorization),
       );
     } catch (error) {
-      if (isTransient(error)) return { kind: 'unfinished', operation, checks };
-      return finish(deps, { ...failedRecord(error, opening.base, opening.requestedAtMs, now()), checks });
+      if (isTransient(error) || isRefusal(error)) return { kind: 'unfinished', operation, checks };
+      return conclude(deps, opening, {
+        ...failedRecord(error, run.base, opening.requestedAtMs, now()),
+        checks,
+      });
     }
     deps.log.debug('operation in progress', {
-      ...opening.base,
+      ...run.base,
       status: operation.status,
       progress: operation.progress,
       checks,
     });
   }
-  return finish(deps, operationRecord(operation, opening.base, opening.requestedAtMs, now(), checks));
+  return conclude(deps, opening, operationRecord(operation, run.base, opening.requestedAtMs, now(), checks));
 }
 
 /**
- * One status check: reports the outcome when the operation is terminal or the deadline has
- * passed, and otherwise enqueues the next check further out.
+ * Sends the opening's next check and makes it the live one: the message goes first, then the
+ * ledger's token moves from `fromToken` to it, so that a crash in between leaves the previous
+ * message live (and the new one stale), never neither.
  */
-export async function checkOperation(
+export async function handOver(
   deps: OpeningDependencies,
-  message: CheckMessage,
-  budget: StepBudget,
+  opening: Opening,
+  fromToken: string,
+  next: {
+    readonly operationId?: string;
+    readonly attempt: number;
+    readonly status?: string;
+    readonly waitMs?: number;
+  },
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
-  const requestedAtMs = Date.parse(message.requestedAt);
-  const base = {
-    ...targetFields(message.target),
-    operationId: message.operationId,
-    requestedAt: message.requestedAt,
+  const token = (deps.newToken ?? randomToken)();
+  const elapsedMs = now() - opening.requestedAtMs;
+  const waitMs = next.waitMs ?? opening.requestedAtMs + nextCheckDueMs(deps.poll, elapsedMs) - now();
+  // A wait for Toloka (Retry-After) is never cut short; its last leg ends at the deadline at the latest.
+  const delay =
+    next.waitMs === undefined
+      ? queuedCheckDelaySeconds(waitMs, opening.deadlineMs - now())
+      : Math.min(900, Math.max(0, Math.ceil(Math.min(waitMs, opening.deadlineMs - now()) / 1000)));
+  const message: CheckMessage = {
+    version: 2,
+    target: opening.target,
+    openingId: opening.openingId,
+    checkToken: token,
+    ...(next.operationId === undefined ? {} : { operationId: next.operationId }),
+    requestedAt: new Date(opening.requestedAtMs).toISOString(),
+    deadline: new Date(opening.deadlineMs).toISOString(),
+    attempt: next.attempt,
+    ...(next.waitMs === undefined ? {} : { notBefore: new Date(now() + next.waitMs).toISOString() }),
   };
-  const authorization = await authorizationOf(deps);
-  if (authorization instanceof UnsendableTokenError) {
-    return finish(deps, {
-      ...failedRecord(authorization, base, requestedAtMs, now()),
-      checks: message.attempt,
-    });
-  }
-
-  let operation: TolokaOperation;
-  try {
-    operation = await callToloka(deps, budget, 'getOperation', () =>
-      deps.toloka.getOperation(message.operationId, authorization),
-    );
-  } catch (error) {
-    return finish(deps, { ...failedRecord(error, base, requestedAtMs, now()), checks: message.attempt });
-  }
-  if (isTerminal(operation.status)) {
-    return finish(deps, operationRecord(operation, base, requestedAtMs, now(), message.attempt));
-  }
-
-  const msToDeadline = Date.parse(message.deadline) - now();
-  if (msToDeadline <= 0) {
-    const deadlineMs = Date.parse(message.deadline);
-    return finish(
-      deps,
-      timedOutRecord(operation, base, { requestedAtMs, deadlineMs }, now(), message.attempt),
-    );
-  }
-  const next: CheckMessage = { ...message, attempt: message.attempt + 1 };
-  const delay = queuedCheckDelaySeconds(
-    requestedAtMs + nextCheckDueMs(deps.poll, now() - requestedAtMs) - now(),
-    msToDeadline,
-  );
-  await deps.checks.enqueue(next, delay);
-  deps.log.info('operation in progress, next check enqueued', {
-    ...base,
-    status: operation.status,
-    progress: operation.progress,
-    check: message.attempt,
-    nextCheckInSeconds: delay,
-  });
-  return { kind: 'following', operationId: operation.id, nextCheckInSeconds: delay };
-}
-
-/** The outcome of an operation that reached SUCCESS or FAIL. */
-function operationRecord(
-  operation: TolokaOperation,
-  base: RecordBase,
-  requestedAtMs: number,
-  nowMs: number,
-  checks: number,
-): OutcomeRecord {
-  const common = { ...base, operationId: operation.id, elapsedMs: nowMs - requestedAtMs, checks };
-  if (operation.status === 'SUCCESS') return { outcome: 'OPENED', ...common };
-  return {
-    outcome: 'FAILED',
-    ...common,
-    code: 'OPERATION_FAILED',
-    message: `Toloka reports operation ${operation.id} as FAIL`,
-    status: operation.status,
-    progress: operation.progress,
-    ...(operation.details !== undefined ? { payload: operation.details } : {}),
-  };
-}
-
-/** The outcome of an operation still running at the deadline. */
-function timedOutRecord(
-  operation: TolokaOperation,
-  base: RecordBase,
-  times: { readonly requestedAtMs: number; readonly deadlineMs: number },
-  nowMs: number,
-  checks: number,
-): OutcomeRecord {
-  return {
-    outcome: 'TIMED_OUT',
-    ...base,
-    code: 'DEADLINE_EXCEEDED',
-    message: `operation still ${operation.status} at the deadline ${new Date(times.deadlineMs).toISOString()}`,
-    status: operation.status,
-    progress: operation.progress,
-    elapsedMs: nowMs - times.requestedAtMs,
-    checks,
-  };
-}
-
-/** A permanent error as a FAILED record; a transient one is thrown on so the message is retried. */
-function failedRecord(error: unknown, base: RecordBase, requestedAtMs: number, nowMs: number): OutcomeRecord {
-  if (isTransient(error)) throw error;
-  if (error instanceof TolokaApiError) {
-    return {
-      outcome: 'FAILED',
-      ...base,
-      code: error.code,
-      message: error.body.message ?? `Toloka answered HTTP ${error.httpStatus}`,
-      request_id: error.body.request_id,
-      httpStatus: error.httpStatus,
-      ...(error.body.payload !== undefined ? { payload: error.body.payload } : {}),
-      elapsedMs: nowMs - requestedAtMs,
-    };
-  }
-  if (error instanceof UnsendableTokenError) {
-    return {
-      outcome: 'FAILED',
-      ...base,
-      code: error.code,
-      message: error.message,
-      elapsedMs: nowMs - requestedAtMs,
-    };
-  }
-  throw error;
-}
-
-/** The FAILED record of a message that can never be processed: it names the field and the reason. */
-export function invalidMessageRecord(error: InvalidMessageError, messageId?: string): OutcomeRecord {
-  return {
-    outcome: 'FAILED',
-    code: error.code,
-    message: `invalid message: ${error.message}`,
-    field: error.field,
-    reason: error.reason,
-    ...(messageId !== undefined ? { messageId } : {}),
-  };
-}
-
-async function finish(deps: OpeningDependencies, record: OutcomeRecord): Promise<Finished> {
-  await deps.outcomes.report(record);
-  return { kind: 'finished', record };
-}
-
-function callToloka<T>(
-  deps: OpeningDependencies,
-  budget: StepBudget,
-  call: string,
-  attempt: () => Promise<T>,
-): Promise<T> {
-  return withRetries(
-    deps.retry,
+  await deps.checks.enqueue(message, delay);
+  const live = await deps.ledger.passCheck(opening.openingId, fromToken, token, next.attempt - 1);
+  deps.log.info(
+    live ? 'opening in progress, status check enqueued' : 'a newer check took over; this one is stale',
     {
-      budgetMs: budget.budgetMs,
-      now: deps.now,
-      sleep: deps.sleep,
-      onRetry: ({ attempt: attemptNumber, delayMs, error }) =>
-        deps.log.warn('Toloka call failed, retrying', {
-          call,
-          attempt: attemptNumber,
-          delayMs,
-          error: describeForLog(error),
-        }),
+      ...targetFields(opening.target),
+      openingId: opening.openingId,
+      operationId: next.operationId,
+      status: next.status,
+      checks: next.attempt - 1,
+      nextCheckInSeconds: delay,
     },
-    attempt,
   );
+  return live
+    ? {
+        kind: 'following',
+        ...(next.operationId === undefined ? {} : { operationId: next.operationId }),
+        nextCheckInSeconds: delay,
+      }
+    : { kind: 'nothing-new', opening };
 }
 
 /**
- * The Authorization header for the current token, or the permanent error of a token that cannot
- * be sent at all (reported as a FAILED opening naming the token's source, never the token).
+ * Toloka asked to wait longer than this step may (a `Retry-After`): the POST waits on the check
+ * queue, in steps of at most 900 s, and nothing is asked before the time Toloka gave. The
+ * trigger itself is done, so waiting uses up none of its receives.
  */
-async function authorizationOf(deps: OpeningDependencies): Promise<string | UnsendableTokenError> {
-  const token = await deps.tokens.getToken();
-  try {
-    return authorizationHeader(token, deps.tokens.source);
-  } catch (error) {
-    if (error instanceof UnsendableTokenError) return error;
-    throw error;
+async function deferOpen(
+  deps: OpeningDependencies,
+  opening: Opening,
+  waitMs: number,
+  attempt: number,
+): Promise<StepResult> {
+  const token = (deps.newToken ?? randomToken)();
+  // The opening has no live check yet: make this token it, then send the message carrying it.
+  if (!(await deps.ledger.follow(opening.openingId, undefined, token, attempt - 1)))
+    return { kind: 'nothing-new', opening };
+  const jitterMs = Math.round(Math.random() * Math.min(30_000, waitMs * 0.1));
+  return handOver(deps, opening, token, { attempt, waitMs: waitMs + jitterMs });
+}
+
+/**
+ * Decides the outcome in the ledger, once; only the step whose write decided it writes the
+ * record (listing every trigger of the opening) and publishes the event.
+ */
+export async function conclude(
+  deps: OpeningDependencies,
+  opening: Opening,
+  record: OutcomeRecord,
+): Promise<StepResult> {
+  const now = deps.now ?? Date.now;
+  const decided = await deps.ledger.decide(
+    opening.openingId,
+    record,
+    now(),
+    deps.reportLeaseMs ?? DEFAULT_REPORT_LEASE_MS,
+  );
+  if (decided === undefined) {
+    deps.log.info('the outcome was decided by another step', { openingId: opening.openingId });
+    return { kind: 'nothing-new', opening };
   }
+  return report(deps, decided, record);
+}
+
+/**
+ * A decided opening met again (a redelivered trigger or check): its record is written here only
+ * if whoever decided it died before writing it, which its report lease tells.
+ */
+export async function reportIfOrphaned(deps: OpeningDependencies, opening: Opening): Promise<StepResult> {
+  const now = deps.now ?? Date.now;
+  if (opening.reportedAtMs !== undefined || opening.outcome === undefined)
+    return { kind: 'nothing-new', opening };
+  if (
+    !(await deps.ledger.takeReport(opening.openingId, now(), deps.reportLeaseMs ?? DEFAULT_REPORT_LEASE_MS))
+  ) {
+    return { kind: 'nothing-new', opening };
+  }
+  deps.log.warn('the outcome was decided but its record never written: writing it now', {
+    openingId: opening.openingId,
+  });
+  return report(deps, opening, opening.outcome);
+}
+
+async function report(
+  deps: OpeningDependencies,
+  opening: Opening,
+  record: OutcomeRecord,
+): Promise<StepResult> {
+  const now = deps.now ?? Date.now;
+  const full: OutcomeRecord = { ...record, openingId: opening.openingId, triggers: [...opening.triggers] };
+  await deps.outcomes.report(full);
+  await deps.ledger.markReported(opening.openingId, now());
+  return { kind: 'finished', record: full };
+}
+
+export function baseOf(opening: Opening): RecordBase {
+  return {
+    ...targetFields(opening.target),
+    ...(opening.operationId === undefined || opening.operationId === ''
+      ? {}
+      : { operationId: opening.operationId }),
+    requestedAt: new Date(opening.requestedAtMs).toISOString(),
+  };
+}
+
+function isRefusal(error: unknown): boolean {
+  return error instanceof TolokaApiError && (error.httpStatus === 401 || error.httpStatus === 403);
+}
+
+function randomToken(): string {
+  return crypto.randomUUID();
 }
 
 function defaultSleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function describeForLog(error: unknown): Record<string, unknown> {
-  if (error instanceof TolokaApiError) {
-    return { code: error.code, httpStatus: error.httpStatus, request_id: error.body.request_id };
-  }
-  if (error instanceof RetriesExhaustedError) return { code: error.code, attempts: error.attempts };
-  return error instanceof Error
-    ? { code: (error as { code?: string }).code ?? error.name, message: error.message }
-    : {};
 }

@@ -8,9 +8,23 @@ const BUDGET_WITHOUT_CONTEXT_MS = 30_000;
 /** Kept back from the Lambda time-out for reporting and for the SQS send after the last attempt. */
 const SAFETY_MARGIN_MS = 2_000;
 
+/**
+ * An SQS batch, as the event source mapping delivers it: records that all come from SQS
+ * (`eventSource` `aws:sqs`). Anything else, `{"Records": [...]}` from a direct invocation
+ * included, is a direct invocation and is parsed as one (and refused, naming the field).
+ */
 export function isSqsEvent(event: unknown): event is SQSEvent {
+  if (typeof event !== 'object' || event === null) return false;
+  const records = (event as { Records?: unknown }).Records;
   return (
-    typeof event === 'object' && event !== null && Array.isArray((event as { Records?: unknown }).Records)
+    Array.isArray(records) &&
+    records.length > 0 &&
+    records.every(
+      (record) =>
+        typeof record === 'object' &&
+        record !== null &&
+        (record as { eventSource?: unknown }).eventSource === 'aws:sqs',
+    )
   );
 }
 

@@ -4,6 +4,11 @@ import { TokenUnavailableError } from './errors.ts';
 /** Where the Toloka credential comes from. Implementations never log or echo the value. */
 export interface TokenSource {
   getToken(): Promise<string>;
+  /**
+   * The token read again from its source, past any cache: after a 401, a rotated token is
+   * picked up at once instead of when the cache expires. Absent: the token cannot change.
+   */
+  refresh?(): Promise<string>;
   /** Where the token comes from, for messages (`SSM parameter /toloka/api-token`); never the token. */
   readonly source?: string;
 }
@@ -26,12 +31,15 @@ export class StaticTokenSource implements TokenSource {
  */
 export class SsmTokenSource implements TokenSource {
   private inFlight: Promise<string> | undefined;
+  private refreshing: Promise<string> | undefined;
   private provider: Promise<SSMProvider> | undefined;
 
   constructor(
     private readonly parameterName: string,
     private readonly maxAgeSeconds: number,
     provider?: SSMProvider,
+    /** The SSM client's settings (time-outs), when the provider is built here. */
+    private readonly clientConfig: Record<string, unknown> = {},
   ) {
     if (provider !== undefined) this.provider = Promise.resolve(provider);
   }
@@ -47,13 +55,27 @@ export class SsmTokenSource implements TokenSource {
     return this.inFlight;
   }
 
-  private async read(): Promise<string> {
+  /** One `GetParameter` past the cache, shared by concurrent callers like the first read. */
+  refresh(): Promise<string> {
+    this.refreshing ??= this.read(true).finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async read(forceFetch = false): Promise<string> {
     let value: string | undefined;
     try {
       // Loaded on first use, so that the command line with TOLOKA_TOKEN never loads the SSM client.
-      this.provider ??= import('@aws-lambda-powertools/parameters/ssm').then((ssm) => new ssm.SSMProvider());
+      this.provider ??= import('@aws-lambda-powertools/parameters/ssm').then(
+        (ssm) => new ssm.SSMProvider({ clientConfig: this.clientConfig }),
+      );
       const provider = await this.provider;
-      value = await provider.get(this.parameterName, { decrypt: true, maxAge: this.maxAgeSeconds });
+      value = await provider.get(this.parameterName, {
+        decrypt: true,
+        maxAge: this.maxAgeSeconds,
+        forceFetch,
+      });
     } catch (error) {
       // The SDK's message names the parameter and the reason (not found, access denied, throttled), never its value.
       throw new TokenUnavailableError(

@@ -30,6 +30,12 @@ export interface TolokaApi {
   getOperation(operationId: string, authorization: string): Promise<TolokaOperation>;
   /** `GET /pools/{id}` or `/trainings/{id}`: the fields the command line shows. */
   getTarget(target: OpenTarget, authorization: string): Promise<TolokaPoolState>;
+  /**
+   * The open operation of this pool or training still in progress, if any: `GET /operations`
+   * with the specification's `type` and `status` filters (it has no pool filter, so the pool is
+   * matched on `parameters`). What a 409 `POOL_LOCKED_BY_ANOTHER_OPERATION` points to.
+   */
+  findOpenOperation(target: OpenTarget, authorization: string): Promise<TolokaOperation | undefined>;
 }
 
 export interface HttpTolokaApiOptions {
@@ -96,6 +102,21 @@ export class HttpTolokaApi implements TolokaApi {
       ...(typeof body.last_started === 'string' ? { lastStarted: body.last_started } : {}),
       ...(typeof body.last_stopped === 'string' ? { lastStopped: body.last_stopped } : {}),
     };
+  }
+
+  async findOpenOperation(target: OpenTarget, authorization: string): Promise<TolokaOperation | undefined> {
+    const type = target.kind === 'pool' ? 'POOL.OPEN' : 'TRAINING.OPEN';
+    const idKey = target.kind === 'pool' ? 'pool_id' : 'training_id';
+    const query = new URLSearchParams({ type, status: 'PENDING,RUNNING', sort: '-submitted', limit: '100' });
+    const response = await this.send('GET', `/operations?${query}`, authorization);
+    if (response.status !== 200) throw apiError(response);
+    const body = parseJsonObject(response.text, 'operation list');
+    if (!Array.isArray(body.items)) throw new TolokaProtocolError('the operation list has no items');
+    for (const item of body.items as unknown[]) {
+      const parameters = (item as { parameters?: Record<string, unknown> } | null)?.parameters;
+      if (String(parameters?.[idKey]) === target.id) return parseOperation(JSON.stringify(item));
+    }
+    return undefined;
   }
 
   async getOperation(operationId: string, authorization: string): Promise<TolokaOperation> {
@@ -263,7 +284,10 @@ function parseErrorBody(text: string): TolokaApiError['body'] {
   }
 }
 
-/** `Retry-After` as seconds or an HTTP date, capped so a hostile value cannot park a Lambda. */
+/** The longest wait honoured: SQS's longest visibility time-out. A longer one is taken as this. */
+export const MAX_RETRY_AFTER_MS = 12 * 3_600_000;
+
+/** `Retry-After` as seconds or an HTTP date; nothing is slept on in process beyond the step's budget. */
 export function parseRetryAfter(
   headers: Record<string, string | string[] | undefined>,
   now: number = Date.now(),
@@ -274,5 +298,6 @@ export function parseRetryAfter(
   const seconds = Number(value);
   const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - now;
   if (!Number.isFinite(ms)) return undefined;
-  return Math.min(Math.max(0, Math.round(ms)), 15 * 60 * 1000);
+  // However long: the callers wait through their queues (up to 12 h), never by calling early.
+  return Math.min(Math.max(0, Math.round(ms)), MAX_RETRY_AFTER_MS);
 }

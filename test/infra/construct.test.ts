@@ -32,6 +32,8 @@ beforeAll(() => {
     tokenParameterName: '/team/toloka/token',
     tokenKey: key,
     functionTimeout: Duration.seconds(30),
+    // 30 s hold a fast path of 18 s at most: one Toloka request (10 s) and 2 s of margin.
+    poll: { fastPath: Duration.seconds(15) },
     memorySize: 512,
     logRetention: logs.RetentionDays.TWO_WEEKS,
     maxReceiveCount: 3,
@@ -135,9 +137,21 @@ describe('TolokaPoolOpener with custom props', () => {
       input: r.Properties.Target.Input,
     }));
     expect(schedules.slice(0, 3)).toEqual([
-      { name: 'pool-11-1', timeZone: 'UTC', input: '{"poolId":"11"}' },
-      { name: 'pool-11-2', timeZone: 'UTC', input: '{"poolId":"11"}' },
-      { name: 'training-22-1', timeZone: 'UTC', input: '{"trainingId":"22"}' },
+      {
+        name: 'pool-11-1',
+        timeZone: 'UTC',
+        input: '{"poolId":"11","triggerId":"<aws.scheduler.execution-id>"}',
+      },
+      {
+        name: 'pool-11-2',
+        timeZone: 'UTC',
+        input: '{"poolId":"11","triggerId":"<aws.scheduler.execution-id>"}',
+      },
+      {
+        name: 'training-22-1',
+        timeZone: 'UTC',
+        input: '{"trainingId":"22","triggerId":"<aws.scheduler.execution-id>"}',
+      },
     ]);
     expect(construct.schedules).toHaveLength(7);
   });
@@ -204,7 +218,7 @@ describe('TolokaPoolOpener dates', () => {
 });
 
 describe('TolokaPoolOpener props validation', () => {
-  it('refuses a fast path that leaves the opener less than 10 s of its time-out', () => {
+  it('refuses a function time-out too short for the fast path, one Toloka request and a margin', () => {
     const stack = new Stack(newApp({ bundle: false }), 'FastPath');
     expect(
       () =>
@@ -212,7 +226,25 @@ describe('TolokaPoolOpener props validation', () => {
           tokenParameterName: '/toloka/token',
           poll: { fastPath: Duration.seconds(55) },
         }),
-    ).toThrow('poll.fastPath: 55s must be at least 10 s less than functionTimeout (60s)');
+    ).toThrow(
+      'poll.fastPath: 55s must be at least 12 s less than functionTimeout (60s): one Toloka request and a margin',
+    );
+    expect(
+      problemsOf({
+        tokenParameterName: '/t',
+        functionTimeout: Duration.seconds(31),
+        poll: { fastPath: Duration.seconds(20) },
+      }),
+    ).toEqual([
+      'poll.fastPath: 20s must be at least 12 s less than functionTimeout (31s): one Toloka request and a margin',
+    ]);
+    expect(
+      problemsOf({
+        tokenParameterName: '/t',
+        functionTimeout: Duration.seconds(32),
+        poll: { fastPath: Duration.seconds(20) },
+      }),
+    ).toEqual([]);
   });
 
   it('throws one error that names every bad prop', () => {

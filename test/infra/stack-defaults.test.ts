@@ -33,6 +33,7 @@ describe('a stack from a minimal configuration', () => {
           TOLOKA_ENVIRONMENT: 'sandbox',
           TOLOKA_TOKEN_PARAMETER: 'toloka-sandbox-token',
           CHECK_QUEUE_URL: { Ref: checkQueue },
+          OPENINGS_TABLE: { Ref: logicalId(s.stack.opener.openingsTable) },
           CHECK_DEADLINE_SECONDS: '3600',
           FAST_PATH_SECONDS: '20',
           CHECK_MIN_DELAY_SECONDS: '1',

@@ -160,6 +160,7 @@ describe('functions', () => {
       TOLOKA_TOKEN_PARAMETER: '/toloka/prod/api-token',
       TOLOKA_API_URL: 'https://toloka-emulator.example.com:8443',
       CHECK_QUEUE_URL: { Ref: ids.checkQueue },
+      OPENINGS_TABLE: { Ref: logicalId(s.stack.opener.openingsTable) },
       CHECK_DEADLINE_SECONDS: '7200',
       FAST_PATH_SECONDS: '15',
       CHECK_MIN_DELAY_SECONDS: '5',
@@ -260,7 +261,8 @@ describe('schedules', () => {
   it('invokes the opener with the pool or training ID, 3 retries within an hour, then the trigger DLQ', () => {
     const target = (input: object) => ({
       Arn: { 'Fn::GetAtt': [ids.opener, 'Arn'] },
-      Input: JSON.stringify(input),
+      // Scheduler's execution ID goes with each invocation: the trigger's identity in the ledger.
+      Input: JSON.stringify({ ...input, triggerId: '<aws.scheduler.execution-id>' }),
       RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
       DeadLetterConfig: { Arn: { 'Fn::GetAtt': [ids.triggerDlq, 'Arn'] } },
     });
@@ -374,7 +376,7 @@ describe('permissions', () => {
 
   it('grants nothing else: no wildcard resources, no managed or inline role policies', () => {
     const known =
-      /^(ssm:GetParameter|kms:Decrypt|logs:(CreateLogStream|PutLogEvents)|sqs:\w+|events:PutEvents)$/;
+      /^(ssm:GetParameter|kms:Decrypt|logs:(CreateLogStream|PutLogEvents)|sqs:\w+|events:PutEvents|dynamodb:(GetItem|PutItem|UpdateItem|ConditionCheckItem))$/;
     for (const role of [ids.openerRole, ids.checkerRole]) {
       const statements = roleStatements(s.template, role);
       expect(statements.length).toBeGreaterThan(0);

@@ -16,12 +16,14 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, i
 import { TolokaEmulator } from '../../emulator/toloka-emulator.ts';
 import { handler as checkHandler } from '../../lambda/check-operation.ts';
 import { handler as openHandler } from '../../lambda/open-pool.ts';
+import { DynamoDbOpeningsLedger } from '../../lambda/runtime/dynamodb-openings-ledger.ts';
 import { resetLambdaRuntime } from '../../lambda/runtime/lambda-dependencies.ts';
 import { SsmTokenSource } from '../../lambda/runtime/token-source.ts';
 import { OutputCapture } from '../support/capture-output.ts';
 import { lambdaContext } from '../support/events.ts';
 import {
   clients,
+  createOpeningsTable,
   createQueueWithDlq,
   drainBodies,
   putSecureToken,
@@ -65,6 +67,7 @@ beforeEach(async () => {
     TOLOKA_API_URL: emulator.url,
     TOLOKA_TOKEN_PARAMETER: TOKEN_PARAMETER,
     CHECK_QUEUE_URL: checks.url,
+    OPENINGS_TABLE: await createOpeningsTable(),
     FAST_PATH_SECONDS: '0',
     CHECK_MIN_DELAY_SECONDS: '1',
     CHECK_BACKOFF_FACTOR: '1.5',
@@ -72,6 +75,7 @@ beforeEach(async () => {
     TOLOKA_MAX_ATTEMPTS: '2',
   });
   delete process.env.CHECK_MAX_DELAY_SECONDS;
+  delete process.env.CHECK_DEADLINE_SECONDS;
   resetLambdaRuntime();
   output = new OutputCapture().start();
 });
@@ -147,16 +151,31 @@ describe('delayed status checks on SQS', () => {
 
   it('keeps every delay within the SQS maximum of 900 seconds, which SQS accepts', async () => {
     emulator.setPool('5203', { openDurationMs: 86_400_000 });
-    await send(triggers, '{"poolId": "5203"}');
-    await openFrom(triggers);
+    // An opening the ledger has followed for ten hours (opened at Toloka directly, not by a trigger).
+    await fetch(`${emulator.url}/api/v1/pools/5203/open`, {
+      method: 'POST',
+      headers: { authorization: `OAuth ${TOKEN}` },
+    });
     const operationId = emulator.getPoolState('5203')?.activeOperationId;
     // A check of an opening that has been going for ten hours would wait 2 h without the 900 s cap of SQS.
     const hours = (n: number) => new Date(Date.now() + n * 3_600_000).toISOString();
+    const ledger = new DynamoDbOpeningsLedger(process.env.OPENINGS_TABLE ?? '');
+    const { opening } = await ledger.claim({
+      triggerId: 'ten-hours-ago',
+      target: { kind: 'pool', id: '5203' },
+      nowMs: Date.now() - 10 * 3_600_000,
+      deadlineMs: Date.now() + 2 * 3_600_000,
+    });
+    await ledger.follow(opening.openingId, operationId, 'live-check', 29);
+    process.env.CHECK_DEADLINE_SECONDS = String(12 * 3600);
+    resetLambdaRuntime();
     await send(
       checks,
       JSON.stringify({
-        version: 1,
+        version: 2,
         poolId: '5203',
+        openingId: opening.openingId,
+        checkToken: 'live-check',
         operationId,
         requestedAt: hours(-10),
         deadline: hours(2),
@@ -167,7 +186,7 @@ describe('delayed status checks on SQS', () => {
     const { received, failed } = await checkFrom(checks, 1);
     expect(received).toBeGreaterThanOrEqual(1);
     expect(failed).toEqual([]);
-    const next = output.records().find((record) => record.check === 30);
+    const next = output.records().find((record) => record.checks === 30);
     // Ten hours in, checks are 900 s apart (capped): the next one is due between 450 s and 900 s from now.
     expect(next?.nextCheckInSeconds).toBeGreaterThan(450);
     expect(next?.nextCheckInSeconds).toBeLessThanOrEqual(900);

@@ -6,12 +6,17 @@ import { MemoryOutcomeSink } from '../../lambda/runtime/outcome-sink.ts';
 import type { Log, OpeningDependencies } from '../../lambda/runtime/pool-opening.ts';
 import { StaticTokenSource } from '../../lambda/runtime/token-source.ts';
 import type { TolokaApi } from '../../lambda/runtime/toloka-api.ts';
+import { MemoryOpeningsLedger } from '../../local/memory-openings-ledger.ts';
 
 type Step<T> = T | Error;
 
 /** A Toloka whose answers are scripted call by call; it records what it was asked. */
 export class ScriptedToloka implements TolokaApi {
-  readonly calls: Array<{ call: 'open' | 'getOperation'; id: string; authorization: string }> = [];
+  readonly calls: Array<{
+    call: 'open' | 'getOperation' | 'findOpenOperation';
+    id: string;
+    authorization: string;
+  }> = [];
   constructor(
     private readonly openAnswers: Step<OpenResponse>[] = [],
     private readonly operationAnswers: Step<TolokaOperation>[] = [],
@@ -29,6 +34,16 @@ export class ScriptedToloka implements TolokaApi {
 
   async getTarget(): Promise<never> {
     throw new Error('ScriptedToloka: getTarget is not scripted');
+  }
+
+  /** The answers of `GET /operations` lookups, in order (undefined: none running). */
+  readonly lookups: Step<TolokaOperation | undefined>[] = [];
+
+  async findOpenOperation(target: OpenTarget, authorization: string): Promise<TolokaOperation | undefined> {
+    this.calls.push({ call: 'findOpenOperation', id: target.id, authorization });
+    const answer = this.lookups.shift();
+    if (answer instanceof Error) throw answer;
+    return answer;
   }
 }
 
@@ -80,6 +95,7 @@ export function fakeDependencies(
   outcomes: MemoryOutcomeSink;
   log: MemoryLog;
   clock: ManualClock;
+  ledger: MemoryOpeningsLedger;
 } {
   const clock = new ManualClock();
   return {
@@ -90,6 +106,11 @@ export function fakeDependencies(
     log: new MemoryLog(),
     // The queue path by default; fast-path tests turn it on.
     poll: { ...DEFAULT_POLL, fastPathSeconds: 0 },
+    ledger: new MemoryOpeningsLedger(),
+    newToken: (() => {
+      let n = 0;
+      return () => `token-${++n}`;
+    })(),
     retry: { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 5_000 },
     now: clock.now,
     sleep: clock.sleep,

@@ -46,6 +46,8 @@ type Persistence = 'persistent' | 'twice';
 
 export interface FaultScenario {
   readonly name: string;
+  /** The opening's deadline in this run. @default 2 s */
+  readonly deadlineSeconds?: number;
   readonly paths: readonly FaultPath[];
   readonly expected: Expected;
   /** Whether the fault is permanent, so exactly one request is expected. */
@@ -124,16 +126,18 @@ const transientFaults: Array<[string, Fault]> = [
   ['502', { kind: 'status', status: 502 }],
   ['504', { kind: 'status', status: 504 }],
   ['408', { kind: 'status', status: 408, body: null }],
-  ['429 with Retry-After: 1', { kind: 'status', status: 429, headers: { 'Retry-After': '1' } }],
   ['429 without Retry-After', { kind: 'status', status: 429 }],
   ['connection reset', { kind: 'reset' }],
   ['no answer within the request time-out', { kind: 'delay', delayMs: LATE_ANSWER_MS }],
   ['2xx with malformed JSON', { kind: 'malformed', status: 200 }],
 ];
 
-const permanentFaults: Array<[string, Fault]> = [
+const tokenRefusals: Array<[string, Fault]> = [
   ['401', { kind: 'status', status: 401 }],
   ['403 with an empty body', { kind: 'status', status: 403, body: null }],
+];
+
+const permanentFaults: Array<[string, Fault]> = [
   ['404', { kind: 'status', status: 404 }],
   ['400', { kind: 'status', status: 400 }],
 ];
@@ -147,6 +151,41 @@ export const SCENARIOS: readonly FaultScenario[] = [
       arrange: httpFault(fault, 'twice'),
     },
     { name: `${name}, every time`, paths: PATHS, expected: 'DLQ', arrange: httpFault(fault, 'persistent') },
+  ]),
+  {
+    // A wait asked for by Toloka outlasts the run's usual 2 s deadline: 6 s here.
+    name: '429 with Retry-After: 1, twice, then recovers',
+    deadlineSeconds: 6,
+    paths: PATHS,
+    expected: 'SUCCESS',
+    arrange: httpFault({ kind: 'status', status: 429, headers: { 'Retry-After': '1' } }, 'twice'),
+  },
+  {
+    // Toloka's wait is honoured however long it is asked for again: the opening waits on the
+    // check queue (no receives used up, no dead letter) until its deadline.
+    name: '429 with Retry-After: 1, every time',
+    paths: PATHS,
+    expected: 'TIMED_OUT',
+    attempts: { min: 1, max: CHECKS_BOUND },
+    arrange: httpFault({ kind: 'status', status: 429, headers: { 'Retry-After': '1' } }, 'persistent'),
+  },
+  // A refused token on the open is a FAILED opening, at once (after reading the token again);
+  // on a status check it is no verdict on the opening: the check ends in the dead-letter queue.
+  ...tokenRefusals.flatMap(([name, fault]): FaultScenario[] => [
+    {
+      name,
+      paths: ['sqs', 'direct'],
+      expected: 'FAILED',
+      permanent: true,
+      arrange: httpFault(fault, 'persistent'),
+    },
+    {
+      name,
+      paths: ['fast', 'checker'],
+      expected: 'DLQ',
+      attempts: { min: 1, max: CHECKS_BOUND },
+      arrange: httpFault(fault, 'persistent'),
+    },
   ]),
   ...permanentFaults.map(
     ([name, fault]): FaultScenario => ({
@@ -221,7 +260,7 @@ export async function runScenario(
       fastPathSeconds: path === 'fast' ? FAST_PATH_SECONDS : 0,
       minDelaySeconds: 1,
       backoffFactor: 1,
-      deadlineSeconds: 2,
+      deadlineSeconds: scenario.deadlineSeconds ?? 2,
     },
     maxReceiveCount: MAX_RECEIVE_COUNT,
     visibilityTimeoutSeconds: 1,

@@ -1,3 +1,4 @@
+import { CreateTableCommand, DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -119,4 +120,29 @@ export async function putSecureToken(ssm: SSMClient, name: string, token: string
   await ssm.send(
     new PutParameterCommand({ Name: name, Value: token, Type: ParameterType.SECURE_STRING, Overwrite: true }),
   );
+}
+
+/**
+ * The openings table as the construct creates it (partition key `id`, TTL `expiration`, on
+ * demand), with a fresh name: returns the name for `OPENINGS_TABLE`.
+ */
+export async function createOpeningsTable(prefix = 'openings'): Promise<string> {
+  const dynamodb = new DynamoDBClient({});
+  const name = `${prefix}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: name,
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  await dynamodb.send(
+    new UpdateTimeToLiveCommand({
+      TableName: name,
+      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+    }),
+  );
+  dynamodb.destroy();
+  return name;
 }

@@ -12,6 +12,7 @@ import { ConfigError } from '../../lambda/runtime/errors.ts';
 const lambdaEnv = {
   TOLOKA_TOKEN_PARAMETER: '/toloka/token',
   CHECK_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/checks',
+  OPENINGS_TABLE: 'toloka-openings',
 };
 
 /** What the Lambdas make of TOLOKA_API_URL: the origin, or undefined when they refuse it. */

@@ -6,6 +6,7 @@ const minimal = {
   TOLOKA_ENVIRONMENT: 'sandbox',
   TOLOKA_TOKEN_PARAMETER: '/toloka/token',
   CHECK_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/checks',
+  OPENINGS_TABLE: 'toloka-openings',
 };
 
 describe('readRuntimeConfig', () => {

@@ -95,9 +95,18 @@ describe('opener handler', () => {
 describe('checker handler', () => {
   it('reports a malformed check message and keeps the batch going', async () => {
     const deps = fakeDependencies(new ScriptedToloka([], [success]));
+    const { opening } = await deps.ledger.claim({
+      triggerId: 't-1',
+      target: { kind: 'pool', id: '21' },
+      nowMs: Date.parse('2026-11-28T11:59:00.000Z'),
+      deadlineMs: Date.parse('2026-11-28T13:00:00.000Z'),
+    });
+    await deps.ledger.follow(opening.openingId, success.id, 'live', 0);
     const good = JSON.stringify({
-      version: 1,
+      version: 2,
       poolId: '21',
+      openingId: opening.openingId,
+      checkToken: 'live',
       operationId: success.id,
       requestedAt: '2026-11-28T11:59:00.000Z',
       deadline: '2026-11-28T13:00:00.000Z',

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidMessageError } from '../../lambda/runtime/errors.ts';
-import { encodeCheckMessage, parseCheckMessage, parseTriggerBody } from '../../lambda/runtime/messages.ts';
+import {
+  type CheckMessage,
+  encodeCheckMessage,
+  parseCheckMessage,
+  parseTriggerBody,
+} from '../../lambda/runtime/messages.ts';
 import { isOperationId } from '../../lambda/runtime/model.ts';
 import { fixtureJson } from '../support/fixtures.ts';
 
@@ -53,23 +58,31 @@ describe('trigger messages', () => {
 });
 
 describe('check messages', () => {
-  const message = {
-    version: 1 as const,
-    target: { kind: 'pool' as const, id: '21' },
+  const nowMs = Date.parse('2026-11-28T12:30:00.000Z');
+  const rules = { nowMs, deadlineSeconds: 3600 };
+  const message: CheckMessage = {
+    version: 2,
+    target: { kind: 'pool', id: '21' },
+    openingId: '7d5c3a30-0000-4000-8000-000000000001',
+    checkToken: 'token-1',
     operationId: 'op-1',
     requestedAt: '2026-11-28T12:00:00.000Z',
     deadline: '2026-11-28T13:00:00.000Z',
     attempt: 3,
   };
+  const body = (change: Record<string, unknown>) =>
+    JSON.stringify({ ...JSON.parse(encodeCheckMessage(message)), ...change });
 
   it('reads back what it writes', () => {
-    expect(parseCheckMessage(encodeCheckMessage(message))).toEqual(message);
+    expect(parseCheckMessage(encodeCheckMessage(message), rules)).toEqual(message);
   });
 
   it('writes a flat body with the pool ID at the top level', () => {
     expect(JSON.parse(encodeCheckMessage(message))).toEqual({
-      version: 1,
+      version: 2,
       poolId: '21',
+      openingId: message.openingId,
+      checkToken: 'token-1',
       operationId: 'op-1',
       requestedAt: '2026-11-28T12:00:00.000Z',
       deadline: '2026-11-28T13:00:00.000Z',
@@ -77,39 +90,52 @@ describe('check messages', () => {
     });
   });
 
-  it('keeps a training target', () => {
+  it('names a training by trainingId', () => {
     const training = { ...message, target: { kind: 'training' as const, id: '5' } };
-    expect(parseCheckMessage(encodeCheckMessage(training)).target).toEqual({ kind: 'training', id: '5' });
+    expect(parseCheckMessage(encodeCheckMessage(training), rules).target).toEqual({
+      kind: 'training',
+      id: '5',
+    });
+  });
+
+  it('keeps a step without an operation (an open that waits out a Retry-After) and its notBefore', () => {
+    const { operationId: _op, ...waiting } = message;
+    const parsed = parseCheckMessage(
+      encodeCheckMessage({ ...waiting, notBefore: '2026-11-28T12:40:00.000Z' }),
+      rules,
+    );
+    expect(parsed).not.toHaveProperty('operationId');
+    expect(parsed.notBefore).toBe('2026-11-28T12:40:00.000Z');
+  });
+
+  it('holds the deadline to requestedAt + CHECK_DEADLINE_SECONDS, however far the message puts it', () => {
+    const far = parseCheckMessage(body({ deadline: '2099-01-01T00:00:00.000Z' }), rules);
+    expect(far.deadline).toBe('2026-11-28T13:00:00.000Z');
+    const near = parseCheckMessage(body({ deadline: '2026-11-28T12:10:00.000Z' }), rules);
+    expect(near.deadline).toBe('2026-11-28T12:10:00.000Z');
   });
 
   it.each([
-    ['{"version":2}', 'version'],
-    [
-      '{"version":1,"poolId":"1","operationId":"../x","requestedAt":"2026-01-01T00:00:00Z","deadline":"2026-01-01T00:00:00Z","attempt":1}',
-      'operationId',
-    ],
-    [
-      '{"version":1,"poolId":"1","operationId":"a","requestedAt":"2026-01-01T00:00:00Z","deadline":"later","attempt":1}',
-      'deadline',
-    ],
-    [
-      '{"version":1,"poolId":"1","operationId":"a","requestedAt":"2026-01-01T00:00:00Z","deadline":"2026-01-01T00:00:00Z","attempt":0}',
-      'attempt',
-    ],
+    ['{"version":1}', 'version'],
+    [body({ operationId: '../x' }), 'operationId'],
+    [body({ deadline: 'later' }), 'deadline'],
+    [body({ deadline: '2026-11-28T13:00:00+01:00' }), 'deadline'],
+    [body({ requestedAt: '2026-11-28 12:00:00' }), 'requestedAt'],
+    [body({ requestedAt: 1_764_331_200_000 }), 'requestedAt'],
+    // In the future, beyond a minute of clock skew.
+    [body({ requestedAt: '2026-11-28T12:32:00.000Z' }), 'requestedAt'],
+    // Older than the longest deadline allowed (12 h): no check can still be due.
+    [body({ requestedAt: '2026-11-27T23:00:00.000Z' }), 'requestedAt'],
+    [body({ attempt: 0 }), 'attempt'],
+    [body({ attempt: 50_001 }), 'attempt'],
+    [body({ attempt: 1.5 }), 'attempt'],
+    [body({ openingId: 'a b' }), 'openingId'],
+    [body({ checkToken: undefined }), 'checkToken'],
+    [body({ notBefore: 'soon' }), 'notBefore'],
     ['not json', 'body'],
-    ...['.', '..', 'a/b', '', 'x.y'].map((operationId) => [
-      JSON.stringify({
-        version: 1,
-        poolId: '1',
-        operationId,
-        requestedAt: '2026-01-01T00:00:00Z',
-        deadline: '2026-01-01T00:00:00Z',
-        attempt: 1,
-      }),
-      'operationId',
-    ]),
-  ])('refuses %s naming %s', (body, field) => {
-    expect(() => parseCheckMessage(body)).toThrow(expect.objectContaining({ field }));
+    ...['.', '..', 'a/b', '', 'x.y'].map((operationId) => [body({ operationId }), 'operationId']),
+  ])('refuses %s naming %s', (text, field) => {
+    expect(() => parseCheckMessage(text as string, rules)).toThrow(expect.objectContaining({ field }));
   });
 });
 
@@ -118,15 +144,18 @@ describe('one rule for an operation ID, in the client and the check-message pars
     'accepts %s',
     (id) => {
       expect(isOperationId(id)).toBe(true);
-      const body = JSON.stringify({
-        version: 1,
+      const text = JSON.stringify({
+        version: 2,
         poolId: '1',
+        openingId: 'o-1',
+        checkToken: 't-1',
         operationId: id,
-        requestedAt: '2026-01-01T00:00:00Z',
-        deadline: '2026-01-01T01:00:00Z',
+        requestedAt: '2026-01-01T00:00:00.000Z',
+        deadline: '2026-01-01T01:00:00.000Z',
         attempt: 1,
       });
-      expect(parseCheckMessage(body).operationId).toBe(id);
+      const rules = { nowMs: Date.parse('2026-01-01T00:10:00Z'), deadlineSeconds: 3600 };
+      expect(parseCheckMessage(text, rules).operationId).toBe(id);
     },
   );
 

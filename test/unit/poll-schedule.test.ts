@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_POLL } from '../../lambda/runtime/config.ts';
+import { DEFAULT_POLL, type PollSettings } from '../../lambda/runtime/config.ts';
 import {
+  firstInstantAfter,
   nextCheckDelayMs,
   nextCheckDueMs,
   queuedCheckDelaySeconds,
@@ -89,5 +90,49 @@ describe('queuedCheckDelaySeconds', () => {
     expect(queuedCheckDelaySeconds(60_000, 42_200)).toBe(43);
     expect(queuedCheckDelaySeconds(60_000, 0)).toBe(0);
     expect(queuedCheckDelaySeconds(60_000, -5_000)).toBe(0);
+  });
+});
+
+describe('the next check in closed form', () => {
+  /** The rule stepped from 0, as the schedule defines it: the reference. */
+  function stepped(settings: PollSettings, earliest: number): number {
+    let due = 0;
+    while (due <= earliest) due += nextCheckDelayMs(settings, due);
+    return due;
+  }
+
+  it.each([
+    DEFAULT_POLL,
+    { ...DEFAULT_POLL, backoffFactor: 1 },
+    { ...DEFAULT_POLL, backoffFactor: 2, minDelaySeconds: 5, maxDelaySeconds: 600 },
+    { ...DEFAULT_POLL, backoffFactor: 1.05, minDelaySeconds: 1, maxDelaySeconds: 60 },
+    { ...DEFAULT_POLL, backoffFactor: 10, minDelaySeconds: 900, maxDelaySeconds: 900 },
+  ])('matches stepping the rule from 0 for %j', (settings) => {
+    for (const earliest of [
+      0,
+      499,
+      500,
+      501,
+      1_000,
+      4_999,
+      5_000,
+      12_345,
+      59_999,
+      600_000,
+      3_599_000,
+      12 * 3_600_000,
+    ]) {
+      expect(
+        Math.abs(firstInstantAfter(settings, earliest) - stepped(settings, earliest)),
+        `${earliest}`,
+      ).toBeLessThan(0.001);
+    }
+  });
+
+  it('costs no loop over the elapsed time: a check a year into an opening is answered at once', () => {
+    const yearMs = 365 * 86_400_000;
+    const due = firstInstantAfter(DEFAULT_POLL, yearMs);
+    expect(due).toBeGreaterThan(yearMs);
+    expect(due - yearMs).toBeLessThanOrEqual(DEFAULT_POLL.maxDelaySeconds * 1000);
   });
 });

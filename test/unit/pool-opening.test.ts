@@ -10,7 +10,8 @@ import {
 } from '../../lambda/runtime/errors.ts';
 import type { CheckMessage } from '../../lambda/runtime/messages.ts';
 import type { TolokaOperation } from '../../lambda/runtime/model.ts';
-import { checkOperation, openTarget } from '../../lambda/runtime/pool-opening.ts';
+import { checkOperation } from '../../lambda/runtime/operation-check.ts';
+import { openTarget } from '../../lambda/runtime/pool-opening.ts';
 import { fakeDependencies, ScriptedToloka } from '../support/fakes.ts';
 import { fixtureJson } from '../support/fixtures.ts';
 
@@ -21,17 +22,23 @@ const fail = fixtureJson<TolokaOperation>('toloka/operation-fail.json');
 const conflictBody = fixtureJson<TolokaApiError['body']>('toloka/error-409-inappropriate-status.json');
 const pool = { kind: 'pool' as const, id: '21' };
 const budget = { budgetMs: 30_000 };
+let triggers = 0;
+/** A new trigger of `target` (pool 21 unless told otherwise). */
+const trigger = (target: { kind: 'pool' | 'training'; id: string } = pool) => ({
+  id: `trigger-${++triggers}`,
+  target,
+});
 
 describe('openTarget', () => {
   it('enqueues a delayed first check when Toloka answers 202 with a pending operation', async () => {
     const deps = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: pending }]));
-    const result = await openTarget(deps, pool, budget);
+    const result = await openTarget(deps, trigger(), budget);
     expect(result).toEqual({ kind: 'following', operationId: pending.id, nextCheckInSeconds: 1 });
     expect(deps.checks.sent).toHaveLength(1);
     expect(deps.checks.sent[0]).toMatchObject({
       delaySeconds: 1,
       message: {
-        version: 1,
+        version: 2,
         target: pool,
         operationId: pending.id,
         attempt: 1,
@@ -43,7 +50,7 @@ describe('openTarget', () => {
 
   it('reports ALREADY_OPEN when Toloka answers 204', async () => {
     const deps = fakeDependencies(new ScriptedToloka([{ kind: 'already-open' }]));
-    await openTarget(deps, pool, budget);
+    await openTarget(deps, trigger(), budget);
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({ outcome: 'ALREADY_OPEN', poolId: '21' }),
     ]);
@@ -53,7 +60,7 @@ describe('openTarget', () => {
   it('reports OPENED without a check message when the 202 body is already SUCCESS', async () => {
     const toloka = new ScriptedToloka([{ kind: 'operation', operation: success }]);
     const deps = fakeDependencies(toloka);
-    await openTarget(deps, pool, budget);
+    await openTarget(deps, trigger(), budget);
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({ outcome: 'OPENED', poolId: '21', operationId: success.id, checks: 0 }),
     ]);
@@ -63,7 +70,7 @@ describe('openTarget', () => {
 
   it('reports FAILED without a check message when the 202 body is already FAIL', async () => {
     const deps = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: fail }]));
-    await openTarget(deps, pool, budget);
+    await openTarget(deps, trigger(), budget);
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({
         outcome: 'FAILED',
@@ -78,7 +85,7 @@ describe('openTarget', () => {
   it("reports FAILED with Toloka's code, message and request_id when Toloka answers 409", async () => {
     const toloka = new ScriptedToloka([new TolokaApiError(409, conflictBody)]);
     const deps = fakeDependencies(toloka);
-    await openTarget(deps, pool, budget);
+    await openTarget(deps, trigger(), budget);
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({
         outcome: 'FAILED',
@@ -100,7 +107,7 @@ describe('openTarget', () => {
         new TolokaApiError(status, { code: `CODE_${status}`, request_id: 'r-1' }),
       ]);
       const deps = fakeDependencies(toloka);
-      await openTarget(deps, pool, budget);
+      await openTarget(deps, trigger(), budget);
       expect(deps.outcomes.records).toEqual([
         expect.objectContaining({
           outcome: 'FAILED',
@@ -115,7 +122,7 @@ describe('openTarget', () => {
 
   it('falls back to the HTTP status when a 4xx error has an empty body', async () => {
     const deps = fakeDependencies(new ScriptedToloka([new TolokaApiError(403, {})]));
-    await openTarget(deps, pool, budget);
+    await openTarget(deps, trigger(), budget);
     expect(deps.outcomes.records[0]).toMatchObject({
       outcome: 'FAILED',
       code: 'HTTP_403',
@@ -137,7 +144,7 @@ describe('openTarget', () => {
   ])('retries %s and carries on when Toloka recovers', async (_, transient) => {
     const toloka = new ScriptedToloka([transient(), transient(), { kind: 'already-open' }]);
     const deps = fakeDependencies(toloka);
-    await openTarget(deps, pool, budget);
+    await openTarget(deps, trigger(), budget);
     expect(toloka.calls).toHaveLength(3);
     expect(deps.outcomes.records).toEqual([expect.objectContaining({ outcome: 'ALREADY_OPEN' })]);
     expect(deps.log.entries.filter((entry) => entry.message === 'Toloka call failed, retrying')).toHaveLength(
@@ -149,7 +156,7 @@ describe('openTarget', () => {
     const unavailable = () => new TolokaApiError(503, {});
     const toloka = new ScriptedToloka([unavailable(), unavailable(), unavailable(), unavailable()]);
     const deps = fakeDependencies(toloka);
-    await expect(openTarget(deps, pool, budget)).rejects.toBeInstanceOf(RetriesExhaustedError);
+    await expect(openTarget(deps, trigger(), budget)).rejects.toBeInstanceOf(RetriesExhaustedError);
     expect(toloka.calls).toHaveLength(4);
     expect(deps.outcomes.records).toEqual([]);
   });
@@ -157,7 +164,7 @@ describe('openTarget', () => {
   it('waits as long as Retry-After asks before trying again', async () => {
     const toloka = new ScriptedToloka([new TolokaApiError(429, {}, 3_000), { kind: 'already-open' }]);
     const deps = fakeDependencies(toloka);
-    await openTarget(deps, pool, budget);
+    await openTarget(deps, trigger(), budget);
     expect(deps.clock.sleeps).toEqual([3_000]);
   });
 
@@ -166,26 +173,26 @@ describe('openTarget', () => {
     const deps = fakeDependencies(toloka, {
       tokens: { getToken: () => Promise.reject(new TokenUnavailableError('throttled')) },
     });
-    await expect(openTarget(deps, pool, budget)).rejects.toBeInstanceOf(TokenUnavailableError);
+    await expect(openTarget(deps, trigger(), budget)).rejects.toBeInstanceOf(TokenUnavailableError);
     expect(toloka.calls).toEqual([]);
   });
 
   it('throws when the check cannot be enqueued, so that the trigger is retried', async () => {
     const deps = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: pending }]));
     deps.checks.failWith = new CheckQueueError('SQS down');
-    await expect(openTarget(deps, pool, budget)).rejects.toBeInstanceOf(CheckQueueError);
+    await expect(openTarget(deps, trigger(), budget)).rejects.toBeInstanceOf(CheckQueueError);
     expect(deps.outcomes.records).toEqual([]);
   });
 
   it('sends the stored credential with the scheme chosen for it', async () => {
     const toloka = new ScriptedToloka([{ kind: 'already-open' }]);
-    await openTarget(fakeDependencies(toloka), pool, budget);
+    await openTarget(fakeDependencies(toloka), trigger(), budget);
     expect(toloka.calls[0]?.authorization).toBe('OAuth test-oauth-token');
   });
 
   it('names a training by trainingId in its outcome', async () => {
     const deps = fakeDependencies(new ScriptedToloka([{ kind: 'already-open' }]));
-    await openTarget(deps, { kind: 'training', id: '9' }, budget);
+    await openTarget(deps, trigger({ kind: 'training', id: '9' }), budget);
     expect(deps.outcomes.records[0]).toMatchObject({ outcome: 'ALREADY_OPEN', trainingId: '9' });
     expect(deps.outcomes.records[0]).not.toHaveProperty('poolId');
   });
@@ -197,7 +204,7 @@ describe('openTarget on the fast path', () => {
   it('confirms a quick operation itself, with no check message', async () => {
     const toloka = new ScriptedToloka([{ kind: 'operation', operation: pending }], [running, success]);
     const deps = fakeDependencies(toloka, fastPath);
-    const result = await openTarget(deps, pool, budget);
+    const result = await openTarget(deps, trigger(), budget);
     expect(result).toMatchObject({
       kind: 'finished',
       record: { outcome: 'OPENED', checks: 2, elapsedMs: 1_500 },
@@ -211,7 +218,7 @@ describe('openTarget on the fast path', () => {
       new ScriptedToloka([{ kind: 'operation', operation: pending }], [fail]),
       fastPath,
     );
-    await openTarget(deps, pool, budget);
+    await openTarget(deps, trigger(), budget);
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({ outcome: 'FAILED', status: 'FAIL', checks: 1 }),
     ]);
@@ -220,7 +227,7 @@ describe('openTarget on the fast path', () => {
   it('hands over to the check queue when its time is up, counting the checks made', async () => {
     const toloka = new ScriptedToloka([{ kind: 'operation', operation: pending }], [running, running]);
     const deps = fakeDependencies(toloka, { poll: { ...DEFAULT_POLL, fastPathSeconds: 2 } });
-    const result = await openTarget(deps, pool, budget);
+    const result = await openTarget(deps, trigger(), budget);
     expect(result).toEqual({ kind: 'following', operationId: pending.id, nextCheckInSeconds: 1 });
     expect(deps.checks.sent).toEqual([{ message: expect.objectContaining({ attempt: 3 }), delaySeconds: 1 }]);
     expect(deps.outcomes.records).toEqual([]);
@@ -234,7 +241,7 @@ describe('openTarget on the fast path', () => {
     const deps = fakeDependencies(toloka, {
       poll: { ...DEFAULT_POLL, fastPathSeconds: 20, deadlineSeconds: 5 },
     });
-    const result = await openTarget(deps, pool, budget);
+    const result = await openTarget(deps, trigger(), budget);
     expect(result).toMatchObject({
       kind: 'finished',
       record: { outcome: 'TIMED_OUT', code: 'DEADLINE_EXCEEDED', status: 'RUNNING', elapsedMs: 5_000 },
@@ -248,7 +255,7 @@ describe('openTarget on the fast path', () => {
   it('stays within the time the Lambda invocation has left', async () => {
     const toloka = new ScriptedToloka([{ kind: 'operation', operation: pending }], [running]);
     const deps = fakeDependencies(toloka, fastPath);
-    await openTarget(deps, pool, { budgetMs: 1_200 });
+    await openTarget(deps, trigger(), { budgetMs: 1_200 });
     expect(deps.clock.sleeps).toEqual([500]);
     expect(deps.checks.sent).toHaveLength(1);
   });
@@ -260,7 +267,7 @@ describe('openTarget on the fast path', () => {
       [down(), down(), down(), down()],
     );
     const deps = fakeDependencies(toloka, fastPath);
-    const result = await openTarget(deps, pool, budget);
+    const result = await openTarget(deps, trigger(), budget);
     expect(result.kind).toBe('following');
     expect(deps.checks.sent).toEqual([
       { message: expect.objectContaining({ attempt: 2 }), delaySeconds: expect.any(Number) },
@@ -274,7 +281,7 @@ describe('openTarget on the fast path', () => {
       new ScriptedToloka([{ kind: 'operation', operation: pending }], [gone]),
       fastPath,
     );
-    await openTarget(deps, pool, budget);
+    await openTarget(deps, trigger(), budget);
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({
         outcome: 'FAILED',
@@ -289,17 +296,34 @@ describe('openTarget on the fast path', () => {
 
 describe('checkOperation', () => {
   const firstCheck: CheckMessage = {
-    version: 1,
+    version: 2,
     target: pool,
+    openingId: 'set-by-seed',
+    checkToken: 'set-by-seed',
     operationId: running.id,
     requestedAt: '2026-11-28T11:59:58.000Z',
     deadline: '2026-11-28T13:00:00.000Z',
     attempt: 1,
   };
 
+  /** The message, for an opening the ledger follows with it as its live check. */
+  async function seed(
+    deps: ReturnType<typeof fakeDependencies>,
+    message: CheckMessage,
+  ): Promise<CheckMessage> {
+    const { opening } = await deps.ledger.claim({
+      triggerId: `seed-${++triggers}`,
+      target: message.target,
+      nowMs: Date.parse(message.requestedAt),
+      deadlineMs: Date.parse(message.deadline),
+    });
+    await deps.ledger.follow(opening.openingId, message.operationId, 'live-token', message.attempt - 1);
+    return { ...message, openingId: opening.openingId, checkToken: 'live-token' };
+  }
+
   it('reports OPENED when the operation has succeeded', async () => {
     const deps = fakeDependencies(new ScriptedToloka([], [success]));
-    await checkOperation(deps, firstCheck, budget);
+    await checkOperation(deps, await seed(deps, firstCheck), budget);
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({
         outcome: 'OPENED',
@@ -314,7 +338,7 @@ describe('checkOperation', () => {
 
   it('reports FAILED with the operation status when the operation has failed', async () => {
     const deps = fakeDependencies(new ScriptedToloka([], [fail]));
-    await checkOperation(deps, firstCheck, budget);
+    await checkOperation(deps, await seed(deps, firstCheck), budget);
     expect(deps.outcomes.records[0]).toMatchObject({
       outcome: 'FAILED',
       status: 'FAIL',
@@ -325,10 +349,13 @@ describe('checkOperation', () => {
   it('enqueues the next check at the next instant of the schedule while the operation runs', async () => {
     const deps = fakeDependencies(new ScriptedToloka([], [running]));
     const requestedAt = new Date(deps.clock.nowMs - 40_000).toISOString();
-    await checkOperation(deps, { ...firstCheck, requestedAt, attempt: 15 }, budget);
+    await checkOperation(deps, await seed(deps, { ...firstCheck, requestedAt, attempt: 15 }), budget);
     // The schedule's instants around 40 s: 34.1, 40.9, 49.0 s. 40.9 is closer than half a spacing.
     expect(deps.checks.sent).toEqual([
-      { message: { ...firstCheck, requestedAt, attempt: 16 }, delaySeconds: 9 },
+      {
+        message: expect.objectContaining({ operationId: running.id, requestedAt, attempt: 16 }),
+        delaySeconds: 9,
+      },
     ]);
     expect(deps.outcomes.records).toEqual([]);
   });
@@ -337,14 +364,18 @@ describe('checkOperation', () => {
     const deps = fakeDependencies(new ScriptedToloka([], [running]));
     const deadline = new Date(deps.clock.nowMs + 5_000).toISOString();
     const requestedAt = new Date(deps.clock.nowMs - 3_595_000).toISOString();
-    await checkOperation(deps, { ...firstCheck, requestedAt, attempt: 12, deadline }, budget);
+    await checkOperation(
+      deps,
+      await seed(deps, { ...firstCheck, requestedAt, attempt: 12, deadline }),
+      budget,
+    );
     expect(deps.checks.sent[0]?.delaySeconds).toBe(5);
   });
 
   it('reports TIMED_OUT when the operation is unfinished at the deadline', async () => {
     const deps = fakeDependencies(new ScriptedToloka([], [running]));
     const deadline = new Date(deps.clock.nowMs).toISOString();
-    await checkOperation(deps, { ...firstCheck, attempt: 9, deadline }, budget);
+    await checkOperation(deps, await seed(deps, { ...firstCheck, attempt: 9, deadline }), budget);
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({
         outcome: 'TIMED_OUT',
@@ -361,7 +392,7 @@ describe('checkOperation', () => {
     const deps = fakeDependencies(
       new ScriptedToloka([], [new TolokaApiError(404, { code: 'DOES_NOT_EXIST' })]),
     );
-    await checkOperation(deps, firstCheck, budget);
+    await checkOperation(deps, await seed(deps, firstCheck), budget);
     expect(deps.outcomes.records[0]).toMatchObject({
       outcome: 'FAILED',
       code: 'DOES_NOT_EXIST',
@@ -372,7 +403,9 @@ describe('checkOperation', () => {
   it('throws, so the check is redelivered, when Toloka stays unavailable', async () => {
     const down = () => new TolokaApiError(502, {});
     const deps = fakeDependencies(new ScriptedToloka([], [down(), down(), down(), down()]));
-    await expect(checkOperation(deps, firstCheck, budget)).rejects.toBeInstanceOf(RetriesExhaustedError);
+    await expect(checkOperation(deps, await seed(deps, firstCheck), budget)).rejects.toBeInstanceOf(
+      RetriesExhaustedError,
+    );
     expect(deps.outcomes.records).toEqual([]);
   });
 });

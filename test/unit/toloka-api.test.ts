@@ -224,11 +224,12 @@ describe('HttpTolokaApi.getTarget', () => {
 });
 
 describe('parseRetryAfter', () => {
-  it('reads seconds and HTTP dates, and caps hostile values at 15 minutes', () => {
+  it('reads seconds and HTTP dates, however long, up to the 12 hours a queue can wait', () => {
     const now = Date.parse('2026-11-28T12:00:00Z');
     expect(parseRetryAfter({ 'retry-after': '1.5' }, now)).toBe(1_500);
     expect(parseRetryAfter({ 'retry-after': 'Sat, 28 Nov 2026 12:00:03 GMT' }, now)).toBe(3_000);
-    expect(parseRetryAfter({ 'retry-after': '999999' }, now)).toBe(900_000);
+    expect(parseRetryAfter({ 'retry-after': '7200' }, now)).toBe(7_200_000);
+    expect(parseRetryAfter({ 'retry-after': '999999' }, now)).toBe(12 * 3_600_000);
     expect(parseRetryAfter({ 'retry-after': 'soon' }, now)).toBeUndefined();
     expect(parseRetryAfter({}, now)).toBeUndefined();
   });

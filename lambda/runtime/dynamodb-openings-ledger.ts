@@ -1,0 +1,372 @@
+/**
+ * The openings ledger on DynamoDB (the construct's table: partition key `id`, TTL `expiration`,
+ * on demand). Every guarantee rests on conditional writes: a trigger is claimed by a `Put` that
+ * fails if it exists, an opening is started or joined in the same transaction, the live check
+ * moves by an `Update` conditioned on the previous token, and the outcome is decided by an
+ * `Update` conditioned on not being decided yet. The SDK client is loaded on first use.
+ */
+import type {
+  AttributeValue,
+  DynamoDBClient,
+  DynamoDBClientConfig,
+  GetItemCommand,
+  ScanCommand,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { LedgerError } from './errors.ts';
+import type { OutcomeRecord } from './model.ts';
+import {
+  type Claim,
+  type ClaimRequest,
+  LEDGER_RETENTION_MS,
+  MAX_CLAIM_ROUNDS,
+  type Opening,
+  type OpeningFilter,
+  type OpeningsLedger,
+  parseTargetKey,
+  targetKey,
+} from './openings-ledger.ts';
+
+interface DynamoSdk {
+  readonly client: DynamoDBClient;
+  readonly GetItem: typeof GetItemCommand;
+  readonly Update: typeof UpdateItemCommand;
+  readonly TransactWrite: typeof TransactWriteItemsCommand;
+  readonly Scan: typeof ScanCommand;
+}
+
+type Item = Record<string, AttributeValue>;
+
+const S = (value: string): AttributeValue => ({ S: value });
+const N = (value: number): AttributeValue => ({ N: String(value) });
+
+export class DynamoDbOpeningsLedger implements OpeningsLedger {
+  private sdk: Promise<DynamoSdk> | undefined;
+
+  constructor(
+    private readonly tableName: string,
+    private readonly clientConfig: DynamoDBClientConfig = {},
+    private readonly newId: () => string = () => crypto.randomUUID(),
+  ) {}
+
+  async claim(request: ClaimRequest): Promise<Claim> {
+    const sdk = await this.loadSdk();
+    const expiration = N(Math.ceil((request.deadlineMs + LEDGER_RETENTION_MS) / 1000));
+    for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
+      const seen = await this.getItem(`trigger#${request.triggerId}`);
+      if (seen !== undefined) {
+        const own = await this.get(seen.openingId?.S ?? '');
+        if (own !== undefined) return { kind: 'seen', opening: own };
+      }
+      const pointer = await this.getItem(`target#${targetKey(request.target)}`);
+      const currentId = pointer?.openingId?.S;
+      const current = currentId === undefined ? undefined : await this.get(currentId);
+      const triggerPut = {
+        Put: {
+          TableName: this.tableName,
+          Item: { id: S(`trigger#${request.triggerId}`), kind: S('trigger'), openingId: S(''), expiration },
+          ConditionExpression: 'attribute_not_exists(id)',
+        },
+      };
+      try {
+        if (current !== undefined && current.state !== 'DECIDED') {
+          triggerPut.Put.Item.openingId = S(current.openingId);
+          await this.transact(sdk, [
+            triggerPut,
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: { id: S(`opening#${current.openingId}`) },
+                UpdateExpression: 'SET triggers = list_append(triggers, :trigger), updatedAt = :now',
+                ConditionExpression: '#state <> :decided',
+                ExpressionAttributeNames: { '#state': 'state' },
+                ExpressionAttributeValues: {
+                  ':trigger': { L: [S(request.triggerId)] },
+                  ':now': N(request.nowMs),
+                  ':decided': S('DECIDED'),
+                },
+              },
+            },
+          ]);
+          return {
+            kind: 'joined',
+            opening: { ...current, triggers: [...current.triggers, request.triggerId] },
+          };
+        }
+        const opening: Opening = {
+          openingId: this.newId(),
+          target: request.target,
+          triggers: [request.triggerId],
+          state: 'STARTING',
+          requestedAtMs: request.nowMs,
+          deadlineMs: request.deadlineMs,
+          checks: 0,
+        };
+        triggerPut.Put.Item.openingId = S(opening.openingId);
+        await this.transact(sdk, [
+          triggerPut,
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: {
+                id: S(`opening#${opening.openingId}`),
+                kind: S('opening'),
+                target: S(targetKey(request.target)),
+                triggers: { L: [S(request.triggerId)] },
+                state: S('STARTING'),
+                requestedAt: N(request.nowMs),
+                deadline: N(request.deadlineMs),
+                checks: N(0),
+                updatedAt: N(request.nowMs),
+                expiration,
+              },
+              ConditionExpression: 'attribute_not_exists(id)',
+            },
+          },
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: {
+                id: S(`target#${targetKey(request.target)}`),
+                kind: S('target'),
+                openingId: S(opening.openingId),
+                expiration,
+              },
+              // Only over the pointer this round read: two starters race, one wins, the other joins.
+              ...(currentId === undefined
+                ? { ConditionExpression: 'attribute_not_exists(id)' }
+                : {
+                    ConditionExpression: 'openingId = :current',
+                    ExpressionAttributeValues: { ':current': S(currentId) },
+                  }),
+            },
+          },
+        ]);
+        return { kind: 'started', opening };
+      } catch (error) {
+        if (!isCancelled(error))
+          throw new LedgerError(`cannot claim trigger ${request.triggerId}`, { cause: error });
+        // Someone else moved first (the same trigger, or another opening of the target): read again.
+      }
+    }
+    throw new LedgerError(
+      `trigger ${request.triggerId} lost ${MAX_CLAIM_ROUNDS} races in a row for ${targetKey(request.target)}`,
+    );
+  }
+
+  async get(openingId: string): Promise<Opening | undefined> {
+    if (openingId === '') return undefined;
+    const item = await this.getItem(`opening#${openingId}`);
+    return item === undefined ? undefined : toOpening(openingId, item);
+  }
+
+  follow(
+    openingId: string,
+    operationId: string | undefined,
+    checkToken: string,
+    checks: number,
+  ): Promise<boolean> {
+    if (operationId === undefined) {
+      return this.update(openingId, 'SET checkToken = :token, checks = :checks', '#state <> :decided', {
+        ':token': S(checkToken),
+        ':checks': N(checks),
+        ':decided': S('DECIDED'),
+      });
+    }
+    return this.update(
+      openingId,
+      'SET #state = :following, operationId = :operation, checkToken = :token, checks = :checks',
+      '#state <> :decided',
+      {
+        ':following': S('FOLLOWING'),
+        ':operation': S(operationId),
+        ':token': S(checkToken),
+        ':checks': N(checks),
+        ':decided': S('DECIDED'),
+      },
+    );
+  }
+
+  passCheck(openingId: string, from: string, to: string, checks: number): Promise<boolean> {
+    return this.update(
+      openingId,
+      'SET checkToken = :to, checks = :checks',
+      'checkToken = :from AND #state <> :decided',
+      {
+        ':to': S(to),
+        ':from': S(from),
+        ':checks': N(checks),
+        ':decided': S('DECIDED'),
+      },
+    );
+  }
+
+  async decide(
+    openingId: string,
+    outcome: OutcomeRecord,
+    nowMs: number,
+    leaseMs: number,
+  ): Promise<Opening | undefined> {
+    const sdk = await this.loadSdk();
+    try {
+      // ALL_NEW: the triggers as they stood when the decision was written, which no join can follow.
+      const { Attributes } = await sdk.client.send(
+        new sdk.Update({
+          TableName: this.tableName,
+          Key: { id: S(`opening#${openingId}`) },
+          UpdateExpression:
+            'SET #state = :decided, outcome = :outcome, decidedAt = :now, reportLeaseUntil = :lease',
+          ConditionExpression: 'attribute_exists(id) AND #state <> :decided',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':decided': S('DECIDED'),
+            ':outcome': S(JSON.stringify(outcome)),
+            ':now': N(nowMs),
+            ':lease': N(nowMs + leaseMs),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes === undefined ? undefined : toOpening(openingId, Attributes);
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return undefined;
+      throw new LedgerError(`cannot decide opening ${openingId} in ${this.tableName}`, { cause: error });
+    }
+  }
+
+  takeReport(openingId: string, nowMs: number, leaseMs: number): Promise<boolean> {
+    return this.update(
+      openingId,
+      'SET reportLeaseUntil = :lease',
+      '#state = :decided AND attribute_not_exists(reportedAt) AND reportLeaseUntil <= :now',
+      { ':decided': S('DECIDED'), ':now': N(nowMs), ':lease': N(nowMs + leaseMs) },
+    );
+  }
+
+  async markReported(openingId: string, nowMs: number): Promise<void> {
+    await this.update(openingId, 'SET reportedAt = :now', 'attribute_exists(id)', { ':now': N(nowMs) });
+  }
+
+  async list(filter: OpeningFilter): Promise<Opening[]> {
+    const sdk = await this.loadSdk();
+    const openings: Opening[] = [];
+    let start: Item | undefined;
+    const values: Item = { ':opening': S('opening') };
+    const conditions = ['kind = :opening'];
+    if (filter.sinceMs !== undefined) {
+      conditions.push('requestedAt >= :since');
+      values[':since'] = N(filter.sinceMs);
+    }
+    if (filter.target !== undefined) {
+      conditions.push('target = :target');
+      values[':target'] = S(targetKey(filter.target));
+    }
+    try {
+      do {
+        const page = await sdk.client.send(
+          new sdk.Scan({
+            TableName: this.tableName,
+            FilterExpression: conditions.join(' AND '),
+            ExpressionAttributeValues: values,
+            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          const opening = toOpening((item.id?.S ?? '').replace(/^opening#/, ''), item);
+          if (opening !== undefined) openings.push(opening);
+        }
+        start = page.LastEvaluatedKey;
+      } while (start !== undefined);
+    } catch (error) {
+      throw new LedgerError(`cannot read the openings in ${this.tableName}`, { cause: error });
+    }
+    return openings.sort((a, b) => b.requestedAtMs - a.requestedAtMs).slice(0, filter.limit ?? 100);
+  }
+
+  private async getItem(id: string): Promise<Item | undefined> {
+    const sdk = await this.loadSdk();
+    try {
+      const { Item } = await sdk.client.send(
+        new sdk.GetItem({ TableName: this.tableName, Key: { id: S(id) }, ConsistentRead: true }),
+      );
+      return Item;
+    } catch (error) {
+      throw new LedgerError(`cannot read ${id} from ${this.tableName}`, { cause: error });
+    }
+  }
+
+  /** A conditional update of an opening: false when the condition does not hold. */
+  private async update(
+    openingId: string,
+    expression: string,
+    condition: string,
+    values: Item,
+  ): Promise<boolean> {
+    const sdk = await this.loadSdk();
+    try {
+      await sdk.client.send(
+        new sdk.Update({
+          TableName: this.tableName,
+          Key: { id: S(`opening#${openingId}`) },
+          UpdateExpression: expression,
+          ConditionExpression: condition,
+          ...(expression.includes('#state') || condition.includes('#state')
+            ? { ExpressionAttributeNames: { '#state': 'state' } }
+            : {}),
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      throw new LedgerError(`cannot update opening ${openingId} in ${this.tableName}`, { cause: error });
+    }
+  }
+
+  private async transact(
+    sdk: DynamoSdk,
+    items: NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]['TransactItems']>,
+  ) {
+    await sdk.client.send(new sdk.TransactWrite({ TransactItems: items }));
+  }
+
+  private loadSdk(): Promise<DynamoSdk> {
+    this.sdk ??= import('@aws-sdk/client-dynamodb').then((sdk) => ({
+      client: new sdk.DynamoDBClient(this.clientConfig),
+      GetItem: sdk.GetItemCommand,
+      Update: sdk.UpdateItemCommand,
+      TransactWrite: sdk.TransactWriteItemsCommand,
+      Scan: sdk.ScanCommand,
+    }));
+    return this.sdk;
+  }
+}
+
+function isCancelled(error: unknown): boolean {
+  const name = (error as { name?: string }).name;
+  return name === 'TransactionCanceledException' || name === 'ConditionalCheckFailedException';
+}
+
+function toOpening(openingId: string, item: Item): Opening | undefined {
+  const target = parseTargetKey(item.target?.S ?? '');
+  if (target === undefined) return undefined;
+  const number = (key: string) => (item[key]?.N === undefined ? undefined : Number(item[key]?.N));
+  const outcome = item.outcome?.S;
+  const optional = <T>(key: string, value: T | undefined) => (value === undefined ? {} : { [key]: value });
+  return {
+    openingId,
+    target,
+    triggers: (item.triggers?.L ?? []).map((value) => value.S ?? ''),
+    state: (item.state?.S ?? 'STARTING') as Opening['state'],
+    requestedAtMs: number('requestedAt') ?? 0,
+    deadlineMs: number('deadline') ?? 0,
+    checks: number('checks') ?? 0,
+    ...optional('operationId', item.operationId?.S),
+    ...optional('checkToken', item.checkToken?.S),
+    ...optional('outcome', outcome === undefined ? undefined : (JSON.parse(outcome) as OutcomeRecord)),
+    ...optional('decidedAtMs', number('decidedAt')),
+    ...optional('reportLeaseUntilMs', number('reportLeaseUntil')),
+    ...optional('reportedAtMs', number('reportedAt')),
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * One step of an opening taken from the check queue: a status check of its operation, or, for an
+ * opening that waited out a `Retry-After`, the open itself. Only the message holding the
+ * opening's live check token acts; a duplicate or older message is dropped, so one opening has
+ * one chain of checks however often SQS delivers them.
+ */
+import { isTransient, TokenRefusedError, UnsendableTokenError } from './errors.ts';
+import type { CheckMessage } from './messages.ts';
+import { isTerminal, type TolokaOperation, targetFields } from './model.ts';
+import {
+  failedRecord,
+  operationRecord,
+  timedOutRecord,
+  waitedPastDeadlineRecord,
+} from './opening-records.ts';
+import {
+  askToOpen,
+  baseOf,
+  conclude,
+  handOver,
+  type OpeningDependencies,
+  reportIfOrphaned,
+  type StepBudget,
+  type StepResult,
+} from './pool-opening.ts';
+import { callToloka, credentialOf, isTokenRefusal, retryAfterOf } from './toloka-calls.ts';
+
+export async function checkOperation(
+  deps: OpeningDependencies,
+  message: CheckMessage,
+  budget: StepBudget,
+): Promise<StepResult> {
+  const now = deps.now ?? Date.now;
+  const fields = { ...targetFields(message.target), openingId: message.openingId, check: message.attempt };
+  const opening = await deps.ledger.get(message.openingId);
+  if (opening === undefined) {
+    deps.log.warn('check message for an opening the ledger does not know: dropped', fields);
+    return { kind: 'nothing-new' };
+  }
+  if (opening.state === 'DECIDED') return reportIfOrphaned(deps, opening);
+  if (opening.checkToken !== message.checkToken) {
+    deps.log.info('stale or duplicate check message: dropped', fields);
+    return { kind: 'nothing-new', opening };
+  }
+  // The deadline in force: the earlier of the message's (already capped by the parser) and the ledger's.
+  const deadlineMs = Math.min(Date.parse(message.deadline), opening.deadlineMs);
+  const notBeforeMs = message.notBefore === undefined ? undefined : Date.parse(message.notBefore);
+  if (notBeforeMs !== undefined && now() >= deadlineMs) {
+    // Toloka's wait outlasted the opening: TIMED_OUT, with no call that Toloka asked not to get.
+    return conclude(
+      deps,
+      opening,
+      waitedPastDeadlineRecord(
+        baseOf(opening),
+        { requestedAtMs: opening.requestedAtMs, deadlineMs },
+        now(),
+        message.attempt - 1,
+      ),
+    );
+  }
+  if (notBeforeMs !== undefined && notBeforeMs > now()) {
+    // Still inside Toloka's Retry-After (longer than one SQS delay): wait again, asking nothing.
+    return handOver(deps, opening, message.checkToken, {
+      ...(message.operationId === undefined ? {} : { operationId: message.operationId }),
+      attempt: message.attempt,
+      waitMs: notBeforeMs - now(),
+    });
+  }
+  if (message.operationId === undefined) return askToOpen(deps, opening, budget, message.attempt);
+
+  const base = { ...baseOf(opening), operationId: message.operationId };
+  const credential = await credentialOf(deps);
+  if (credential instanceof UnsendableTokenError) {
+    return conclude(deps, opening, {
+      ...failedRecord(credential, base, opening.requestedAtMs, now()),
+      checks: message.attempt,
+    });
+  }
+  let operation: TolokaOperation;
+  try {
+    const id = message.operationId;
+    operation = await callToloka(deps, budget.budgetMs, 'getOperation', credential, (authorization) =>
+      deps.toloka.getOperation(id, authorization),
+    );
+  } catch (error) {
+    // A refused token says nothing about the opening: the check goes back to its queue (and to
+    // the dead-letter queue, with its alarm, if the token stays bad).
+    if (isTokenRefusal(error)) throw new TokenRefusedError(error);
+    const waitMs = retryAfterOf(error);
+    if (waitMs !== undefined && isTransient(error)) {
+      return handOver(deps, opening, message.checkToken, {
+        operationId: message.operationId,
+        attempt: message.attempt,
+        waitMs,
+      });
+    }
+    return conclude(deps, opening, {
+      ...failedRecord(error, base, opening.requestedAtMs, now()),
+      checks: message.attempt,
+    });
+  }
+  if (isTerminal(operation.status)) {
+    return conclude(
+      deps,
+      opening,
+      operationRecord(operation, base, opening.requestedAtMs, now(), message.attempt),
+    );
+  }
+  if (now() >= deadlineMs) {
+    return conclude(
+      deps,
+      opening,
+      timedOutRecord(
+        operation,
+        base,
+        { requestedAtMs: opening.requestedAtMs, deadlineMs },
+        now(),
+        message.attempt,
+      ),
+    );
+  }
+  return handOver(deps, { ...opening, deadlineMs }, message.checkToken, {
+    operationId: operation.id,
+    attempt: message.attempt + 1,
+    status: operation.status,
+  });
+}

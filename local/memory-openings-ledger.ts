@@ -1,0 +1,125 @@
+/**
+ * The openings ledger in memory, with the same guarantees as the DynamoDB one within one
+ * process (every method is atomic here: nothing awaits between a read and its write). For the
+ * local run (`npm start`) and the unit tests.
+ */
+import { randomUUID } from 'node:crypto';
+import type { OutcomeRecord } from '../lambda/runtime/model.ts';
+import {
+  type Claim,
+  type ClaimRequest,
+  type Opening,
+  type OpeningFilter,
+  type OpeningsLedger,
+  targetKey,
+} from '../lambda/runtime/openings-ledger.ts';
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+export class MemoryOpeningsLedger implements OpeningsLedger {
+  private readonly triggers = new Map<string, string>();
+  private readonly targets = new Map<string, string>();
+  private readonly openings = new Map<string, Mutable<Opening>>();
+
+  async claim(request: ClaimRequest): Promise<Claim> {
+    const seen = this.triggers.get(request.triggerId);
+    const own = seen === undefined ? undefined : this.openings.get(seen);
+    if (own !== undefined) return { kind: 'seen', opening: copy(own) };
+    const key = targetKey(request.target);
+    const current = this.openings.get(this.targets.get(key) ?? '');
+    if (current !== undefined && current.state !== 'DECIDED') {
+      current.triggers = [...current.triggers, request.triggerId];
+      this.triggers.set(request.triggerId, current.openingId);
+      return { kind: 'joined', opening: copy(current) };
+    }
+    const opening: Mutable<Opening> = {
+      openingId: randomUUID(),
+      target: request.target,
+      triggers: [request.triggerId],
+      state: 'STARTING',
+      requestedAtMs: request.nowMs,
+      deadlineMs: request.deadlineMs,
+      checks: 0,
+    };
+    this.openings.set(opening.openingId, opening);
+    this.targets.set(key, opening.openingId);
+    this.triggers.set(request.triggerId, opening.openingId);
+    return { kind: 'started', opening: copy(opening) };
+  }
+
+  async get(openingId: string): Promise<Opening | undefined> {
+    const opening = this.openings.get(openingId);
+    return opening === undefined ? undefined : copy(opening);
+  }
+
+  async follow(
+    openingId: string,
+    operationId: string | undefined,
+    checkToken: string,
+    checks: number,
+  ): Promise<boolean> {
+    const opening = this.openings.get(openingId);
+    if (opening === undefined || opening.state === 'DECIDED') return false;
+    Object.assign(
+      opening,
+      { checkToken, checks },
+      operationId === undefined ? {} : { state: 'FOLLOWING', operationId },
+    );
+    return true;
+  }
+
+  async passCheck(openingId: string, from: string, to: string, checks: number): Promise<boolean> {
+    const opening = this.openings.get(openingId);
+    if (opening === undefined || opening.state === 'DECIDED' || opening.checkToken !== from) return false;
+    Object.assign(opening, { checkToken: to, checks });
+    return true;
+  }
+
+  async decide(
+    openingId: string,
+    outcome: OutcomeRecord,
+    nowMs: number,
+    leaseMs: number,
+  ): Promise<Opening | undefined> {
+    const opening = this.openings.get(openingId);
+    if (opening === undefined || opening.state === 'DECIDED') return undefined;
+    Object.assign(opening, {
+      state: 'DECIDED',
+      outcome,
+      decidedAtMs: nowMs,
+      reportLeaseUntilMs: nowMs + leaseMs,
+    });
+    return copy(opening);
+  }
+
+  async takeReport(openingId: string, nowMs: number, leaseMs: number): Promise<boolean> {
+    const opening = this.openings.get(openingId);
+    if (opening === undefined || opening.state !== 'DECIDED' || opening.reportedAtMs !== undefined)
+      return false;
+    if ((opening.reportLeaseUntilMs ?? 0) > nowMs) return false;
+    opening.reportLeaseUntilMs = nowMs + leaseMs;
+    return true;
+  }
+
+  async markReported(openingId: string, nowMs: number): Promise<void> {
+    const opening = this.openings.get(openingId);
+    if (opening !== undefined) opening.reportedAtMs = nowMs;
+  }
+
+  async list(filter: OpeningFilter): Promise<Opening[]> {
+    const key = filter.target === undefined ? undefined : targetKey(filter.target);
+    return [...this.openings.values()]
+      .filter(
+        (o) =>
+          (filter.sinceMs === undefined || o.requestedAtMs >= filter.sinceMs) &&
+          (key === undefined || targetKey(o.target) === key),
+      )
+      .sort((a, b) => b.requestedAtMs - a.requestedAtMs)
+      .slice(0, filter.limit ?? 100)
+      .map(copy);
+  }
+}
+
+function copy(opening: Opening): Opening {
+  return { ...opening, triggers: [...opening.triggers] };
+}

@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DynamoDbOpeningsLedger } from '../../lambda/runtime/dynamodb-openings-ledger.ts';
+import type { OutcomeRecord } from '../../lambda/runtime/model.ts';
+import type { OpeningsLedger } from '../../lambda/runtime/openings-ledger.ts';
+import { MemoryOpeningsLedger } from '../../local/memory-openings-ledger.ts';
+import { createOpeningsTable, useMoto } from '../support/moto.ts';
+
+// The ledger's contract, for both implementations: DynamoDB over the real wire (moto) and the
+// in-memory one of the local run. Concurrent calls race for real on DynamoDB's conditions.
+
+let moto: ReturnType<typeof useMoto>;
+let tableName = '';
+
+beforeAll(async () => {
+  moto = useMoto(inject('motoEndpoint'));
+  tableName = await createOpeningsTable('ledger');
+});
+
+afterAll(() => {
+  moto.restore();
+});
+
+const NOW = Date.now();
+const pool = (id: string) => ({ kind: 'pool' as const, id });
+const opened: OutcomeRecord = { outcome: 'OPENED', poolId: '1' };
+let unique = 0;
+const fresh = (prefix: string) => `${prefix}-${++unique}-${Math.random().toString(36).slice(2, 8)}`;
+
+const ledgers: ReadonlyArray<[string, () => OpeningsLedger]> = [
+  ['DynamoDB (moto)', () => new DynamoDbOpeningsLedger(tableName)],
+  ['memory', () => new MemoryOpeningsLedger()],
+];
+
+describe.each(ledgers)('the openings ledger on %s', (_name, make) => {
+  const claim = (ledger: OpeningsLedger, triggerId: string, target: string) =>
+    ledger.claim({ triggerId, target: pool(target), nowMs: NOW, deadlineMs: NOW + 3_600_000 });
+
+  it('starts an opening for a new trigger, and finds it again for the same trigger', async () => {
+    const ledger = make();
+    const [trigger, target] = [fresh('t'), fresh('p').replace(/\D/g, '') || '1'];
+    const first = await claim(ledger, trigger, target);
+    expect(first).toMatchObject({ kind: 'started', opening: { state: 'STARTING', triggers: [trigger] } });
+    const again = await claim(ledger, trigger, target);
+    expect(again).toMatchObject({ kind: 'seen', opening: { openingId: first.opening.openingId } });
+  });
+
+  it('lets a second trigger join the opening in flight, and starts a new one once it is decided', async () => {
+    const ledger = make();
+    const target = String(100 + unique++);
+    const first = await claim(ledger, fresh('a'), target);
+    const second = fresh('b');
+    const joined = await claim(ledger, second, target);
+    expect(joined).toMatchObject({ kind: 'joined', opening: { openingId: first.opening.openingId } });
+    const decided = await ledger.decide(first.opening.openingId, opened, NOW, 60_000);
+    expect(decided?.triggers).toEqual([first.opening.triggers[0], second]);
+    const next = await claim(ledger, fresh('c'), target);
+    expect(next.kind).toBe('started');
+    expect(next.opening.openingId).not.toBe(first.opening.openingId);
+  });
+
+  it('makes one opening of the same trigger claimed twice at once', async () => {
+    const ledger = make();
+    const trigger = fresh('dup');
+    const target = String(200 + unique++);
+    const claims = await Promise.all([claim(ledger, trigger, target), claim(ledger, trigger, target)]);
+    expect(claims.map((c) => c.kind).sort()).toEqual(['seen', 'started']);
+    expect(new Set(claims.map((c) => c.opening.openingId)).size).toBe(1);
+  });
+
+  it('makes one opening of two triggers for one pool claimed at once, listing both', async () => {
+    const ledger = make();
+    const target = String(300 + unique++);
+    const [a, b] = [fresh('x'), fresh('y')];
+    const claims = await Promise.all([claim(ledger, a, target), claim(ledger, b, target)]);
+    expect(claims.map((c) => c.kind).sort()).toEqual(['joined', 'started']);
+    const [opening] = new Set(claims.map((c) => c.opening.openingId));
+    const stored = await ledger.get(opening ?? '');
+    expect([...(stored?.triggers ?? [])].sort()).toEqual([a, b].sort());
+  });
+
+  it('decides once: of two decisions at once, one wins and the other gets nothing', async () => {
+    const ledger = make();
+    const { opening } = await claim(ledger, fresh('d'), String(400 + unique++));
+    const results = await Promise.all([
+      ledger.decide(opening.openingId, opened, NOW, 60_000),
+      ledger.decide(opening.openingId, { outcome: 'FAILED' }, NOW, 60_000),
+    ]);
+    expect(results.filter((r) => r !== undefined)).toHaveLength(1);
+    expect(await ledger.follow(opening.openingId, 'op', 'late', 1)).toBe(false);
+  });
+
+  it('moves the live check from one token to the next only once, so a duplicate check is stale', async () => {
+    const ledger = make();
+    const { opening } = await claim(ledger, fresh('e'), String(500 + unique++));
+    expect(await ledger.follow(opening.openingId, 'op-1', 'token-1', 0)).toBe(true);
+    const moves = await Promise.all([
+      ledger.passCheck(opening.openingId, 'token-1', 'token-2a', 1),
+      ledger.passCheck(opening.openingId, 'token-1', 'token-2b', 1),
+    ]);
+    expect(moves.filter(Boolean)).toHaveLength(1);
+    const stored = await ledger.get(opening.openingId);
+    expect(['token-2a', 'token-2b']).toContain(stored?.checkToken);
+    expect(await ledger.passCheck(opening.openingId, 'token-1', 'token-3', 2)).toBe(false);
+  });
+
+  it('lets another step write a decided record only after the lease of the one that decided ran out', async () => {
+    const ledger = make();
+    const { opening } = await claim(ledger, fresh('f'), String(600 + unique++));
+    await ledger.decide(opening.openingId, opened, NOW, 60_000);
+    expect(await ledger.takeReport(opening.openingId, NOW + 30_000, 60_000)).toBe(false);
+    expect(await ledger.takeReport(opening.openingId, NOW + 61_000, 60_000)).toBe(true);
+    // Taken: the next one waits for this lease too.
+    expect(await ledger.takeReport(opening.openingId, NOW + 62_000, 60_000)).toBe(false);
+    await ledger.markReported(opening.openingId, NOW + 62_000);
+    expect(await ledger.takeReport(opening.openingId, NOW + 500_000, 60_000)).toBe(false);
+  });
+
+  it('lists openings newest first, by pool and since an instant', async () => {
+    const ledger = make();
+    const target = String(700 + unique++);
+    const older = await ledger.claim({
+      triggerId: fresh('o'),
+      target: pool(target),
+      nowMs: NOW - 7_200_000,
+      deadlineMs: NOW,
+    });
+    await ledger.decide(older.opening.openingId, opened, NOW - 7_000_000, 60_000);
+    const newer = await claim(ledger, fresh('n'), target);
+    const listed = await ledger.list({ target: pool(target) });
+    expect(listed.map((o) => o.openingId)).toEqual([newer.opening.openingId, older.opening.openingId]);
+    expect(listed[1]?.outcome).toEqual(opened);
+    const recent = await ledger.list({ target: pool(target), sinceMs: NOW - 3_600_000 });
+    expect(recent.map((o) => o.openingId)).toEqual([newer.opening.openingId]);
+  });
+});
