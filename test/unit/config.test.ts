@@ -69,10 +69,18 @@ describe('readRuntimeConfig', () => {
       'TOLOKA_API_URL',
       'TOLOKA_TOKEN_PARAMETER',
       'CHECK_QUEUE_URL',
+      'OPENINGS_TABLE',
       'CHECK_DEADLINE_SECONDS',
       'CHECK_MAX_DELAY_SECONDS',
     ]) {
       expect(problems).toContain(`${name}:`);
     }
+  });
+
+  it('reads the openings table and refuses a name DynamoDB would refuse', () => {
+    expect(readRuntimeConfig(minimal).openingsTable).toBe('toloka-openings');
+    expect(() => readRuntimeConfig({ ...minimal, OPENINGS_TABLE: 'no spaces allowed' })).toThrow(
+      /OPENINGS_TABLE: "no spaces allowed" is not a DynamoDB table name/,
+    );
   });
 });

@@ -5,6 +5,7 @@ import { TolokaApiError } from '../../lambda/runtime/errors.ts';
 import type { HandlerRuntime } from '../../lambda/runtime/lambda-dependencies.ts';
 import type { TolokaOperation } from '../../lambda/runtime/model.ts';
 import { LogOutcomeSink } from '../../lambda/runtime/outcome-sink.ts';
+import { isSqsEvent } from '../../lambda/runtime/sqs-batch.ts';
 import { lambdaContext, sqsEvent } from '../support/events.ts';
 import { fakeDependencies, ScriptedToloka } from '../support/fakes.ts';
 import { fixtureJson } from '../support/fixtures.ts';
@@ -147,5 +148,26 @@ describe('LogOutcomeSink', () => {
       message: 'no',
       request_id: 'r',
     });
+  });
+});
+
+describe('what makes a batch', () => {
+  it('takes an event for an SQS batch only when every record comes from SQS', () => {
+    const record = { messageId: 'm', body: '{"poolId":"1"}', eventSource: 'aws:sqs' };
+    expect(isSqsEvent({ Records: [record] })).toBe(true);
+    expect(isSqsEvent({ Records: [{ ...record, eventSource: 'aws:sns' }] })).toBe(false);
+    expect(isSqsEvent({ Records: [{ body: '{"poolId":"1"}' }] })).toBe(false);
+    expect(isSqsEvent({ Records: [] })).toBe(false);
+    expect(isSqsEvent({ poolId: '1' })).toBe(false);
+  });
+
+  it('answers a direct invocation shaped {"Records": [...]} as a direct invocation: a FAILED record naming the field', async () => {
+    const deps = fakeDependencies(new ScriptedToloka());
+    const result = await createOpenPoolHandler(runtimeOf(deps))(
+      { Records: [{ body: '{"poolId":"1"}' }] },
+      lambdaContext(),
+    );
+    expect(result).toMatchObject({ outcome: 'FAILED', code: 'INVALID_MESSAGE', field: 'Records' });
+    expect(result).not.toHaveProperty('batchItemFailures');
   });
 });
