@@ -1,6 +1,7 @@
 import {
   describeError,
   isTransient,
+  LedgerError,
   RetriesExhaustedError,
   TokenUnavailableError,
   TolokaApiError,
@@ -129,6 +130,7 @@ export function failureFromError(error: unknown, subject: Subject = 'pool'): Fai
       subject,
     );
   }
+  if (error instanceof LedgerError) return ledgerFailure(error);
   if (isTransient(error)) {
     const { code } = describeError(error);
     const tries =
@@ -213,4 +215,140 @@ export function apiFailure(
     };
   }
   return { exitCode, code, message: `Toloka answered ${said}`, details };
+}
+
+/** What the AWS SDK throws: a service error (`name`, `$fault`, `$metadata`), or a Node.js socket error. */
+interface AwsErrorFacts {
+  readonly name?: unknown;
+  readonly code?: unknown;
+  readonly message?: unknown;
+  readonly $fault?: unknown;
+  readonly $metadata?: {
+    readonly httpStatusCode?: unknown;
+    readonly requestId?: unknown;
+    readonly attempts?: unknown;
+  };
+}
+
+/** Refusals of the caller's credentials or of what they may do: exit 3. */
+const AWS_AUTH_ERRORS = new Set([
+  'AccessDeniedException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'IncompleteSignatureException',
+  'MissingAuthenticationTokenException',
+  'ExpiredTokenException',
+  'ExpiredToken',
+  'InvalidClientTokenId',
+  'CredentialsProviderError',
+  'TokenProviderError',
+]);
+
+/** DynamoDB busy or failing: trying again later may work, exit 7. */
+const AWS_UNAVAILABLE_ERRORS = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+]);
+
+/** Socket errors (the SDK's `code`) of a DynamoDB endpoint that cannot be reached, in words. */
+const AWS_NETWORK_CODES: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'the connection to DynamoDB was refused',
+  ECONNRESET: 'the connection to DynamoDB was closed before it answered',
+  EPIPE: 'the connection to DynamoDB was closed before it answered',
+  ECONNABORTED: 'the connection to DynamoDB was closed before it answered',
+  ENOTFOUND: "DynamoDB's host name could not be looked up",
+  EAI_AGAIN: "DynamoDB's host name could not be looked up",
+  ETIMEDOUT: 'the connection to DynamoDB timed out',
+  ENETUNREACH: 'the network cannot reach DynamoDB',
+  EHOSTUNREACH: 'the network cannot reach DynamoDB',
+};
+
+/**
+ * The openings ledger could not be read (`toloka-pool openings`): the cause the SDK gave decides.
+ * Credentials missing or refused, or no region: 3. The table does not exist, or another refusal
+ * of the request: 5. DynamoDB throttling, failing or out of reach through the SDK's retries: 7.
+ */
+export function ledgerFailure(error: LedgerError): Failure {
+  const cause = (typeof error.cause === 'object' && error.cause !== null ? error.cause : {}) as AwsErrorFacts;
+  const name = typeof cause.name === 'string' ? cause.name : undefined;
+  const said = typeof cause.message === 'string' && cause.message !== '' ? cause.message : undefined;
+  const status = cause.$metadata?.httpStatusCode;
+  const requestId = cause.$metadata?.requestId;
+  const attempts = cause.$metadata?.attempts;
+  const details: Record<string, unknown> = {
+    ...(typeof status === 'number' ? { httpStatus: status } : {}),
+    ...(typeof requestId === 'string' ? { requestId } : {}),
+  };
+  const awsSaid = `${name ?? 'error'}${said === undefined ? '' : `: ${said}`}`;
+  if (name !== undefined && (AWS_AUTH_ERRORS.has(name) || status === 403)) {
+    const noCredentials = name === 'CredentialsProviderError' || name === 'TokenProviderError';
+    return {
+      exitCode: ExitCode.AUTH,
+      code: name,
+      message: `${error.message}: ${noCredentials ? 'no AWS credentials' : 'AWS refused the credentials or the access'} (${awsSaid})`,
+      hint:
+        'Check your AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...) and AWS_REGION, and that they allow ' +
+        'dynamodb:Scan on the openings table.',
+      details,
+    };
+  }
+  if (said !== undefined && /region is missing/i.test(said)) {
+    return {
+      exitCode: ExitCode.AUTH,
+      code: 'AWS_REGION_MISSING',
+      message: `${error.message}: no AWS region`,
+      hint: "Set AWS_REGION (or a region in the AWS_PROFILE's configuration) to the stack's region.",
+    };
+  }
+  if (name === 'ResourceNotFoundException') {
+    return {
+      exitCode: ExitCode.FAILED,
+      code: name,
+      message: `${error.message}: no such table (${awsSaid})`,
+      hint:
+        'Check --table or OPENINGS_TABLE (the stack output OpeningsTableName), AWS_REGION, and the AWS ' +
+        'account of your credentials.',
+      details,
+    };
+  }
+  const network = typeof cause.code === 'string' ? AWS_NETWORK_CODES[cause.code] : undefined;
+  const unavailable =
+    network !== undefined ||
+    (name !== undefined && AWS_UNAVAILABLE_ERRORS.has(name)) ||
+    cause.$fault === 'server' ||
+    (typeof status === 'number' && status >= 500) ||
+    error.cause === undefined;
+  if (unavailable) {
+    const tries = typeof attempts === 'number' && attempts > 1 ? ` (${attempts} tries in a row)` : '';
+    return {
+      exitCode: ExitCode.UNAVAILABLE,
+      code: network === undefined && name !== undefined && name !== 'Error' ? name : error.code,
+      message:
+        network !== undefined
+          ? `${error.message}: ${network}${tries}`
+          : `${error.message}${error.cause === undefined ? '' : `: DynamoDB is unavailable (${awsSaid})`}${tries}`,
+      hint: 'Nothing was changed: try again later. Check AWS_REGION, AWS_ENDPOINT_URL and your network if it persists.',
+      details: { ...details, ...(typeof cause.code === 'string' ? { cause: cause.code } : {}) },
+    };
+  }
+  if (cause.$fault === 'client') {
+    return {
+      exitCode: ExitCode.FAILED,
+      code: name ?? error.code,
+      message: `${error.message}: ${awsSaid}`,
+      details,
+    };
+  }
+  return {
+    exitCode: ExitCode.UNEXPECTED,
+    code: error.code,
+    message: `unexpected error: ${error.message}: ${awsSaid}`,
+    hint: 'This is a bug in toloka-pool: please report it with the command you ran.',
+  };
 }

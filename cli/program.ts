@@ -6,11 +6,18 @@ import { ExitCode, failureFromError } from './exit-codes.ts';
 import { type CliIo, type CommandResult, printResult } from './io.ts';
 import {
   BadInputError,
+  DEFAULT_OPENINGS_LIMIT,
+  DEFAULT_SINCE,
   DEFAULT_TIMEOUT_SECONDS,
+  MAX_OPENINGS_LIMIT,
   MAX_TIMEOUT_SECONDS,
   parseApiOrigin,
+  parseOpeningsLimit,
   parseOperationId,
+  parseSince,
+  parseTableName,
   parseTarget,
+  parseTargetOption,
   parseTimeoutSeconds,
 } from './settings.ts';
 
@@ -27,6 +34,17 @@ Exit codes:
 const TOKEN_HELP = `
 Token: TOLOKA_TOKEN (an API key or OAuth token), or --token-parameter <name> to read an SSM
 SecureString with the standard AWS settings (AWS_REGION, AWS_PROFILE, ...). It is never printed.`;
+
+const OPENINGS_EXIT_CODES_HELP = `
+Exit codes:
+  0  the openings were read (none is no error)
+  2  bad input: an invalid option, or no table (--table / OPENINGS_TABLE)
+  3  no AWS credentials or region, or AWS refused them (AccessDeniedException, ...)
+  5  the table does not exist in this account and region, or another permanent AWS error
+  7  DynamoDB unavailable (unreachable, throttling, 5xx) through the SDK's retries: try again later`;
+
+const MISSING_TABLE =
+  'no openings table: give --table <name> or set OPENINGS_TABLE (the stack output OpeningsTableName)';
 
 interface RawConnectionOptions {
   env: TolokaEnvironment;
@@ -53,7 +71,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       // A bare `toloka-pool`: commander has printed the help to stderr already.
       const message =
         error.code === 'commander.help'
-          ? 'a command is needed: open, status or pool'
+          ? 'a command is needed: open, status, pool or openings'
           : error.message.replace(/^error: /, '');
       return printResult(
         io,
@@ -105,6 +123,7 @@ Examples:
   $ toloka-pool open 123456 --wait            open a pool and wait until it is open
   $ toloka-pool status 0bd6adad-...           an opening's operation
   $ toloka-pool pool 123456 --json            a pool's status and last close reason
+  $ toloka-pool openings --since 7d           the app's openings of the last week (OPENINGS_TABLE)
   $ toloka-pool open --help                   every option of a command`,
     );
 
@@ -229,6 +248,96 @@ Examples:
       }),
     );
 
+  const openings = program
+    .command('openings')
+    .description(
+      "List the app's recent openings from its DynamoDB table: pool, triggers, operation, outcome, times, checks.",
+    )
+    .addOption(new Option('--pool <id>', 'only the openings of this pool').conflicts('training'))
+    .addOption(new Option('--training <id>', 'only the openings of this training pool').conflicts('pool'))
+    .addOption(
+      new Option('--since <duration>', 'requested in the last ... (30m, 12h, 1d, 7d, 2w)').default(
+        DEFAULT_SINCE,
+      ),
+    )
+    .addOption(
+      new Option('--limit <n>', `show at most this many, newest first (1-${MAX_OPENINGS_LIMIT})`).default(
+        DEFAULT_OPENINGS_LIMIT,
+      ),
+    )
+    .option('--table <name>', "the openings table (default: OPENINGS_TABLE; the stack's OpeningsTableName)")
+    .option('--verbose', "show each opening's ID, trigger IDs, deadline, report time and message")
+    .option('--json', 'print one JSON object on stdout: {"openings": [...]}, every field of each');
+  openings
+    .addHelpText(
+      'after',
+      `
+Reads the openings ledger (a Scan of the table, newest first). The table comes from --table or
+OPENINGS_TABLE: the stack output OpeningsTableName, e.g.
+  aws cloudformation describe-stacks --stack-name TolokaPoolOpener \\
+    --query "Stacks[0].Outputs[?OutputKey=='OpeningsTableName'].OutputValue" --output text
+AWS region, credentials and endpoint: the standard AWS settings (AWS_REGION, AWS_PROFILE,
+AWS_ACCESS_KEY_ID, ..., AWS_ENDPOINT_URL); they need dynamodb:Scan on the table. No Toloka token.
+An opening not decided yet shows IN PROGRESS and its state (STARTING: asking Toloka; FOLLOWING:
+checking its operation). The table keeps an opening about 15 days.
+${OPENINGS_EXIT_CODES_HELP}
+
+Examples:
+  $ export OPENINGS_TABLE=TolokaPoolOpener-OpeningsTable...
+  $ toloka-pool openings
+  $ toloka-pool openings --pool 123456 --since 7d --verbose
+  $ toloka-pool openings --since 12h --json | jq -r '.openings[] | select(.outcome.outcome == "FAILED") | .poolId'`,
+    )
+    .action(
+      run(async () => {
+        const options = openings.opts<{
+          pool?: string;
+          training?: string;
+          since: string;
+          limit: string | number;
+          table?: string;
+          verbose?: true;
+          json?: true;
+        }>();
+        const target =
+          options.pool !== undefined
+            ? parseTargetOption('pool', options.pool)
+            : options.training !== undefined
+              ? parseTargetOption('training', options.training)
+              : undefined;
+        const sinceMs = parseSince(options.since);
+        const limit = parseOpeningsLimit(String(options.limit));
+        const given = options.table ?? io.env.OPENINGS_TABLE;
+        if (given === undefined || given.trim() === '') {
+          return {
+            kind: 'failure',
+            failure: {
+              exitCode: ExitCode.BAD_INPUT,
+              code: 'TABLE_MISSING',
+              message: MISSING_TABLE,
+              details: { argument: '--table' },
+            },
+          };
+        }
+        const table = parseTableName(
+          options.table !== undefined ? '--table' : 'OPENINGS_TABLE',
+          given.trim(),
+        );
+        const { openingsCommand } = await import('./openings.ts');
+        return openingsCommand(
+          {
+            table,
+            target,
+            sinceMs,
+            sinceText: options.since.trim(),
+            limit,
+            verbose: options.verbose === true,
+          },
+          io,
+        );
+      }),
+    );
+
   return program;
 }
 
@@ -260,6 +369,8 @@ function connectionOptions(options: RawConnectionOptions): ConnectionOptions {
 
 /** `toloka-pool open`, for "see … --help" after a usage error. */
 function commandPath(args: readonly string[]): string {
-  const command = args.find((arg) => arg === 'open' || arg === 'status' || arg === 'pool');
+  const command = args.find(
+    (arg) => arg === 'open' || arg === 'status' || arg === 'pool' || arg === 'openings',
+  );
   return command === undefined ? 'toloka-pool' : `toloka-pool ${command}`;
 }

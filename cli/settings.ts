@@ -88,3 +88,76 @@ export function resolveOrigin(options: { env: TolokaEnvironment; apiUrl?: string
 export function targetLabel(target: OpenTarget): string {
   return `${target.kind} ${target.id}`;
 }
+
+/** `openings --since`: the longest look back (the table keeps an opening about 15 days anyway). */
+export const MAX_SINCE_DAYS = 365;
+export const DEFAULT_SINCE = '1d';
+export const DEFAULT_OPENINGS_LIMIT = 50;
+export const MAX_OPENINGS_LIMIT = 1_000;
+
+const DAY_MS = 86_400_000;
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  m: 60_000,
+  h: 3_600_000,
+  d: DAY_MS,
+  w: 7 * DAY_MS,
+};
+
+/** `--since <duration>`: a whole number and a unit (`30m`, `12h`, `1d`, `2w`), in milliseconds. */
+export function parseSince(value: string): number {
+  const match = /^([0-9]+)([mhdw])$/.exec(value.trim());
+  const unit = match?.[2] === undefined ? undefined : DURATION_UNITS[match[2]];
+  if (match?.[1] === undefined || unit === undefined) {
+    throw new BadInputError(
+      '--since',
+      `must be a whole number and a unit (m minutes, h hours, d days, w weeks), got ${describe(value)}`,
+      'For example --since 30m, --since 12h or --since 7d.',
+    );
+  }
+  const ms = Number(match[1]) * unit;
+  if (ms <= 0) throw new BadInputError('--since', `must be longer than nothing, got ${describe(value)}`);
+  if (ms > MAX_SINCE_DAYS * DAY_MS) {
+    throw new BadInputError('--since', `must be at most ${MAX_SINCE_DAYS}d, got ${describe(value)}`);
+  }
+  return ms;
+}
+
+/** `--limit <n>`: how many openings to show, 1 to 1000. */
+export function parseOpeningsLimit(value: string): number {
+  const limit = Number(value);
+  if (!/^[0-9]+$/.test(value.trim()) || !Number.isSafeInteger(limit)) {
+    throw new BadInputError('--limit', `must be a whole number, got ${describe(value)}`);
+  }
+  if (limit < 1 || limit > MAX_OPENINGS_LIMIT) {
+    throw new BadInputError('--limit', `must be between 1 and ${MAX_OPENINGS_LIMIT}, got ${limit}`);
+  }
+  return limit;
+}
+
+/** `--pool <id>` or `--training <id>` of `openings`: a Toloka ID, as the trigger messages take it. */
+export function parseTargetOption(kind: OpenTarget['kind'], value: string): OpenTarget {
+  try {
+    return { kind, id: parseId(kind === 'pool' ? 'poolId' : 'trainingId', value) };
+  } catch (error) {
+    if (error instanceof InvalidMessageError) {
+      throw new BadInputError(
+        `--${kind}`,
+        error.reason,
+        `Give the ${kind}'s numeric Toloka ID, e.g. 123456.`,
+      );
+    }
+    throw error;
+  }
+}
+
+/** `--table <name>` (or OPENINGS_TABLE): a DynamoDB table name, 3-255 of `A-Z a-z 0-9 _ - .`. */
+export function parseTableName(argument: string, value: string): string {
+  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(value)) {
+    throw new BadInputError(
+      argument,
+      `must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .), got ${describe(value)}`,
+      'Use the stack output OpeningsTableName.',
+    );
+  }
+  return value;
+}
