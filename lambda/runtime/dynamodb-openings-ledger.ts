@@ -55,9 +55,12 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     const expiration = N(Math.ceil((request.deadlineMs + LEDGER_RETENTION_MS) / 1000));
     for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
       const seen = await this.getItem(`trigger#${request.triggerId}`);
+      // A trigger entry whose opening is gone (TTL removes entries one by one): claimed anew.
+      let staleOpeningId: string | undefined;
       if (seen !== undefined) {
         const own = await this.get(seen.openingId?.S ?? '');
         if (own !== undefined) return { kind: 'seen', opening: own };
+        staleOpeningId = seen.openingId?.S ?? '';
       }
       const pointer = await this.getItem(`target#${targetKey(request.target)}`);
       const currentId = pointer?.openingId?.S;
@@ -66,7 +69,12 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
         Put: {
           TableName: this.tableName,
           Item: { id: S(`trigger#${request.triggerId}`), kind: S('trigger'), openingId: S(''), expiration },
-          ConditionExpression: 'attribute_not_exists(id)',
+          ...(staleOpeningId === undefined
+            ? { ConditionExpression: 'attribute_not_exists(id)' }
+            : {
+                ConditionExpression: 'openingId = :stale',
+                ExpressionAttributeValues: { ':stale': S(staleOpeningId) },
+              }),
         },
       };
       try {

@@ -1,3 +1,4 @@
+import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoDbOpeningsLedger } from '../../lambda/runtime/dynamodb-openings-ledger.ts';
 import type { OutcomeRecord } from '../../lambda/runtime/model.ts';
@@ -131,5 +132,35 @@ describe.each(ledgers)('the openings ledger on %s', (_name, make) => {
     expect(listed[1]?.outcome).toEqual(opened);
     const recent = await ledger.list({ target: pool(target), sinceMs: NOW - 3_600_000 });
     expect(recent.map((o) => o.openingId)).toEqual([newer.opening.openingId]);
+  });
+});
+
+describe('the openings ledger on DynamoDB, when TTL removed an opening before its trigger', () => {
+  it('claims the trigger anew instead of losing every race', async () => {
+    const ledger = new DynamoDbOpeningsLedger(tableName);
+    const trigger = fresh('ttl');
+    const target = String(800 + unique++);
+    const first = await ledger.claim({
+      triggerId: trigger,
+      target: pool(target),
+      nowMs: NOW,
+      deadlineMs: NOW + 60_000,
+    });
+    const dynamodb = new DynamoDBClient({});
+    await dynamodb.send(
+      new DeleteItemCommand({
+        TableName: tableName,
+        Key: { id: { S: `opening#${first.opening.openingId}` } },
+      }),
+    );
+    dynamodb.destroy();
+    const again = await ledger.claim({
+      triggerId: trigger,
+      target: pool(target),
+      nowMs: NOW,
+      deadlineMs: NOW + 60_000,
+    });
+    expect(again.kind).toBe('started');
+    expect(again.opening.openingId).not.toBe(first.opening.openingId);
   });
 });
