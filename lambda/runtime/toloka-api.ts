@@ -12,6 +12,7 @@ import agentModule from 'undici/lib/dispatcher/agent.js';
 import { InvalidMessageError, TolokaApiError, TolokaNetworkError, TolokaProtocolError } from './errors.ts';
 import {
   isOperationId,
+  isTerminal,
   type OpenResponse,
   type OpenTarget,
   type TolokaOperation,
@@ -31,9 +32,10 @@ export interface TolokaApi {
   /** `GET /pools/{id}` or `/trainings/{id}`: the fields the command line shows. */
   getTarget(target: OpenTarget, authorization: string): Promise<TolokaPoolState>;
   /**
-   * The open operation of this pool or training still in progress, if any: `GET /operations`
-   * with the specification's `type` and `status` filters (it has no pool filter, so the pool is
-   * matched on `parameters`). What a 409 `POOL_LOCKED_BY_ANOTHER_OPERATION` points to.
+   * The open operation of this pool or training still in progress, if any: the newest
+   * `GET /operations?type=POOL.OPEN` (the specification has no pool filter, so the pool is matched
+   * on `parameters`; any status but SUCCESS and FAIL counts). What a 409
+   * `POOL_LOCKED_BY_ANOTHER_OPERATION` points to.
    */
   findOpenOperation(target: OpenTarget, authorization: string): Promise<TolokaOperation | undefined>;
 }
@@ -107,14 +109,18 @@ export class HttpTolokaApi implements TolokaApi {
   async findOpenOperation(target: OpenTarget, authorization: string): Promise<TolokaOperation | undefined> {
     const type = target.kind === 'pool' ? 'POOL.OPEN' : 'TRAINING.OPEN';
     const idKey = target.kind === 'pool' ? 'pool_id' : 'training_id';
-    const query = new URLSearchParams({ type, status: 'PENDING,RUNNING', sort: '-submitted', limit: '100' });
+    // No status filter: a status Toloka may add (not terminal, like PENDING and RUNNING) would
+    // slip through one; the newest operations are enough, and the terminal ones are skipped here.
+    const query = new URLSearchParams({ type, sort: '-submitted', limit: '100' });
     const response = await this.send('GET', `/operations?${query}`, authorization);
     if (response.status !== 200) throw apiError(response);
     const body = parseJsonObject(response.text, 'operation list');
     if (!Array.isArray(body.items)) throw new TolokaProtocolError('the operation list has no items');
     for (const item of body.items as unknown[]) {
       const parameters = (item as { parameters?: Record<string, unknown> } | null)?.parameters;
-      if (String(parameters?.[idKey]) === target.id) return parseOperation(JSON.stringify(item));
+      if (String(parameters?.[idKey]) !== target.id) continue;
+      const operation = parseOperation(JSON.stringify(item));
+      if (!isTerminal(operation.status)) return operation;
     }
     return undefined;
   }

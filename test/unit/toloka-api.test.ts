@@ -252,3 +252,44 @@ describe('parseTolokaDate', () => {
     },
   );
 });
+
+describe('HttpTolokaApi.findOpenOperation', () => {
+  const item = (id: string, poolId: string, status: string) => ({
+    id,
+    type: 'POOL.OPEN',
+    status,
+    submitted: '2026-11-28T12:00:00',
+    parameters: { pool_id: poolId },
+  });
+
+  it('finds the newest open operation of the pool that has not ended, whatever its status', async () => {
+    agent
+      .get(origin)
+      .intercept({ method: 'GET', path: '/api/v1/operations?type=POOL.OPEN&sort=-submitted&limit=100' })
+      .reply(
+        200,
+        JSON.stringify({
+          items: [
+            item('a1', '22', 'RUNNING'),
+            item('a2', '21', 'SUCCESS'),
+            item('a3', '21', 'QUEUED'),
+            item('a4', '21', 'RUNNING'),
+          ],
+          has_more: false,
+        }),
+        json,
+      );
+    await expect(api.findOpenOperation({ kind: 'pool', id: '21' }, auth)).resolves.toMatchObject({
+      id: 'a3',
+      status: 'QUEUED',
+    });
+  });
+
+  it('finds nothing when every operation of the pool has ended', async () => {
+    agent
+      .get(origin)
+      .intercept({ method: 'GET', path: '/api/v1/operations?type=TRAINING.OPEN&sort=-submitted&limit=100' })
+      .reply(200, JSON.stringify({ items: [], has_more: false }), json);
+    await expect(api.findOpenOperation({ kind: 'training', id: '21' }, auth)).resolves.toBeUndefined();
+  });
+});
