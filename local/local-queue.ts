@@ -5,6 +5,15 @@ import { type CheckMessage, encodeCheckMessage } from '../lambda/runtime/message
 
 export type SqsConsumer = (event: SQSEvent) => Promise<SQSBatchResponse | unknown>;
 
+/**
+ * How often each receive reaches the consumer. SQS and Lambda deliver at least once:
+ * `in-a-row` hands every receive to the consumer again once the first invocation has ended (a
+ * delete that was lost), and only the second invocation's answer counts; `at-once` hands it to
+ * two invocations at the same time (two execution environments receiving one message), and a
+ * message either of them handled is deleted. Either way it is one receive of the message.
+ */
+export type Duplicate = 'off' | 'in-a-row' | 'at-once';
+
 export interface LocalQueueOptions {
   readonly name: string;
   /** Receives before a failing message moves to the dead letters. @default 3 */
@@ -13,6 +22,8 @@ export interface LocalQueueOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** Multiplies every delay: 0.01 runs a 900 s delay in 9 s. @default 1 */
   readonly timeScale?: number;
+  /** Every receive delivered twice, for tests of the at-least-once guarantees. @default 'off' */
+  readonly duplicate?: Duplicate;
 }
 
 interface InFlight {
@@ -32,12 +43,16 @@ export class LocalQueue {
   readonly sent: Array<{ messageId: string; body: string; delaySeconds: number }> = [];
   /** What the consumer threw, with causes and stacks, for inspection (Lambda would log it). */
   readonly errors: string[] = [];
+  /** How each receive reaches the consumer; settable on a queue someone else built (the local app). */
+  duplicate: Duplicate;
   private consumer: SqsConsumer | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private pending = 0;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly options: LocalQueueOptions) {}
+  constructor(private readonly options: LocalQueueOptions) {
+    this.duplicate = options.duplicate ?? 'off';
+  }
 
   consumeWith(consumer: SqsConsumer): void {
     this.consumer = consumer;
@@ -87,7 +102,8 @@ export class LocalQueue {
   }
 
   private async deliver(message: InFlight): Promise<void> {
-    if (this.consumer === undefined) throw new Error(`queue ${this.options.name} has no consumer`);
+    const consumer = this.consumer;
+    if (consumer === undefined) throw new Error(`queue ${this.options.name} has no consumer`);
     message.receiveCount++;
     const event: SQSEvent = {
       Records: [
@@ -110,13 +126,12 @@ export class LocalQueue {
       ],
     };
     let failed: boolean;
-    try {
-      const response = (await this.consumer(event)) as Partial<SQSBatchResponse> | undefined;
-      failed = (response?.batchItemFailures ?? []).some((item) => item.itemIdentifier === message.messageId);
-    } catch (error) {
-      // A handler that throws fails its whole batch, as in Lambda.
-      this.errors.push(describeThrown(error));
-      failed = true;
+    if (this.duplicate === 'at-once') {
+      const answers = await Promise.all([this.invoke(consumer, event), this.invoke(consumer, event)]);
+      failed = answers.every(Boolean);
+    } else {
+      failed = await this.invoke(consumer, event);
+      if (this.duplicate === 'in-a-row') failed = await this.invoke(consumer, event);
     }
     if (!failed) return;
     if (message.receiveCount >= (this.options.maxReceiveCount ?? 3)) {
@@ -124,6 +139,19 @@ export class LocalQueue {
       return;
     }
     this.schedule(message, this.options.visibilityTimeoutSeconds ?? 5);
+  }
+
+  /** One invocation with the event: whether the message failed in it. */
+  private async invoke(consumer: SqsConsumer, event: SQSEvent): Promise<boolean> {
+    const messageId = event.Records[0]?.messageId;
+    try {
+      const response = (await consumer(event)) as Partial<SQSBatchResponse> | undefined;
+      return (response?.batchItemFailures ?? []).some((item) => item.itemIdentifier === messageId);
+    } catch (error) {
+      // A handler that throws fails its whole batch, as in Lambda.
+      this.errors.push(describeThrown(error));
+      return true;
+    }
   }
 
   private settle(): void {

@@ -9,6 +9,7 @@ import { CheckQueueError, TokenUnavailableError } from '../../lambda/runtime/err
 import type { Outcome } from '../../lambda/runtime/model.ts';
 import type { TokenSource } from '../../lambda/runtime/token-source.ts';
 import { ASYNC_INVOKE_ATTEMPTS } from '../../local/local-app.ts';
+import type { Duplicate } from '../../local/local-queue.ts';
 import { Harness, TEST_TOKEN } from './harness.ts';
 
 /**
@@ -72,6 +73,7 @@ export interface World {
 
 export interface ScenarioResult {
   readonly outcomes: Array<{ outcome: string; code?: string }>;
+  /** Dead letters of distinct triggers and checks (a duplicated invocation dead-letters its payload twice). */
   readonly deadLetters: number;
   /** Requests to the endpoint the fault was aimed at (`POST …/open`, or `GET /operations` on the checker path). */
   readonly attempts: number;
@@ -240,12 +242,23 @@ function dependencyFaults(
   return [scenario('twice'), scenario('persistent')];
 }
 
+export interface RunOptions {
+  /**
+   * Every message delivered twice (local/local-queue.ts), and on the direct path the invocation
+   * too, with the `triggerId` Scheduler passes, as Lambda may run an asynchronous event twice.
+   * @default 'off'
+   */
+  readonly duplicate?: Duplicate;
+}
+
 /** Runs one scenario on one path from trigger to the end, and reports what came of it. */
 export async function runScenario(
   scenario: FaultScenario,
   path: FaultPath,
   poolId = '4242',
+  options: RunOptions = {},
 ): Promise<ScenarioResult> {
+  const duplicate = options.duplicate ?? 'off';
   const flakyTokens = new FlakyTokenSource();
   const flakyChecks = new FlakyCheckQueue();
   const harness = await new Harness().start({
@@ -271,18 +284,25 @@ export async function runScenario(
   // openings ledger; docs/reliability.md). This matrix is about the transport faults, so its
   // Toloka answers a second open with the running operation.
   harness.emulator.setSwitches({ secondOpen: 'same-operation' });
+  harness.app.triggerQueue.duplicate = duplicate;
+  harness.app.checkQueue.duplicate = duplicate;
   try {
     scenario.arrange({ harness, path, poolId, flakyTokens, flakyChecks });
     const trigger = { poolId };
-    if (path === 'direct') await harness.app.invokeAsync(trigger);
-    else harness.app.triggerQueue.send(JSON.stringify(trigger));
+    if (path === 'direct') {
+      // Scheduler's payload names its run, which is what makes a second run of the event the same trigger.
+      const payload = duplicate === 'off' ? trigger : { ...trigger, triggerId: `scheduler-run-${poolId}` };
+      await invokeDirect(harness, payload, duplicate);
+    } else harness.app.triggerQueue.send(JSON.stringify(trigger));
     await harness.app.settled();
     const attempts = hitsChecks(path)
       ? harness.emulator.countRequests('GET', '/operations/')
       : harness.emulator.countRequests('POST', `/pools/${poolId}/open`);
     return {
       outcomes: harness.app.outcomes.map(({ outcome, code }) => ({ outcome, ...(code ? { code } : {}) })),
-      deadLetters: harness.app.triggerQueue.deadLetters.length + harness.app.checkQueue.deadLetters.length,
+      deadLetters:
+        new Set(harness.app.triggerQueue.deadLetters.map(({ body }) => body)).size +
+        new Set(harness.app.checkQueue.deadLetters.map(({ body }) => body)).size,
       attempts,
       everythingWritten: JSON.stringify([
         harness.log.entries,
@@ -293,4 +313,14 @@ export async function runScenario(
   } finally {
     await harness.stop();
   }
+}
+
+/** The direct path's asynchronous invocation, run twice (in a row or at once) when duplicated. */
+async function invokeDirect(harness: Harness, payload: object, duplicate: Duplicate): Promise<void> {
+  if (duplicate === 'at-once') {
+    await Promise.all([harness.app.invokeAsync(payload), harness.app.invokeAsync(payload)]);
+    return;
+  }
+  await harness.app.invokeAsync(payload);
+  if (duplicate === 'in-a-row') await harness.app.invokeAsync(payload);
 }
