@@ -13,10 +13,10 @@ import { pathToFileURL } from 'node:url';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { sqsEvent } from '../test/support/events.ts';
-import { NODE_BIN, REGION, ROOT, setRemotePool, withoutNodeOptions } from './infra.ts';
+import { createOpeningsTable } from '../test/support/moto.ts';
+import { MOTO_CREDENTIALS, NODE_BIN, REGION, ROOT, setRemotePool, withoutNodeOptions } from './infra.ts';
 import { progress } from './output.ts';
 
-const MOTO_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing', sessionToken: 'testing' };
 const BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
 /** The build switches: `deployed` is what lib/toloka-pool-opener.ts builds. */
@@ -112,6 +112,8 @@ export interface Sample {
   /** Measured inside the child: around `import()`, and around the first call. */
   readonly importMs: number[];
   readonly invokeMs: number[];
+  /** A second invocation in the same process, warm: what any invocation takes, the network included. */
+  readonly againMs: number[];
   readonly failures: string[];
 }
 
@@ -155,10 +157,14 @@ interface Variant {
   readonly nodeOptions: string;
   readonly kind: 'init' | 'open' | 'check' | 'piece' | 'handover';
   readonly env?: Record<string, string>;
+  /** More environment for each run (the checker's fresh check message). */
+  readonly perRun?: () => Record<string, string>;
+  /** A fresh, empty openings table for each run (moto's transactions slow down as tables fill). */
+  readonly freshTable?: boolean;
   readonly sample: Sample;
 }
 
-const newSample = (): Sample => ({ wallMs: [], importMs: [], invokeMs: [], failures: [] });
+const newSample = (): Sample => ({ wallMs: [], importMs: [], invokeMs: [], againMs: [], failures: [] });
 
 export async function runColdStart(options: {
   dir: string;
@@ -191,31 +197,43 @@ export async function runColdStart(options: {
     readFileSync(join(folder, 'index.mjs'), 'utf8').replace(/-[A-Z0-9]{8}\.mjs"/g, '.mjs"');
   const mirrorMatches = code(mirror.dir) === code(deployed['open-pool'].dir);
 
-  // Every first invocation finds its pool open (204) or its operation done. The checker's event
-  // holds the check message the deployed opener itself enqueues when it hands over at once.
+  // The opener's pool answers 204. The checker acts on a check message only while it carries its
+  // opening's live token, so each checker run gets a fresh one: check messages the deployed opener
+  // itself enqueued, handing openings of 300 ms over at once; the operations are done by the checks.
   await setRemotePool(options.emulatorUrl, '3001', { status: 'OPEN' });
-  await setRemotePool(options.emulatorUrl, '3003', { openDurationMs: 300 });
+  const pools = Array.from({ length: 4 * (options.rounds + 1) + 2 }, (_, index) => String(4000 + index));
+  for (const pool of pools) await setRemotePool(options.emulatorUrl, pool, { openDurationMs: 300 });
   const sqs = new SQSClient({ endpoint: options.motoUrl, region: REGION, credentials: MOTO_CREDENTIALS });
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'bench-cold-start-checks' }));
   const handOver = newSample();
-  await runVariant(
-    {
-      dir: deployed['open-pool'].dir,
-      nodeOptions: '',
-      kind: 'handover',
-      env: { ...env, FAST_PATH_SECONDS: '0', CHECK_QUEUE_URL: QueueUrl ?? '' },
-      sample: handOver,
-    },
-    true,
-  );
-  const { Messages } = await sqs.send(
-    new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 10, MaxNumberOfMessages: 1 }),
-  );
-  const checkMessage = Messages?.[0]?.Body;
-  if (checkMessage === undefined)
-    throw new Error(`the opener enqueued no check message: ${handOver.failures[0]}`);
-  const checkEvent = sqsEvent([checkMessage]);
-  const childEnv = { ...env, BENCH_CHECK_EVENT: JSON.stringify(checkEvent), BENCH_TOKEN: options.token };
+  const checkTable = await createOpeningsTable('bench-cold-start-checks');
+  const handOverEnv = {
+    FAST_PATH_SECONDS: '0',
+    CHECK_QUEUE_URL: QueueUrl ?? '',
+    OPENINGS_TABLE: checkTable,
+    BENCH_POOLS: pools.join(','),
+  };
+  const opener = {
+    dir: deployed['open-pool'].dir,
+    nodeOptions: '',
+    kind: 'handover' as const,
+    sample: handOver,
+  };
+  await runVariant({ ...opener, env: { ...env, ...handOverEnv } }, true);
+  const checkMessages: string[] = [];
+  while (checkMessages.length < pools.length) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 5, MaxNumberOfMessages: 10 }),
+    );
+    if (Messages.length === 0) throw new Error(`too few check messages enqueued: ${handOver.failures[0]}`);
+    checkMessages.push(...Messages.map((message) => message.Body ?? ''));
+  }
+  const nextCheck = () => ({
+    OPENINGS_TABLE: checkTable,
+    BENCH_CHECK_EVENT_1: JSON.stringify(sqsEvent([checkMessages.pop() ?? ''])),
+    BENCH_CHECK_EVENT_2: JSON.stringify(sqsEvent([checkMessages.pop() ?? ''])),
+  });
+  const childEnv = { ...env, BENCH_TOKEN: options.token };
 
   const variants: Variant[] = [];
   const measure = (
@@ -225,7 +243,18 @@ export async function runColdStart(options: {
     extraEnv: Record<string, string> = {},
   ): Sample => {
     const sample = newSample();
-    variants.push({ dir: target.dir, nodeOptions, kind, env: { ...childEnv, ...extraEnv }, sample });
+    const perRun = kind === 'check' ? nextCheck : undefined;
+    // The checker's openings live in the table the hand-over wrote them to.
+    const freshTable = kind === 'open';
+    variants.push({
+      dir: target.dir,
+      nodeOptions,
+      kind,
+      env: { ...childEnv, ...extraEnv },
+      perRun,
+      freshTable,
+      sample,
+    });
     return sample;
   };
   const nodeOptions = deployed['open-pool'].nodeOptions;
@@ -264,7 +293,10 @@ export async function runColdStart(options: {
       handler: 'check-operation',
       before: both(await buildOnce('check-operation', BEFORE), 'check'),
       deployed: both(deployed['check-operation'], 'check'),
-      loadedByFirst: await filesLoaded(deployed['check-operation'].dir, 'check', nodeOptions, childEnv),
+      loadedByFirst: await filesLoaded(deployed['check-operation'].dir, 'check', nodeOptions, {
+        ...childEnv,
+        ...nextCheck(),
+      }),
     },
   ];
   const withEvents = measure(deployed['open-pool'], 'open', nodeOptions, { OUTCOME_EVENT_BUS: 'default' });
@@ -303,23 +335,30 @@ export async function runColdStart(options: {
 /** The child's code: import the bundle, then (but for `init`) one call; timings on stderr. */
 function childCode(variant: Pick<Variant, 'dir' | 'kind'>, extra = ''): string {
   const url = JSON.stringify(pathToFileURL(join(variant.dir, 'index.mjs')).href);
-  const call = {
-    init: 'true',
-    open: "(await m.handler({ poolId: '3001' })).outcome === 'ALREADY_OPEN'",
-    check: '(await m.handler(JSON.parse(process.env.BENCH_CHECK_EVENT))).batchItemFailures.length === 0',
-    handover: "(await m.handler({ poolId: '3003' })).outcome === 'PENDING'",
-    piece: 'await m.run()',
-  }[variant.kind];
+  const call = (n: number) =>
+    ({
+      init: 'true',
+      open: "(await m.handler({ poolId: '3001' })).outcome === 'ALREADY_OPEN'",
+      check: `(await m.handler(JSON.parse(process.env.BENCH_CHECK_EVENT_${n}))).batchItemFailures.length === 0`,
+      handover:
+        "(await (async () => { const pending = []; for (const poolId of process.env.BENCH_POOLS.split(',')) pending.push((await m.handler({ poolId })).outcome === 'PENDING'); return pending.every(Boolean); })())",
+      piece: 'await m.run()',
+    })[variant.kind];
+  // Invocations are timed twice: the first of a cold start, then a second, warm one.
+  const again = variant.kind === 'open' || variant.kind === 'check';
   return (
     `const t0 = performance.now(); const m = await import(${url}); const t1 = performance.now();` +
-    ` const ok = ${call}; const t2 = performance.now(); ${extra}` +
-    " process.stderr.write('BENCH ' + JSON.stringify({ importMs: t1 - t0, invokeMs: t2 - t1, ok }) + '\\n');" +
+    ` const ok = ${call(1)}; const t2 = performance.now(); const ok2 = ${again ? call(2) : 'true'};` +
+    ` const t3 = performance.now(); ${extra}` +
+    " process.stderr.write('BENCH ' + JSON.stringify({ importMs: t1 - t0, invokeMs: t2 - t1," +
+    ` againMs: ${again ? 't3 - t2' : 'undefined'}, ok: ok && ok2 }) + '\\n');` +
     ' process.exit(0);'
   );
 }
 
 async function runVariant(variant: Variant, record: boolean): Promise<void> {
-  const env = { ...withoutNodeOptions(process.env), ...variant.env };
+  const env = { ...withoutNodeOptions(process.env), ...variant.env, ...variant.perRun?.() };
+  if (variant.freshTable === true) env.OPENINGS_TABLE = await createOpeningsTable('bench-cold-start');
   if (variant.nodeOptions !== '') env.NODE_OPTIONS = variant.nodeOptions;
   const result = await runChild(['--input-type=module', '-e', childCode(variant)], env);
   if (!record) return;
@@ -327,7 +366,7 @@ async function runVariant(variant: Variant, record: boolean): Promise<void> {
   const measured =
     line === undefined
       ? undefined
-      : (JSON.parse(line.slice(6)) as { importMs: number; invokeMs: number; ok: boolean });
+      : (JSON.parse(line.slice(6)) as { importMs: number; invokeMs: number; againMs?: number; ok: boolean });
   if (result.code !== 0 || measured?.ok !== true) {
     variant.sample.failures.push(`exit ${result.code}: ${result.stderr.slice(-300)}`);
     return;
@@ -335,6 +374,7 @@ async function runVariant(variant: Variant, record: boolean): Promise<void> {
   variant.sample.wallMs.push(result.wallMs);
   variant.sample.importMs.push(measured.importMs);
   variant.sample.invokeMs.push(measured.invokeMs);
+  if (measured.againMs !== undefined) variant.sample.againMs.push(measured.againMs);
 }
 
 function runChild(

@@ -102,6 +102,8 @@ export const TOKEN_PARAMETER = '/toloka/bench/api-token';
 export async function runConfirmation(options: {
   proxyUrl: string;
   motoUrl: string;
+  /** The openings ledger's table in moto. */
+  openingsTable: string;
   proxy: CountingProxy;
   appEmulator: TolokaEmulator;
   kitEmulator: TolokaEmulator;
@@ -164,6 +166,7 @@ export async function runConfirmation(options: {
     TOLOKA_API_URL: appEmulator.url,
     TOLOKA_TOKEN_PARAMETER: TOKEN_PARAMETER,
     CHECK_QUEUE_URL: checks.url,
+    OPENINGS_TABLE: options.openingsTable,
   });
   resetLambdaRuntime();
   proxy.calls.length = 0;

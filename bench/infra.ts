@@ -11,11 +11,17 @@ import { createServer as createNetServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DeleteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 
 export const ROOT = new URL('../', import.meta.url).pathname;
 /** The Node.js the project brings (npm package `node`): the Lambda runtime's major version. */
 export const NODE_BIN = `${ROOT}node_modules/.bin/node`;
 export const REGION = 'us-east-1';
+export const MOTO_CREDENTIALS = {
+  accessKeyId: 'testing',
+  secretAccessKey: 'testing',
+  sessionToken: 'testing',
+};
 
 export function setupPythonTools(): void {
   execFileSync('bash', ['scripts/setup-python-tools.sh'], {
@@ -220,6 +226,28 @@ export async function startTlsProxy(upstream: string, dir: string): Promise<Star
       agent.destroy();
     },
   };
+}
+
+/**
+ * Deletes every item of a DynamoDB table in moto, outside the timings: moto's transactions take
+ * longer the more items a table holds (13 ms empty, 85 ms with 3,000 items), DynamoDB's do not.
+ */
+export async function emptyTable(endpoint: string, tableName: string): Promise<void> {
+  const dynamodb = new DynamoDBClient({ endpoint, region: REGION, credentials: MOTO_CREDENTIALS });
+  try {
+    for (;;) {
+      const { Items = [] } = await dynamodb.send(
+        new ScanCommand({ TableName: tableName, ProjectionExpression: 'id' }),
+      );
+      if (Items.length === 0) return;
+      for (const { id } of Items) {
+        if (id !== undefined)
+          await dynamodb.send(new DeleteItemCommand({ TableName: tableName, Key: { id } }));
+      }
+    }
+  } finally {
+    dynamodb.destroy();
+  }
 }
 
 /** The environment that points the AWS SDK at `endpoint`, as test/support/moto.ts does. */

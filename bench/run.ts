@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TolokaEmulator } from '../emulator/toloka-emulator.ts';
 import { resetLambdaRuntime } from '../lambda/runtime/lambda-dependencies.ts';
+import { createOpeningsTable } from '../test/support/moto.ts';
 import { runColdStart } from './cold-start.ts';
 import { DURATIONS_MS, RUNS, runConfirmation, STAGGER_MS, TOKEN, TOKEN_PARAMETER } from './confirmation.ts';
 import {
@@ -16,6 +17,7 @@ import {
   CountingProxy,
   describeCode,
   describeMachine,
+  emptyTable,
   ROOT,
   type Started,
   setupPythonTools,
@@ -68,6 +70,8 @@ async function main(): Promise<void> {
 
   const moto = await startMoto();
   started.push(moto);
+  Object.assign(process.env, awsEnvironment(moto.url));
+  const openingsTable = await createOpeningsTable('bench-openings');
   const proxy = new CountingProxy();
   const proxied = await proxy.start(moto.url);
   started.push(proxied);
@@ -81,6 +85,7 @@ async function main(): Promise<void> {
   const confirmation = await runConfirmation({
     proxyUrl: proxied.url,
     motoUrl: moto.url,
+    openingsTable,
     proxy,
     appEmulator,
     kitEmulator,
@@ -98,6 +103,7 @@ async function main(): Promise<void> {
     TOLOKA_API_URL: emulatorProcess.url,
     TOLOKA_TOKEN_PARAMETER: TOKEN_PARAMETER,
     CHECK_QUEUE_URL: `${moto.url}/123456789012/bench-checks`,
+    OPENINGS_TABLE: openingsTable,
   };
   // Cold starts reach AWS (moto, where section 1 stored the token) over TLS, as in Lambda.
   const coldDir = mkdtempSync(join(tmpdir(), 'toloka-bench-'));
@@ -113,6 +119,7 @@ async function main(): Promise<void> {
   });
 
   configureHandler(handlerEnv);
+  const emptyLedger = () => emptyTable(moto.url, openingsTable);
   const warm = await runWarm({
     emulatorUrl: emulatorProcess.url,
     token: TOKEN,
@@ -121,6 +128,7 @@ async function main(): Promise<void> {
     warmup: settings.warmup,
     delayMs: DELAY_MS,
     delayedIterations: settings.delayedRuns * 10,
+    emptyLedger,
   });
   const batch = await runBatch({
     emulatorUrl: emulatorProcess.url,
@@ -129,6 +137,7 @@ async function main(): Promise<void> {
     warmup: 3,
     delayMs: DELAY_MS,
     delayedRuns: settings.delayedRuns,
+    emptyLedger,
   });
   resetLambdaRuntime();
 

@@ -61,6 +61,8 @@ export async function runWarm(options: {
   warmup: number;
   delayMs: number;
   delayedIterations: number;
+  /** Empties the openings table between rounds, outside the timing. */
+  emptyLedger: () => Promise<void>;
 }): Promise<WarmResult> {
   const { emulatorUrl, poolId } = options;
   await setRemotePool(emulatorUrl, poolId, { status: 'OPEN' });
@@ -119,10 +121,10 @@ export async function runWarm(options: {
   let delayed: Series[];
   try {
     for (let i = 0; i < options.warmup; i++) for (const step of steps) await step.run();
-    await rotate(steps, series, options.iterations);
+    await rotate(steps, series, options.iterations, options.emptyLedger);
     await setRemoteDelay(emulatorUrl, options.delayMs);
     delayed = emptySeries(delayedSteps);
-    await rotate(delayedSteps, delayed, options.delayedIterations);
+    await rotate(delayedSteps, delayed, options.delayedIterations, options.emptyLedger);
   } finally {
     await setRemoteDelay(emulatorUrl, 0);
     sink.stop();
@@ -145,8 +147,14 @@ function emptySeries(steps: readonly Step[]): Series[] {
 }
 
 /** `iterations` rounds of every step; rotating the order spreads any drift evenly over them. */
-async function rotate(steps: readonly Step[], series: readonly Series[], iterations: number): Promise<void> {
+async function rotate(
+  steps: readonly Step[],
+  series: readonly Series[],
+  iterations: number,
+  between: () => Promise<void>,
+): Promise<void> {
   for (let i = 0; i < iterations; i++) {
+    await between();
     for (let j = 0; j < steps.length; j++) {
       const index = (i + j) % steps.length;
       const step = steps[index];
@@ -166,6 +174,8 @@ export async function runBatch(options: {
   warmup: number;
   delayMs: number;
   delayedRuns: number;
+  /** Empties the openings table before each handler call, outside the timing. */
+  emptyLedger: () => Promise<void>;
 }): Promise<BatchResult> {
   const { emulatorUrl } = options;
   const singlePools = ['4001'];
@@ -176,6 +186,7 @@ export async function runBatch(options: {
   const unexpected: string[] = [];
   const reset = async (pools: readonly string[]) => {
     for (const pool of pools) await setRemotePool(emulatorUrl, pool, { openDurationMs: 0 });
+    await options.emptyLedger();
   };
   const viaHandler = async (pools: readonly string[]): Promise<number> => {
     await reset(pools);
