@@ -26,7 +26,9 @@ export function createCheckOperationHandler(getRuntime: () => HandlerRuntime) {
         });
       } catch (error) {
         if (!(error instanceof InvalidMessageError)) throw error;
-        await deps.outcomes.report(invalidMessageRecord(error, record.messageId));
+        if (await deps.ledger.firstTime(`invalid:sqs:${record.messageId}`, (deps.now ?? Date.now)())) {
+          await deps.outcomes.report(invalidMessageRecord(error, record.messageId));
+        }
         return;
       }
       await checkOperation(deps, message, stepBudget(context, requestTimeoutMs));

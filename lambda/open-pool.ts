@@ -31,7 +31,10 @@ export function createOpenPoolHandler(getRuntime: () => HandlerRuntime) {
           target = parseTriggerBody(record.body);
         } catch (error) {
           if (!(error instanceof InvalidMessageError)) throw error;
-          await deps.outcomes.report(invalidMessageRecord(error, record.messageId));
+          // A bad message delivered twice is reported once.
+          if (await deps.ledger.firstTime(`invalid:sqs:${record.messageId}`, (deps.now ?? Date.now)())) {
+            await deps.outcomes.report(invalidMessageRecord(error, record.messageId));
+          }
           return;
         }
         // The trigger's identity is its SQS message ID: a redelivery of it is the same trigger.
@@ -49,7 +52,11 @@ export function createOpenPoolHandler(getRuntime: () => HandlerRuntime) {
     } catch (error) {
       if (!(error instanceof InvalidMessageError)) throw error;
       const record = invalidMessageRecord(error);
-      await deps.outcomes.report(record);
+      const key =
+        context?.awsRequestId === undefined ? undefined : `invalid:invocation:${context.awsRequestId}`;
+      if (key === undefined || (await deps.ledger.firstTime(key, (deps.now ?? Date.now)()))) {
+        await deps.outcomes.report(record);
+      }
       return record;
     }
     // The payload's triggerId (Scheduler's execution ID) when it has one, else this invocation's

@@ -140,6 +140,8 @@ export class TolokaPoolOpener extends Construct {
       TOLOKA_TOKEN_PARAMETER: settings.tokenParameterName,
       CHECK_QUEUE_URL: this.checkQueue.queueUrl,
       OPENINGS_TABLE: this.openingsTable.tableName,
+      // Longer than a function runs, shorter than a message's way back through its queue (6 ×).
+      STEP_LEASE_SECONDS: String(2 * settings.timeoutSeconds),
       CHECK_DEADLINE_SECONDS: String(settings.deadlineSeconds),
       FAST_PATH_SECONDS: String(settings.fastPathSeconds),
       CHECK_MIN_DELAY_SECONDS: String(settings.minDelaySeconds),

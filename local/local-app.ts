@@ -29,6 +29,8 @@ export interface LocalAppOptions {
   readonly visibilityTimeoutSeconds?: number;
   readonly log?: Log;
   readonly outcomes?: OutcomeSink;
+  /** How long a running step holds its opening. Default: half the queues' visibility time-out. */
+  readonly leaseMs?: number;
   /** The openings ledger; default one in memory. */
   readonly ledger?: OpeningsLedger;
   /** Wraps the check queue, e.g. to make sends fail in fault tests. */
@@ -53,6 +55,9 @@ export function createLocalApp(options: LocalAppOptions) {
   const triggerQueue = new LocalQueue({ name: 'triggers', ...queueOptions });
   const checkQueue = new LocalQueue({ name: 'checks', ...queueOptions });
   const recorded = new MemoryOutcomeSink();
+  // Shorter than the local queues' visibility time-out, as the stack's 120 s are than its 360 s.
+  const leaseMs =
+    options.leaseMs ?? Math.max(50, queueOptions.visibilityTimeoutSeconds * queueOptions.timeScale * 500);
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_HTTP.requestTimeoutMs;
   const deps: OpeningDependencies = {
     toloka: options.toloka ?? new HttpTolokaApi({ origin: options.apiOrigin, requestTimeoutMs }),
@@ -60,6 +65,8 @@ export function createLocalApp(options: LocalAppOptions) {
     checks: (options.wrapCheckQueue ?? ((queue) => queue))(new LocalCheckQueue(checkQueue)),
     outcomes: options.outcomes === undefined ? recorded : new FanOutOutcomeSink(recorded, options.outcomes),
     ledger: options.ledger ?? new MemoryOpeningsLedger(),
+    // Shorter than the local queues' visibility time-out, as the stack's 120 s are than its 360 s.
+    reportLeaseMs: leaseMs,
     log: options.log ?? silentLog,
     poll: { ...DEFAULT_POLL, ...options.poll },
     retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
@@ -97,8 +104,12 @@ export function createLocalApp(options: LocalAppOptions) {
           await opener(payload, context);
           return;
         } catch (error) {
-          // Lambda waits a minute or two between these attempts; nothing here depends on that pause.
           triggerQueue.errors.push(describeThrown(error));
+          // Lambda waits a minute or two between these attempts: longer than a step's lease
+          // (2 minutes against a 60 s time-out), so a retry finds a copy that is still running
+          // gone, or dead and its lease over. Here the same, scaled: twice the lease.
+          if (attempt < ASYNC_INVOKE_ATTEMPTS)
+            await new Promise((resolve) => setTimeout(resolve, 2 * leaseMs));
         }
       }
       triggerQueue.addDeadLetter(JSON.stringify(payload));

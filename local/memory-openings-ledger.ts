@@ -6,11 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import type { OutcomeRecord } from '../lambda/runtime/model.ts';
 import {
+  type Acquired,
   type Claim,
   type ClaimRequest,
+  IN_PROCESS_PREFIX,
   type Opening,
   type OpeningFilter,
   type OpeningsLedger,
+  startToken,
   targetKey,
 } from '../lambda/runtime/openings-ledger.ts';
 
@@ -20,6 +23,7 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
   private readonly triggers = new Map<string, string>();
   private readonly targets = new Map<string, string>();
   private readonly openings = new Map<string, Mutable<Opening>>();
+  private readonly seenKeys = new Set<string>();
 
   async claim(request: ClaimRequest): Promise<Claim> {
     const seen = this.triggers.get(request.triggerId);
@@ -41,6 +45,7 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
       deadlineMs: request.deadlineMs,
       checks: 0,
     };
+    opening.checkToken = startToken(opening.openingId);
     this.openings.set(opening.openingId, opening);
     this.targets.set(key, opening.openingId);
     this.triggers.set(request.triggerId, opening.openingId);
@@ -52,19 +57,39 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
     return opening === undefined ? undefined : copy(opening);
   }
 
-  async follow(
-    openingId: string,
-    operationId: string | undefined,
-    checkToken: string,
-    checks: number,
-  ): Promise<boolean> {
+  async acquire(openingId: string, fromToken: string, nowMs: number, leaseMs: number): Promise<Acquired> {
     const opening = this.openings.get(openingId);
-    if (opening === undefined || opening.state === 'DECIDED') return false;
-    Object.assign(
-      opening,
-      { checkToken, checks },
-      operationId === undefined ? {} : { state: 'FOLLOWING', operationId },
-    );
+    if (opening === undefined) return { kind: 'stale' };
+    if (opening.state === 'DECIDED') return { kind: 'decided', opening: copy(opening) };
+    const running = opening.checkToken?.startsWith(IN_PROCESS_PREFIX) === true;
+    if (opening.checkToken !== fromToken) {
+      if (!running || opening.previousToken !== fromToken) return { kind: 'stale', opening: copy(opening) };
+      if ((opening.leaseUntilMs ?? 0) > nowMs) return { kind: 'busy', opening: copy(opening) };
+    }
+    const token = `${IN_PROCESS_PREFIX}${randomUUID()}`;
+    Object.assign(opening, {
+      checkToken: token,
+      previousToken: opening.checkToken === fromToken ? fromToken : opening.previousToken,
+      leaseUntilMs: nowMs + leaseMs,
+    });
+    return { kind: 'acquired', token, opening: copy(opening) };
+  }
+
+  async release(openingId: string, token: string, nowMs: number): Promise<void> {
+    const opening = this.openings.get(openingId);
+    if (opening !== undefined && opening.checkToken === token) opening.leaseUntilMs = nowMs;
+  }
+
+  async follow(openingId: string, operationId: string, token: string, checks: number): Promise<boolean> {
+    const opening = this.openings.get(openingId);
+    if (opening === undefined || opening.state === 'DECIDED' || opening.checkToken !== token) return false;
+    Object.assign(opening, { state: 'FOLLOWING', operationId, checks });
+    return true;
+  }
+
+  async firstTime(key: string): Promise<boolean> {
+    if (this.seenKeys.has(key)) return false;
+    this.seenKeys.add(key);
     return true;
   }
 

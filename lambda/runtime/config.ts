@@ -39,6 +39,8 @@ export interface RuntimeConfig {
   readonly checkQueueUrl: string;
   /** The openings ledger's DynamoDB table (`OPENINGS_TABLE`). */
   readonly openingsTable: string;
+  /** How long a running step holds its opening before a copy of it may take over (`STEP_LEASE_SECONDS`). */
+  readonly stepLeaseSeconds: number;
   /** The EventBridge bus outcome events go to; undefined: no events. */
   readonly outcomeEventBus: string | undefined;
   readonly poll: PollSettings;
@@ -96,6 +98,7 @@ export function readRuntimeConfig(env: Env): RuntimeConfig {
     tokenCacheSeconds: fields.number('TOKEN_CACHE_SECONDS', 300, { min: 0, max: 3600, integer: true }),
     checkQueueUrl: fields.url('CHECK_QUEUE_URL'),
     openingsTable: tableName(fields.required('OPENINGS_TABLE'), problems),
+    stepLeaseSeconds: fields.number('STEP_LEASE_SECONDS', 120, { min: 1, max: 7200, integer: true }),
     outcomeEventBus: fields.optional('OUTCOME_EVENT_BUS'),
     poll: {
       deadlineSeconds: fields.number('CHECK_DEADLINE_SECONDS', DEFAULT_POLL.deadlineSeconds, {

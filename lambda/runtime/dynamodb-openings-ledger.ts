@@ -10,6 +10,7 @@ import type {
   DynamoDBClient,
   DynamoDBClientConfig,
   GetItemCommand,
+  PutItemCommand,
   ScanCommand,
   TransactWriteItemsCommand,
   UpdateItemCommand,
@@ -17,20 +18,24 @@ import type {
 import { LedgerError } from './errors.ts';
 import type { OutcomeRecord } from './model.ts';
 import {
+  type Acquired,
   type Claim,
   type ClaimRequest,
+  IN_PROCESS_PREFIX,
   LEDGER_RETENTION_MS,
   MAX_CLAIM_ROUNDS,
   type Opening,
   type OpeningFilter,
   type OpeningsLedger,
   parseTargetKey,
+  startToken,
   targetKey,
 } from './openings-ledger.ts';
 
 interface DynamoSdk {
   readonly client: DynamoDBClient;
   readonly GetItem: typeof GetItemCommand;
+  readonly Put: typeof PutItemCommand;
   readonly Update: typeof UpdateItemCommand;
   readonly TransactWrite: typeof TransactWriteItemsCommand;
   readonly Scan: typeof ScanCommand;
@@ -102,8 +107,10 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
             opening: { ...current, triggers: [...current.triggers, request.triggerId] },
           };
         }
+        const openingId = this.newId();
         const opening: Opening = {
-          openingId: this.newId(),
+          openingId,
+          checkToken: startToken(openingId),
           target: request.target,
           triggers: [request.triggerId],
           state: 'STARTING',
@@ -123,6 +130,7 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
                 target: S(targetKey(request.target)),
                 triggers: { L: [S(request.triggerId)] },
                 state: S('STARTING'),
+                checkToken: S(startToken(opening.openingId)),
                 requestedAt: N(request.nowMs),
                 deadline: N(request.deadlineMs),
                 checks: N(0),
@@ -169,31 +177,86 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     return item === undefined ? undefined : toOpening(openingId, item);
   }
 
-  follow(
-    openingId: string,
-    operationId: string | undefined,
-    checkToken: string,
-    checks: number,
-  ): Promise<boolean> {
-    if (operationId === undefined) {
-      return this.update(openingId, 'SET checkToken = :token, checks = :checks', '#state <> :decided', {
-        ':token': S(checkToken),
-        ':checks': N(checks),
-        ':decided': S('DECIDED'),
-      });
+  async acquire(openingId: string, fromToken: string, nowMs: number, leaseMs: number): Promise<Acquired> {
+    const opening = await this.get(openingId);
+    if (opening === undefined) return { kind: 'stale' };
+    if (opening.state === 'DECIDED') return { kind: 'decided', opening };
+    const running = opening.checkToken?.startsWith(IN_PROCESS_PREFIX) === true;
+    const token = `${IN_PROCESS_PREFIX}${this.newId()}`;
+    const lease = N(nowMs + leaseMs);
+    if (opening.checkToken === fromToken) {
+      const taken = await this.update(
+        openingId,
+        'SET checkToken = :token, previousToken = :from, leaseUntil = :lease',
+        'checkToken = :from AND #state <> :decided',
+        { ':token': S(token), ':from': S(fromToken), ':lease': lease, ':decided': S('DECIDED') },
+      );
+      // Lost to a copy of this step that got there first: it runs now.
+      return taken
+        ? { kind: 'acquired', token, opening: { ...opening, checkToken: token } }
+        : { kind: 'busy', opening };
     }
+    if (!running || opening.previousToken !== fromToken) return { kind: 'stale', opening };
+    if ((opening.leaseUntilMs ?? 0) > nowMs) return { kind: 'busy', opening };
+    // The step that held it died (its lease ran out): this copy of the same step takes over.
+    const taken = await this.update(
+      openingId,
+      'SET checkToken = :token, leaseUntil = :lease',
+      'checkToken = :held AND leaseUntil <= :now AND #state <> :decided',
+      {
+        ':token': S(token),
+        ':held': S(opening.checkToken ?? ''),
+        ':lease': lease,
+        ':now': N(nowMs),
+        ':decided': S('DECIDED'),
+      },
+    );
+    return taken
+      ? { kind: 'acquired', token, opening: { ...opening, checkToken: token } }
+      : { kind: 'busy', opening };
+  }
+
+  async release(openingId: string, token: string, nowMs: number): Promise<void> {
+    await this.update(openingId, 'SET leaseUntil = :now', 'checkToken = :token', {
+      ':now': N(nowMs),
+      ':token': S(token),
+    });
+  }
+
+  follow(openingId: string, operationId: string, token: string, checks: number): Promise<boolean> {
     return this.update(
       openingId,
-      'SET #state = :following, operationId = :operation, checkToken = :token, checks = :checks',
-      '#state <> :decided',
+      'SET #state = :following, operationId = :operation, checks = :checks',
+      'checkToken = :token AND #state <> :decided',
       {
         ':following': S('FOLLOWING'),
         ':operation': S(operationId),
-        ':token': S(checkToken),
+        ':token': S(token),
         ':checks': N(checks),
         ':decided': S('DECIDED'),
       },
     );
+  }
+
+  async firstTime(key: string, nowMs: number): Promise<boolean> {
+    const sdk = await this.loadSdk();
+    try {
+      await sdk.client.send(
+        new sdk.Put({
+          TableName: this.tableName,
+          Item: {
+            id: S(`once#${key}`),
+            kind: S('once'),
+            expiration: N(Math.ceil((nowMs + LEDGER_RETENTION_MS) / 1000)),
+          },
+          ConditionExpression: 'attribute_not_exists(id)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      throw new LedgerError(`cannot note ${key} in ${this.tableName}`, { cause: error });
+    }
   }
 
   passCheck(openingId: string, from: string, to: string, checks: number): Promise<boolean> {
@@ -343,6 +406,7 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     this.sdk ??= import('@aws-sdk/client-dynamodb').then((sdk) => ({
       client: new sdk.DynamoDBClient(this.clientConfig),
       GetItem: sdk.GetItemCommand,
+      Put: sdk.PutItemCommand,
       Update: sdk.UpdateItemCommand,
       TransactWrite: sdk.TransactWriteItemsCommand,
       Scan: sdk.ScanCommand,
@@ -372,6 +436,8 @@ function toOpening(openingId: string, item: Item): Opening | undefined {
     checks: number('checks') ?? 0,
     ...optional('operationId', item.operationId?.S),
     ...optional('checkToken', item.checkToken?.S),
+    ...optional('previousToken', item.previousToken?.S),
+    ...optional('leaseUntilMs', number('leaseUntil')),
     ...optional('outcome', outcome === undefined ? undefined : (JSON.parse(outcome) as OutcomeRecord)),
     ...optional('decidedAtMs', number('decidedAt')),
     ...optional('reportLeaseUntilMs', number('reportLeaseUntil')),

@@ -105,6 +105,21 @@ export class TokenRefusedError extends AppError {
   }
 }
 
+/**
+ * Another copy of this step holds the opening (SQS delivered a message twice at once, or Lambda
+ * retried an invocation that may still run): this one goes back to its queue, and a later copy
+ * takes over if the holder died (its lease ran out).
+ */
+export class OpeningBusyError extends AppError {
+  readonly code = 'OPENING_BUSY';
+  constructor(
+    readonly openingId: string,
+    what: string,
+  ) {
+    super(`opening ${openingId}: ${what}; this copy will be tried again`);
+  }
+}
+
 /** The openings ledger could not be read or written (DynamoDB unavailable, throttled, …). */
 export class LedgerError extends AppError {
   readonly code = 'LEDGER_UNAVAILABLE';
@@ -149,6 +164,7 @@ export function isTransient(error: unknown): boolean {
     error instanceof CheckQueueError ||
     error instanceof LedgerError ||
     error instanceof TokenRefusedError ||
+    error instanceof OpeningBusyError ||
     error instanceof RetriesExhaustedError
   );
 }

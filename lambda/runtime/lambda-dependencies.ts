@@ -57,6 +57,7 @@ export function lambdaRuntime(): HandlerRuntime {
             ),
       log,
       poll: config.poll,
+      reportLeaseMs: config.stepLeaseSeconds * 1000,
       retry: { ...DEFAULT_RETRY_POLICY, maxAttempts: config.http.maxAttempts },
     },
   };

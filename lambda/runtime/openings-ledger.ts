@@ -27,8 +27,12 @@ export interface Opening {
   /** Epoch ms after which the opening is TIMED_OUT. */
   readonly deadlineMs: number;
   readonly operationId?: string;
-  /** The token of the one check message that may act for this opening; others are stale. */
+  /** The token of the one step that may act for this opening (a check message's, or a running step's). */
   readonly checkToken?: string;
+  /** The token the running step took over from: a copy of that step may take over once the lease ends. */
+  readonly previousToken?: string;
+  /** Until when the running step holds the opening. */
+  readonly leaseUntilMs?: number;
   /** `GET /operations` calls made so far. */
   readonly checks: number;
   /** Set once decided. */
@@ -61,15 +65,19 @@ export interface OpeningsLedger {
   claim(request: ClaimRequest): Promise<Claim>;
   get(openingId: string): Promise<Opening | undefined>;
   /**
-   * The opening follows `operationId` (undefined: it waits to ask Toloka again), and `checkToken`
-   * is its one live check. False when the opening is already decided.
+   * Takes the opening's live step for this invocation: the holder of `fromToken` (the opening's
+   * start token, or a check message's token) gets a fresh in-process token, under a lease. A copy
+   * of the same step running at once finds the opening `busy`; once the lease has run out (the
+   * holder died), the next copy takes over. Anything else is `stale`: a step has moved on.
    */
-  follow(
-    openingId: string,
-    operationId: string | undefined,
-    checkToken: string,
-    checks: number,
-  ): Promise<boolean>;
+  acquire(openingId: string, fromToken: string, nowMs: number, leaseMs: number): Promise<Acquired>;
+  /**
+   * Lets go of a step that failed (and will be tried again): its lease ends now, so the retry
+   * takes over at once. Nothing happens if `token` no longer holds the opening.
+   */
+  release(openingId: string, token: string, nowMs: number): Promise<void>;
+  /** The opening follows `operationId`; false unless `token` is still its live step. */
+  follow(openingId: string, operationId: string, token: string, checks: number): Promise<boolean>;
   /**
    * Hands the live check from `from` to `to`. False when `from` is not the live check (a stale or
    * duplicate message) or the opening is decided: its caller then stops.
@@ -88,9 +96,23 @@ export interface OpeningsLedger {
   /** Takes over writing the record of a decided, unreported opening whose report lease has run out. */
   takeReport(openingId: string, nowMs: number, leaseMs: number): Promise<boolean>;
   markReported(openingId: string, nowMs: number): Promise<void>;
+  /** True the first time `key` is asked about (within the retention): a bad message reported once. */
+  firstTime(key: string, nowMs: number): Promise<boolean>;
   /** Recent openings, newest first: the history operators read. */
   list(filter: OpeningFilter): Promise<Opening[]>;
 }
+
+export type Acquired =
+  | { readonly kind: 'acquired'; readonly token: string; readonly opening: Opening }
+  | { readonly kind: 'busy' | 'stale' | 'decided'; readonly opening?: Opening };
+
+/** The token a new opening starts with: its first step is whoever claimed it. */
+export function startToken(openingId: string): string {
+  return `start-${openingId}`;
+}
+
+/** In-process tokens: the step that holds one is running now, under a lease. */
+export const IN_PROCESS_PREFIX = 'run-';
 
 export interface OpeningFilter {
   /** Only openings requested at or after this epoch ms. */

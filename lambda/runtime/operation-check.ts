@@ -4,7 +4,7 @@
  * opening's live check token acts; a duplicate or older message is dropped, so one opening has
  * one chain of checks however often SQS delivers them.
  */
-import { isTransient, TokenRefusedError, UnsendableTokenError } from './errors.ts';
+import { isTransient, OpeningBusyError, TokenRefusedError, UnsendableTokenError } from './errors.ts';
 import type { CheckMessage } from './messages.ts';
 import { isTerminal, type TolokaOperation, targetFields } from './model.ts';
 import {
@@ -13,12 +13,14 @@ import {
   timedOutRecord,
   waitedPastDeadlineRecord,
 } from './opening-records.ts';
+import type { Opening } from './openings-ledger.ts';
 import {
   askToOpen,
   baseOf,
   conclude,
   handOver,
   type OpeningDependencies,
+  releasingOnError,
   reportIfOrphaned,
   type StepBudget,
   type StepResult,
@@ -32,16 +34,41 @@ export async function checkOperation(
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
   const fields = { ...targetFields(message.target), openingId: message.openingId, check: message.attempt };
-  const opening = await deps.ledger.get(message.openingId);
-  if (opening === undefined) {
+  const known = await deps.ledger.get(message.openingId);
+  if (known === undefined) {
     deps.log.warn('check message for an opening the ledger does not know: dropped', fields);
     return { kind: 'nothing-new' };
   }
-  if (opening.state === 'DECIDED') return reportIfOrphaned(deps, opening);
-  if (opening.checkToken !== message.checkToken) {
+  if (known.state === 'DECIDED') return reportIfOrphaned(deps, known);
+  // This message's step, held for this invocation: a copy delivered at the same time is busy
+  // (and comes back), an older one is stale (and dropped).
+  const acquired = await deps.ledger.acquire(
+    message.openingId,
+    message.checkToken,
+    now(),
+    deps.reportLeaseMs ?? 120_000,
+  );
+  if (acquired.kind !== 'acquired') {
+    if (acquired.kind === 'decided') return reportIfOrphaned(deps, acquired.opening ?? known);
+    if (acquired.kind === 'busy')
+      throw new OpeningBusyError(message.openingId, 'another copy of this check is running');
     deps.log.info('stale or duplicate check message: dropped', fields);
-    return { kind: 'nothing-new', opening };
+    return { kind: 'nothing-new', opening: known };
   }
+  const { opening, token } = acquired;
+  return releasingOnError(deps, opening.openingId, token, () =>
+    heldCheck(deps, message, budget, opening, token),
+  );
+}
+
+async function heldCheck(
+  deps: OpeningDependencies,
+  message: CheckMessage,
+  budget: StepBudget,
+  opening: Opening,
+  token: string,
+): Promise<StepResult> {
+  const now = deps.now ?? Date.now;
   // The deadline in force: the earlier of the message's (already capped by the parser) and the ledger's.
   const deadlineMs = Math.min(Date.parse(message.deadline), opening.deadlineMs);
   const notBeforeMs = message.notBefore === undefined ? undefined : Date.parse(message.notBefore);
@@ -60,13 +87,13 @@ export async function checkOperation(
   }
   if (notBeforeMs !== undefined && notBeforeMs > now()) {
     // Still inside Toloka's Retry-After (longer than one SQS delay): wait again, asking nothing.
-    return handOver(deps, opening, message.checkToken, {
+    return handOver(deps, opening, token, {
       ...(message.operationId === undefined ? {} : { operationId: message.operationId }),
       attempt: message.attempt,
       waitMs: notBeforeMs - now(),
     });
   }
-  if (message.operationId === undefined) return askToOpen(deps, opening, budget, message.attempt);
+  if (message.operationId === undefined) return askToOpen(deps, opening, budget, token, message.attempt);
 
   const base = { ...baseOf(opening), operationId: message.operationId };
   const credential = await credentialOf(deps);
@@ -88,7 +115,7 @@ export async function checkOperation(
     if (isTokenRefusal(error)) throw new TokenRefusedError(error);
     const waitMs = retryAfterOf(error);
     if (waitMs !== undefined && isTransient(error)) {
-      return handOver(deps, opening, message.checkToken, {
+      return handOver(deps, opening, token, {
         operationId: message.operationId,
         attempt: message.attempt,
         waitMs,
@@ -119,7 +146,7 @@ export async function checkOperation(
       ),
     );
   }
-  return handOver(deps, { ...opening, deadlineMs }, message.checkToken, {
+  return handOver(deps, { ...opening, deadlineMs }, token, {
     operationId: operation.id,
     attempt: message.attempt + 1,
     status: operation.status,

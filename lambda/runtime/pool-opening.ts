@@ -6,7 +6,7 @@
  */
 import type { CheckQueue } from './check-queue.ts';
 import type { PollSettings } from './config.ts';
-import { isTransient, TolokaApiError, UnsendableTokenError } from './errors.ts';
+import { isTransient, OpeningBusyError, TolokaApiError, UnsendableTokenError } from './errors.ts';
 import type { CheckMessage } from './messages.ts';
 import {
   isTerminal,
@@ -16,7 +16,7 @@ import {
   targetFields,
 } from './model.ts';
 import { failedRecord, operationRecord, type RecordBase, timedOutRecord } from './opening-records.ts';
-import type { Opening, OpeningsLedger } from './openings-ledger.ts';
+import { type Opening, type OpeningsLedger, startToken } from './openings-ledger.ts';
 import type { OutcomeSink } from './outcome-sink.ts';
 import { nextCheckDueMs, queuedCheckDelaySeconds } from './poll-schedule.ts';
 import type { RetryPolicy } from './retry.ts';
@@ -44,9 +44,10 @@ export interface OpeningDependencies {
   readonly poll: PollSettings;
   readonly retry: RetryPolicy;
   /**
-   * How long whoever decided an outcome has to write its record before a redelivery may write it
-   * instead (should the first have died). Default 2 minutes: longer than a step, shorter than a
-   * message's way back through its queue.
+   * The lease of a running step and of the step that writes a record: how long a copy of it
+   * (a message delivered twice, a retried invocation) waits before it takes over, should the
+   * holder have died. Default 2 minutes: longer than a function runs, shorter than a message's
+   * way back through its queue (6 × the time-out).
    */
   readonly reportLeaseMs?: number;
   readonly now?: () => number;
@@ -101,21 +102,52 @@ export async function openTarget(
   }
   if (claim.kind === 'seen') {
     deps.log.info('trigger seen before: carrying on with its opening', { ...fields, state: opening.state });
-    if (opening.state === 'DECIDED') return reportIfOrphaned(deps, opening);
-    if (
-      opening.state === 'FOLLOWING' &&
-      opening.operationId !== undefined &&
-      opening.checkToken !== undefined
-    ) {
-      // The opening's check chain may have died with the invocation that ran it: start it again.
-      // The ledger's token moves to the new message, so an older one still in the queue is stale.
-      return handOver(deps, opening, opening.checkToken, {
-        operationId: opening.operationId,
-        attempt: opening.checks + 1,
+  }
+  if (opening.state === 'DECIDED') return reportIfOrphaned(deps, opening);
+  const acquired = await deps.ledger.acquire(
+    opening.openingId,
+    startToken(opening.openingId),
+    now(),
+    leaseOf(deps),
+  );
+  if (acquired.kind !== 'acquired') {
+    if (acquired.kind === 'decided') return reportIfOrphaned(deps, acquired.opening ?? opening);
+    if (acquired.kind === 'busy') {
+      throw new OpeningBusyError(opening.openingId, 'another copy of this trigger is opening it');
+    }
+    // A queued step (a check, or an open waiting out a Retry-After) carries the opening on.
+    deps.log.info('the opening goes on from its queued step: nothing new for this trigger', fields);
+    return { kind: 'nothing-new', opening };
+  }
+  const held = acquired.opening;
+  return releasingOnError(deps, held.openingId, acquired.token, () => {
+    if (held.state === 'FOLLOWING' && held.operationId !== undefined) {
+      // The step that followed it died before handing over: the chain starts again from here.
+      return handOver(deps, held, acquired.token, {
+        operationId: held.operationId,
+        attempt: held.checks + 1,
       });
     }
+    return askToOpen(deps, held, budget, acquired.token);
+  });
+}
+
+/**
+ * Runs a held step; if it throws (to be tried again), the opening is let go at once, so that the
+ * retry need not wait out the lease. Only a step that dies keeps its lease until it runs out.
+ */
+export async function releasingOnError(
+  deps: OpeningDependencies,
+  openingId: string,
+  token: string,
+  step: () => Promise<StepResult>,
+): Promise<StepResult> {
+  try {
+    return await step();
+  } catch (error) {
+    await deps.ledger.release(openingId, token, (deps.now ?? Date.now)()).catch(() => undefined);
+    throw error;
   }
-  return askToOpen(deps, opening, budget);
 }
 
 /**
@@ -127,6 +159,7 @@ export async function askToOpen(
   deps: OpeningDependencies,
   opening: Opening,
   budget: StepBudget,
+  token: string,
   attempt = 1,
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
@@ -154,11 +187,11 @@ export async function askToOpen(
     if (running !== undefined) operation = running;
     else {
       const waitMs = retryAfterOf(error);
-      if (waitMs !== undefined && isTransient(error)) return deferOpen(deps, opening, waitMs, attempt);
+      if (waitMs !== undefined && isTransient(error)) return deferOpen(deps, opening, token, waitMs, attempt);
       return conclude(deps, opening, failedRecord(error, base, opening.requestedAtMs, now()));
     }
   }
-  return follow(deps, opening, operation, credential, budget);
+  return follow(deps, opening, operation, credential, budget, token);
 }
 
 /** The operation a 409 POOL_LOCKED_BY_ANOTHER_OPERATION points to, if one is running; else undefined. */
@@ -193,9 +226,9 @@ async function follow(
   operation: TolokaOperation,
   credential: Credential,
   budget: StepBudget,
+  token: string,
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
-  const token = (deps.newToken ?? randomToken)();
   if (!(await deps.ledger.follow(opening.openingId, operation.id, token, 0))) {
     // Decided meanwhile (a duplicate of this trigger ran faster): it has or will have its record.
     return { kind: 'nothing-new', opening };
@@ -345,13 +378,10 @@ export async function handOver(
 async function deferOpen(
   deps: OpeningDependencies,
   opening: Opening,
+  token: string,
   waitMs: number,
   attempt: number,
 ): Promise<StepResult> {
-  const token = (deps.newToken ?? randomToken)();
-  // The opening has no live check yet: make this token it, then send the message carrying it.
-  if (!(await deps.ledger.follow(opening.openingId, undefined, token, attempt - 1)))
-    return { kind: 'nothing-new', opening };
   const jitterMs = Math.round(Math.random() * Math.min(30_000, waitMs * 0.1));
   return handOver(deps, opening, token, { attempt, waitMs: waitMs + jitterMs });
 }
@@ -366,12 +396,7 @@ export async function conclude(
   record: OutcomeRecord,
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
-  const decided = await deps.ledger.decide(
-    opening.openingId,
-    record,
-    now(),
-    deps.reportLeaseMs ?? DEFAULT_REPORT_LEASE_MS,
-  );
+  const decided = await deps.ledger.decide(opening.openingId, record, now(), leaseOf(deps));
   if (decided === undefined) {
     deps.log.info('the outcome was decided by another step', { openingId: opening.openingId });
     return { kind: 'nothing-new', opening };
@@ -387,10 +412,10 @@ export async function reportIfOrphaned(deps: OpeningDependencies, opening: Openi
   const now = deps.now ?? Date.now;
   if (opening.reportedAtMs !== undefined || opening.outcome === undefined)
     return { kind: 'nothing-new', opening };
-  if (
-    !(await deps.ledger.takeReport(opening.openingId, now(), deps.reportLeaseMs ?? DEFAULT_REPORT_LEASE_MS))
-  ) {
-    return { kind: 'nothing-new', opening };
+  if (!(await deps.ledger.takeReport(opening.openingId, now(), leaseOf(deps)))) {
+    // The step that decided it may still be writing the record: not done until that is known,
+    // so this message (or invocation) comes back, and writes it if that step died.
+    throw new OpeningBusyError(opening.openingId, 'its outcome is being reported');
   }
   deps.log.warn('the outcome was decided but its record never written: writing it now', {
     openingId: opening.openingId,
@@ -418,6 +443,11 @@ export function baseOf(opening: Opening): RecordBase {
       : { operationId: opening.operationId }),
     requestedAt: new Date(opening.requestedAtMs).toISOString(),
   };
+}
+
+/** The lease of a running step, and of the step that writes a record. */
+function leaseOf(deps: OpeningDependencies): number {
+  return deps.reportLeaseMs ?? DEFAULT_REPORT_LEASE_MS;
 }
 
 function isRefusal(error: unknown): boolean {

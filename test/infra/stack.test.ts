@@ -161,6 +161,7 @@ describe('functions', () => {
       TOLOKA_API_URL: 'https://toloka-emulator.example.com:8443',
       CHECK_QUEUE_URL: { Ref: ids.checkQueue },
       OPENINGS_TABLE: { Ref: logicalId(s.stack.opener.openingsTable) },
+      STEP_LEASE_SECONDS: '120',
       CHECK_DEADLINE_SECONDS: '7200',
       FAST_PATH_SECONDS: '15',
       CHECK_MIN_DELAY_SECONDS: '5',

@@ -21,6 +21,7 @@ import { resetLambdaRuntime } from '../../lambda/runtime/lambda-dependencies.ts'
 import { SsmTokenSource } from '../../lambda/runtime/token-source.ts';
 import { OutputCapture } from '../support/capture-output.ts';
 import { lambdaContext } from '../support/events.ts';
+import { seedFollowing } from '../support/ledger-seed.ts';
 import {
   clients,
   createOpeningsTable,
@@ -73,6 +74,8 @@ beforeEach(async () => {
     CHECK_BACKOFF_FACTOR: '1.5',
     TOLOKA_REQUEST_TIMEOUT_MS: '2000',
     TOLOKA_MAX_ATTEMPTS: '2',
+    // Within the queues' 1 s visibility time-out, as the stack's 120 s are within its 360 s.
+    STEP_LEASE_SECONDS: '1',
   });
   delete process.env.CHECK_MAX_DELAY_SECONDS;
   delete process.env.CHECK_DEADLINE_SECONDS;
@@ -166,7 +169,7 @@ describe('delayed status checks on SQS', () => {
       nowMs: Date.now() - 10 * 3_600_000,
       deadlineMs: Date.now() + 2 * 3_600_000,
     });
-    await ledger.follow(opening.openingId, operationId, 'live-check', 29);
+    await seedFollowing(ledger, opening.openingId, operationId ?? '', 'live-check', 29);
     process.env.CHECK_DEADLINE_SECONDS = String(12 * 3600);
     resetLambdaRuntime();
     await send(
@@ -292,7 +295,9 @@ describe('outcome events on EventBridge', () => {
       expect(event.source).toBe('toloka-pool-opener');
       expect(event['detail-type']).toBe('Toloka pool opening finished');
       expect(event.detail).toMatchObject({ version: 1, outcome: 'ALREADY_OPEN', poolId: '5501' });
-      expect(event.detail.dedupeKey).toMatch(/^[0-9a-f]{32}$/);
+      // The opening's identity in the ledger: the same on every copy of this outcome.
+      expect(event.detail.dedupeKey).toEqual(event.detail.openingId);
+      expect(event.detail.dedupeKey).toMatch(/^[0-9a-f-]{36}$/);
       expect(JSON.stringify(event)).not.toContain(TOKEN);
     } finally {
       delete process.env.OUTCOME_EVENT_BUS;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseSince } from '../../cli/settings.ts';
 import { DynamoDbOpeningsLedger } from '../../lambda/runtime/dynamodb-openings-ledger.ts';
 import type { OpenTarget, OutcomeRecord } from '../../lambda/runtime/model.ts';
+import { seedFollowing } from '../support/ledger-seed.ts';
 import { createOpeningsTable, useMoto } from '../support/moto.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -58,8 +59,13 @@ async function seed(
     openingId = claim.opening.openingId;
   }
   if (spec.operationId !== undefined) {
-    expect(await ledger.follow(openingId, spec.operationId, crypto.randomUUID(), spec.checks ?? 0)).toBe(
-      true,
+    await seedFollowing(
+      ledger,
+      openingId,
+      spec.operationId,
+      crypto.randomUUID(),
+      spec.checks ?? 0,
+      requestedAtMs,
     );
   }
   if (spec.outcome !== undefined) {
@@ -318,6 +324,8 @@ describe.concurrent('toloka-pool openings', SLOW, () => {
       deadline: new Date(requestedAtMs + HOUR).toISOString(),
       operationId: `op-opened-${run}`,
       checkToken: expect.any(String),
+      previousToken: expect.any(String),
+      leaseUntilMs: expect.any(Number),
       checks: 3,
       outcome: {
         outcome: 'OPENED',

@@ -116,6 +116,8 @@ beforeEach(async () => {
     CHECK_BACKOFF_FACTOR: '1.5',
     TOLOKA_REQUEST_TIMEOUT_MS: '2000',
     TOLOKA_MAX_ATTEMPTS: '2',
+    // Shorter than the queues' visibility time-out here, as in the stack (120 s < 360 s).
+    STEP_LEASE_SECONDS: '1',
   });
   for (const name of ['CHECK_MAX_DELAY_SECONDS', 'CHECK_DEADLINE_SECONDS', 'TOKEN_CACHE_SECONDS']) {
     delete process.env[name];
@@ -471,25 +473,29 @@ describe('a function killed between the decision and the record', () => {
     expect(await eventsOf('6602')).toHaveLength(1);
   });
 
-  it("writes the record on Lambda's retry of a direct invocation, which comes within the lease", async () => {
+  it("writes the record on Lambda's later retry of a direct invocation, failing the one that comes within the lease", async () => {
     // Lambda retries a failed asynchronous invocation about a minute after it failed, and a
-    // time-out is a failure; the domain's report lease is two minutes. Scaled down: a 2 s lease,
-    // the retry 1 s after the kill.
-    const lease = 2_000;
+    // time-out is a failure; the domain's report lease is two minutes. Scaled down: a 4 s lease,
+    // a first retry 0.3 s after the kill (inside it), a second one after it.
+    const lease = 4_000;
     emulator.setPool('6603', { openDurationMs: 0 });
     const payload = { poolId: '6603', triggerId: 'scheduler-execution-6603' };
     const lambda = new LambdaProcess('open-pool', { reportLeaseMs: lease });
 
     const killed = await lambda.invoke(payload, { killAt: 'outcome-record' });
-    await new Promise((resolve) => setTimeout(resolve, lease / 2));
-    const retried = await createOpenPoolHandler(leasedRuntime(lease))(
-      payload,
-      contextOf(crypto.randomUUID()),
-    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Within the lease the killed one might still be writing: this retry must not succeed (Lambda
+    // would not retry again, and the record would be lost), so it fails and Lambda tries again.
+    const handler = createOpenPoolHandler(leasedRuntime(lease));
+    await expect(handler(payload, contextOf(crypto.randomUUID()))).rejects.toMatchObject({
+      code: 'OPENING_BUSY',
+    });
+    expect(recordsOf('6603')).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, lease));
+    const retried = await handler(payload, contextOf(crypto.randomUUID()));
 
     expect(killed).toMatchObject({ killed: true, outcomes: [] });
     expect(retried).toMatchObject({ outcome: 'OPENED' });
-    // Lambda does not retry an invocation that succeeded: this was the last chance to write it.
     expect(recordsOf('6603')).toEqual([expect.objectContaining({ outcome: 'OPENED' })]);
   });
 

@@ -2,7 +2,7 @@ import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoDbOpeningsLedger } from '../../lambda/runtime/dynamodb-openings-ledger.ts';
 import type { OutcomeRecord } from '../../lambda/runtime/model.ts';
-import type { OpeningsLedger } from '../../lambda/runtime/openings-ledger.ts';
+import { type OpeningsLedger, startToken } from '../../lambda/runtime/openings-ledger.ts';
 import { MemoryOpeningsLedger } from '../../local/memory-openings-ledger.ts';
 import { createOpeningsTable, useMoto } from '../support/moto.ts';
 
@@ -87,13 +87,16 @@ describe.each(ledgers)('the openings ledger on %s', (_name, make) => {
       ledger.decide(opening.openingId, { outcome: 'FAILED' }, NOW, 60_000),
     ]);
     expect(results.filter((r) => r !== undefined)).toHaveLength(1);
-    expect(await ledger.follow(opening.openingId, 'op', 'late', 1)).toBe(false);
+    expect(await ledger.follow(opening.openingId, 'op', startToken(opening.openingId), 1)).toBe(false);
   });
 
   it('moves the live check from one token to the next only once, so a duplicate check is stale', async () => {
     const ledger = make();
     const { opening } = await claim(ledger, fresh('e'), String(500 + unique++));
-    expect(await ledger.follow(opening.openingId, 'op-1', 'token-1', 0)).toBe(true);
+    const started = await ledger.acquire(opening.openingId, startToken(opening.openingId), NOW, 60_000);
+    if (started.kind !== 'acquired') throw new Error(started.kind);
+    expect(await ledger.follow(opening.openingId, 'op-1', started.token, 0)).toBe(true);
+    expect(await ledger.passCheck(opening.openingId, started.token, 'token-1', 0)).toBe(true);
     const moves = await Promise.all([
       ledger.passCheck(opening.openingId, 'token-1', 'token-2a', 1),
       ledger.passCheck(opening.openingId, 'token-1', 'token-2b', 1),
@@ -162,5 +165,50 @@ describe('the openings ledger on DynamoDB, when TTL removed an opening before it
     });
     expect(again.kind).toBe('started');
     expect(again.opening.openingId).not.toBe(first.opening.openingId);
+  });
+});
+
+describe.each(ledgers)('the steps of an opening on %s', (_name, make) => {
+  it('gives the start step to one of two copies at once; the other is busy until its lease runs out', async () => {
+    const ledger = make();
+    const { opening } = await ledger.claim({
+      triggerId: fresh('s'),
+      target: pool(String(900 + unique++)),
+      nowMs: NOW,
+      deadlineMs: NOW + 3_600_000,
+    });
+    const start = startToken(opening.openingId);
+    const copies = await Promise.all([
+      ledger.acquire(opening.openingId, start, NOW, 60_000),
+      ledger.acquire(opening.openingId, start, NOW, 60_000),
+    ]);
+    expect(copies.map((c) => c.kind).sort()).toEqual(['acquired', 'busy']);
+    expect((await ledger.acquire(opening.openingId, start, NOW + 30_000, 60_000)).kind).toBe('busy');
+    // The holder died: after its lease, a copy of the same step takes over.
+    expect((await ledger.acquire(opening.openingId, start, NOW + 61_000, 60_000)).kind).toBe('acquired');
+  });
+
+  it('makes an older step stale once the opening has moved on to a queued check', async () => {
+    const ledger = make();
+    const { opening } = await ledger.claim({
+      triggerId: fresh('m'),
+      target: pool(String(950 + unique++)),
+      nowMs: NOW,
+      deadlineMs: NOW + 3_600_000,
+    });
+    const started = await ledger.acquire(opening.openingId, startToken(opening.openingId), NOW, 60_000);
+    if (started.kind !== 'acquired') throw new Error(started.kind);
+    await ledger.passCheck(opening.openingId, started.token, 'queued-1', 1);
+    expect(
+      (await ledger.acquire(opening.openingId, startToken(opening.openingId), NOW + 500_000, 60_000)).kind,
+    ).toBe('stale');
+    expect((await ledger.acquire(opening.openingId, 'queued-1', NOW, 60_000)).kind).toBe('acquired');
+  });
+
+  it('answers firstTime once per key', async () => {
+    const ledger = make();
+    const key = fresh('bad-message');
+    expect(await ledger.firstTime(key, NOW)).toBe(true);
+    expect(await ledger.firstTime(key, NOW)).toBe(false);
   });
 });

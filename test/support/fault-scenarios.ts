@@ -279,11 +279,8 @@ export async function runScenario(
     visibilityTimeoutSeconds: 1,
     timeScale: 0.2,
   });
-  // A trigger retried after its first POST reached Toloka meets 409 POOL_LOCKED_BY_ANOTHER_OPERATION
-  // by default, and the app then reports FAILED for a pool that opens (a known gap until the
-  // openings ledger; docs/reliability.md). This matrix is about the transport faults, so its
-  // Toloka answers a second open with the running operation.
-  harness.emulator.setSwitches({ secondOpen: 'same-operation' });
+  // The emulator's default: a retried POST whose first attempt got through meets 409
+  // POOL_LOCKED_BY_ANOTHER_OPERATION, which the app follows (the running operation, looked up).
   harness.app.triggerQueue.duplicate = duplicate;
   harness.app.checkQueue.duplicate = duplicate;
   try {

@@ -9,6 +9,7 @@ import { isSqsEvent } from '../../lambda/runtime/sqs-batch.ts';
 import { lambdaContext, sqsEvent } from '../support/events.ts';
 import { fakeDependencies, ScriptedToloka } from '../support/fakes.ts';
 import { fixtureJson } from '../support/fixtures.ts';
+import { seedFollowing } from '../support/ledger-seed.ts';
 
 const success = fixtureJson<TolokaOperation>('toloka/operation-success.json');
 
@@ -102,7 +103,7 @@ describe('checker handler', () => {
       nowMs: Date.parse('2026-11-28T11:59:00.000Z'),
       deadlineMs: Date.parse('2026-11-28T13:00:00.000Z'),
     });
-    await deps.ledger.follow(opening.openingId, success.id, 'live', 0);
+    await seedFollowing(deps.ledger, opening.openingId, success.id, 'live', 0);
     const good = JSON.stringify({
       version: 2,
       poolId: '21',

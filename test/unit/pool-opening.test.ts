@@ -14,6 +14,7 @@ import { checkOperation } from '../../lambda/runtime/operation-check.ts';
 import { openTarget } from '../../lambda/runtime/pool-opening.ts';
 import { fakeDependencies, ScriptedToloka } from '../support/fakes.ts';
 import { fixtureJson } from '../support/fixtures.ts';
+import { seedFollowing } from '../support/ledger-seed.ts';
 
 const pending = fixtureJson<TolokaOperation>('toloka/operation-pending.json');
 const running = fixtureJson<TolokaOperation>('toloka/operation-running.json');
@@ -317,7 +318,13 @@ describe('checkOperation', () => {
       nowMs: Date.parse(message.requestedAt),
       deadlineMs: Date.parse(message.deadline),
     });
-    await deps.ledger.follow(opening.openingId, message.operationId, 'live-token', message.attempt - 1);
+    await seedFollowing(
+      deps.ledger,
+      opening.openingId,
+      message.operationId ?? '',
+      'live-token',
+      message.attempt - 1,
+    );
     return { ...message, openingId: opening.openingId, checkToken: 'live-token' };
   }
 
