@@ -17,22 +17,29 @@ import { createOpeningsTable } from '../test/support/moto.ts';
 import { MOTO_CREDENTIALS, NODE_BIN, REGION, ROOT, setRemotePool, withoutNodeOptions } from './infra.ts';
 import { progress } from './output.ts';
 
+/** The banner before: `require` for the CommonJS inside; the deployed one is read from its bundle. */
 const BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+const SOURCE_MAPS_FLAG = '--enable-source-maps';
 
-/** The build switches: `deployed` is what lib/toloka-pool-opener.ts builds. */
+/** The build switches: `DEPLOYED` is what lib/toloka-pool-opener.ts builds. */
 interface Techniques {
   readonly undiciIndex: boolean;
   readonly split: boolean;
   readonly sourcesContent: boolean;
+  /** Maps without sourceMappingURL, read by the banner when a stack is formatted; no flag. */
+  readonly lazyMaps: boolean;
   readonly directSsm?: boolean;
   readonly powertoolsCjs?: boolean;
 }
-const BEFORE: Techniques = { undiciIndex: true, split: false, sourcesContent: true };
-const DEPLOYED: Techniques = { undiciIndex: false, split: true, sourcesContent: false };
+const BEFORE: Techniques = { undiciIndex: true, split: false, sourcesContent: true, lazyMaps: false };
+const DEPLOYED: Techniques = { undiciIndex: false, split: true, sourcesContent: false, lazyMaps: true };
 
 /** Each step adds one technique to the row above; the last is the deployed build itself. */
 const STEPS: ReadonlyArray<{ name: string; techniques: Techniques }> = [
-  { name: 'before: undici through its index, one file, maps with their sources', techniques: BEFORE },
+  {
+    name: 'before: undici through its index, one file, maps with their sources, `--enable-source-maps`',
+    techniques: BEFORE,
+  },
   {
     name: "undici's Agent, request and errors modules instead of its index",
     techniques: { ...BEFORE, undiciIndex: false },
@@ -42,12 +49,16 @@ const STEPS: ReadonlyArray<{ name: string; techniques: Techniques }> = [
     techniques: { ...BEFORE, undiciIndex: false, split: true },
   },
   {
-    name: 'source maps without `sourcesContent` (the deployed bundle, from `cdk synth`)',
+    name: 'source maps without `sourcesContent`',
+    techniques: { ...BEFORE, undiciIndex: false, split: true, sourcesContent: false },
+  },
+  {
+    name: 'source maps read when a stack is formatted, not `--enable-source-maps` (the deployed bundle, from `cdk synth`)',
     techniques: DEPLOYED,
   },
 ];
 /** Tried on top of the deployed build, not adopted. */
-const TRIES: ReadonlyArray<{ name: string; techniques: Techniques; nodeOptions?: string }> = [
+const TRIES: ReadonlyArray<{ name: string; techniques: Techniques }> = [
   {
     name: '`GetParameterCommand` directly instead of Powertools Parameters',
     techniques: { ...DEPLOYED, directSsm: true },
@@ -56,7 +67,6 @@ const TRIES: ReadonlyArray<{ name: string; techniques: Techniques; nodeOptions?:
     name: 'Powertools as CommonJS (its built-ins through `require()`)',
     techniques: { ...DEPLOYED, powertoolsCjs: true },
   },
-  { name: 'no `--enable-source-maps`', techniques: DEPLOYED, nodeOptions: '' },
 ];
 
 /** The SSMProvider the token source uses, done with the SDK alone, as a direct version would. */
@@ -179,6 +189,9 @@ export async function runColdStart(options: {
   const { dir, env } = options;
   progress('cold start: cdk synth');
   const deployed = await synthDeployed(join(dir, 'cdk.out'));
+  // The deployed banner (the first line of its bundles), which the bench's deployed-like builds take too.
+  const banner =
+    readFileSync(join(deployed['open-pool'].dir, 'index.mjs'), 'utf8').split('\n', 1)[0] ?? BANNER;
   progress('cold start: bundling');
   const entry = (handler: string) => join(ROOT, 'lambda', `${handler}.ts`);
   const built = new Map<string, { dir: string; size: BundleSize }>();
@@ -187,7 +200,7 @@ export async function runColdStart(options: {
     const found = built.get(key);
     if (found !== undefined) return found;
     const out = join(dir, `build-${built.size}`);
-    const result = { dir: out, size: await bundle(entry(handler), out, techniques) };
+    const result = { dir: out, size: await bundle(entry(handler), out, techniques, banner) };
     built.set(key, result);
     return result;
   };
@@ -258,27 +271,29 @@ export async function runColdStart(options: {
     return sample;
   };
   const nodeOptions = deployed['open-pool'].nodeOptions;
-  const both = (
-    target: { dir: string; size: BundleSize },
-    kind: 'open' | 'check',
-    options = nodeOptions,
-  ) => ({
+  const optionsOf = (techniques: Techniques) => (techniques.lazyMaps ? nodeOptions : SOURCE_MAPS_FLAG);
+  const both = (target: { dir: string; size: BundleSize }, kind: 'open' | 'check', options: string) => ({
     size: target.size,
     init: measure(target, 'init', options),
     first: measure(target, kind, options),
   });
   const rows: Row[] = [];
-  for (const step of STEPS) {
-    const isDeployed = step.techniques === DEPLOYED;
-    const target = isDeployed ? deployed['open-pool'] : await buildOnce('open-pool', step.techniques);
+  for (const { name, techniques } of STEPS) {
+    const isDeployed = techniques === DEPLOYED;
+    const target = isDeployed ? deployed['open-pool'] : await buildOnce('open-pool', techniques);
     // What is in the deployed bundle comes from the bench's identical build, which has a metafile.
     const size = isDeployed && mirrorMatches ? { ...mirror.size, ...target.size } : target.size;
-    rows.push({ name: step.name, tried: false, nodeOptions, ...both({ ...target, size }, 'open') });
+    const options = optionsOf(techniques);
+    rows.push({ name, tried: false, nodeOptions: options, ...both({ ...target, size }, 'open', options) });
   }
-  for (const tried of TRIES) {
-    const target = await buildOnce('open-pool', tried.techniques);
-    const options = tried.nodeOptions ?? nodeOptions;
-    rows.push({ name: tried.name, tried: true, nodeOptions: options, ...both(target, 'open', options) });
+  for (const { name, techniques } of TRIES) {
+    const options = optionsOf(techniques);
+    rows.push({
+      name,
+      tried: true,
+      nodeOptions: options,
+      ...both(await buildOnce('open-pool', techniques), 'open', options),
+    });
   }
   const [before, last] = [rows[0], rows[STEPS.length - 1]];
   if (before === undefined || last === undefined) throw new Error('no steps');
@@ -291,8 +306,8 @@ export async function runColdStart(options: {
     },
     {
       handler: 'check-operation',
-      before: both(await buildOnce('check-operation', BEFORE), 'check'),
-      deployed: both(deployed['check-operation'], 'check'),
+      before: both(await buildOnce('check-operation', BEFORE), 'check', SOURCE_MAPS_FLAG),
+      deployed: both(deployed['check-operation'], 'check', nodeOptions),
       loadedByFirst: await filesLoaded(deployed['check-operation'].dir, 'check', nodeOptions, {
         ...childEnv,
         ...nextCheck(),
@@ -305,7 +320,7 @@ export async function runColdStart(options: {
     const source = join(dir, `piece-${index}.ts`);
     writeFileSync(source, piece.code);
     const out = join(dir, `piece-${index}`);
-    const size = await bundle(source, out, DEPLOYED);
+    const size = await bundle(source, out, DEPLOYED, banner);
     pieces.push({ name: piece.name, bytes: size.bytes, sample: measure({ dir: out }, 'piece', nodeOptions) });
   }
 
@@ -468,8 +483,13 @@ async function synthDeployed(
   return { 'open-pool': find('/Opener/Resource'), 'check-operation': find('/Checker/Resource') };
 }
 
-/** esbuild as the construct runs it, with the techniques switched as asked. */
-async function bundle(entry: string, out: string, techniques: Techniques): Promise<BundleSize> {
+/** esbuild as the construct runs it, with the techniques switched as asked; `banner` for lazy maps. */
+async function bundle(
+  entry: string,
+  out: string,
+  techniques: Techniques,
+  deployedBanner: string,
+): Promise<BundleSize> {
   mkdirSync(out, { recursive: true });
   const result = await build({
     entryPoints: { index: entry },
@@ -478,10 +498,10 @@ async function bundle(entry: string, out: string, techniques: Techniques): Promi
     format: 'esm',
     target: 'node24',
     minify: true,
-    sourcemap: true,
+    sourcemap: techniques.lazyMaps ? 'external' : true,
     sourcesContent: techniques.sourcesContent,
     mainFields: ['module', 'main'],
-    banner: { js: BANNER },
+    banner: { js: techniques.lazyMaps ? deployedBanner : BANNER },
     absWorkingDir: ROOT,
     // The pieces' entries live in a temporary folder.
     nodePaths: [join(ROOT, 'node_modules')],

@@ -344,7 +344,8 @@ function coldStartValues(cold: ColdStartResult): Record<string, string> {
   ];
   const failures = [...new Set(samples)].flatMap((sample) => sample.failures);
   return {
-    nodeOptions: cold.deployedNodeOptions,
+    nodeOptions:
+      cold.deployedNodeOptions === '' ? 'no `NODE_OPTIONS`' : `\`NODE_OPTIONS=${cold.deployedNodeOptions}\``,
     mirror: cold.mirrorMatches ? 'the same' : '**not** the same',
     coldRounds: String(cold.rounds),
     bare: fmt(bare, 1),
