@@ -134,7 +134,6 @@ export class TolokaPoolOpener extends Construct {
     this.tokenParameterArn = `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter/${parameterPath}`;
 
     const environment: Record<string, string> = {
-      NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'toloka-pool-opener',
       TOLOKA_ENVIRONMENT: settings.tolokaEnvironment,
       TOLOKA_TOKEN_PARAMETER: settings.tokenParameterName,
@@ -220,16 +219,12 @@ export class TolokaPoolOpener extends Construct {
         logGroup,
         environment: { ...environment },
         bundling: {
+          // esbuild splits code only into a directory, which NodejsFunction's own run (one
+          // --outfile) cannot take: afterBundling builds again, split, and replaces its output.
+          // These options only make that first run quick; the deployed build is the one below.
           format: nodejs.OutputFormat.ESM,
-          minify: true,
-          sourceMap: true,
-          // A stack trace needs the file and line, not the sources: the maps shrink to a third,
-          // and --enable-source-maps reads each when its module loads.
-          sourcesContent: false,
           target: 'node24',
-          mainFields: ['module', 'main'],
-          banner:
-            "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+          sourceMap: false,
           // The AWS SDK is bundled rather than taken from the runtime: the version the tests ran
           // against, and code that imports faster than the SDK's many files (docs/benchmarks.md).
           externalModules: [],
@@ -237,20 +232,51 @@ export class TolokaPoolOpener extends Construct {
           commandHooks: {
             beforeBundling: () => [],
             beforeInstall: () => [],
-            // The same build again, split: the SDK clients the handlers import with import()
-            // (SSM, SQS, EventBridge) become chunks that load on first use, with the Node.js
-            // built-ins only they import, instead of being compiled at every cold start.
-            // esbuild splits only into a directory, which NodejsFunction's --outfile cannot
-            // take: this replaces its index.mjs. Keep the flags in step with the options above
-            // (test/infra/bundle.test.ts checks the deployed output).
+            // Split: the SDK clients the handlers import with import() (SSM, DynamoDB, SQS,
+            // EventBridge) are chunks that load on first use, with the Node.js built-ins only
+            // they import, not code every cold start compiles. test/infra/bundle.test.ts checks it.
             afterBundling: (inputDir: string, outputDir: string) => {
+              // The banner: `require` for the CommonJS inside, and stack traces that name the
+              // TypeScript file, line and function from the source maps, read when a stack is
+              // first formatted instead of at every module load (--enable-source-maps).
+              const banner = [
+                "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+                '(() => {',
+                "const installed = Symbol.for('toloka-pool-opener.source-maps');",
+                'if (globalThis[installed]) return;',
+                'globalThis[installed] = true;',
+                'const maps = new Map();',
+                'const mapOf = (file) => {',
+                'if (!maps.has(file)) {',
+                'try {',
+                "const { SourceMap } = require('node:module');",
+                "maps.set(file, new SourceMap(JSON.parse(require('node:fs').readFileSync(new URL(file + '.map'), 'utf8'))));",
+                '} catch {',
+                'maps.set(file, undefined);',
+                '}',
+                '}',
+                'return maps.get(file);',
+                '};',
+                'const frame = (site, caller) => {',
+                'const text = String(site), file = site.getFileName(), line = site.getLineNumber(), column = site.getColumnNumber();',
+                "const map = file?.startsWith('file:') ? mapOf(file) : undefined;",
+                'const at = map?.findEntry(line - 1, column - 1);',
+                'if (!at?.originalSource) return text;',
+                "const source = require('node:url').fileURLToPath(new URL(at.originalSource, file));",
+                "const located = text.replace(file + ':' + line + ':' + column, source + ':' + (at.originalLine + 1) + ':' + (at.originalColumn + 1));",
+                'const name = map.findEntry(site.getEnclosingLineNumber() - 1, site.getEnclosingColumnNumber() - 1).name ?? (caller?.getFileName() === file ? map.findEntry(caller.getLineNumber() - 1, caller.getColumnNumber() - 1).name : undefined);',
+                'const minified = site.getFunctionName();',
+                "const k = name && minified ? [' (', ' ['].map((end) => located.indexOf(minified + end)).find((index) => index === 0 || (index > 0 && ' .'.includes(located[index - 1]))) : undefined;",
+                'return k === undefined ? located : located.slice(0, k) + name + located.slice(k + minified.length);',
+                '};',
+                "Error.prepareStackTrace = (error, sites) => Error.prototype.toString.call(error) + sites.map((site, i) => '\\n    at ' + frame(site, sites[i + 1])).join('');",
+                '})();',
+              ].join(' ');
               const sh = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
-              const banner =
-                "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
               return [
                 `npx --no-install esbuild --bundle ${sh(`index=${path.join(inputDir, entry)}`)}` +
                   ` ${sh(`--outdir=${outputDir}`)} --splitting --format=esm --out-extension:.js=.mjs` +
-                  ' --platform=node --target=node24 --minify --sourcemap --sources-content=false' +
+                  ' --platform=node --target=node24 --minify --sourcemap=external --sources-content=false' +
                   ` --main-fields=module,main --log-level=warning ${sh(`--banner:js=${banner}`)}`,
               ];
             },

@@ -73,12 +73,21 @@ describe('the deployed handler bundles', () => {
     }
   });
 
-  it('name the TypeScript source file and line in a stack trace, started with the NODE_OPTIONS of the template', () => {
+  it('read no source map at start: no --enable-source-maps, no sourceMappingURL, the maps beside the code', () => {
+    for (const { dir, environment } of functions) {
+      expect(environment.NODE_OPTIONS).toBeUndefined();
+      for (const file of readdirSync(dir).filter((name) => name.endsWith('.mjs'))) {
+        expect(read(dir, file), file).not.toContain('sourceMappingURL');
+        expect(readdirSync(dir), file).toContain(`${file}.map`);
+      }
+    }
+  });
+
+  it('name the TypeScript source file, line and function in a stack trace, started as the template starts them', () => {
     const source = readFileSync(path.join(REPO_ROOT, 'lambda/runtime/config.ts'), 'utf8').split('\n');
     const line = source.findIndex((text) => text.includes('throw new ConfigError(problems)')) + 1;
     expect(line).toBeGreaterThan(0);
     for (const { name, dir, environment } of functions) {
-      expect(environment.NODE_OPTIONS).toBe('--enable-source-maps');
       // No configuration: the first invocation throws from readRuntimeConfig, as a misconfigured function would.
       const url = pathToFileURL(path.join(dir, 'index.mjs')).href;
       const child = spawnSync(
@@ -88,7 +97,15 @@ describe('the deployed handler bundles', () => {
           '-e',
           `const m = await import(${JSON.stringify(url)}); await m.handler({ Records: [] }).catch((e) => console.log(e.stack));`,
         ],
-        { encoding: 'utf8', env: { PATH: process.env.PATH, NODE_OPTIONS: String(environment.NODE_OPTIONS) } },
+        {
+          encoding: 'utf8',
+          env: {
+            PATH: process.env.PATH,
+            ...(environment.NODE_OPTIONS === undefined
+              ? {}
+              : { NODE_OPTIONS: String(environment.NODE_OPTIONS) }),
+          },
+        },
       );
       expect(child.status, child.stderr).toBe(0);
       expect(child.stdout, name).toContain('Invalid configuration');
