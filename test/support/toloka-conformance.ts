@@ -15,15 +15,25 @@
  *   in `parts/api/info-description.md`) and the error body (the same page). What the
  *   specification does not say at all follows ../shared/toloka-api.md, listed in DIGEST_RULES.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import $RefParser from '@apidevtools/json-schema-ref-parser';
 import { Ajv, type ValidateFunction } from 'ajv';
 
 const ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-export const SPEC_FILE = path.resolve(ROOT, '../shared/toloka-openapi/fullApi.yaml');
-const INFO_DESCRIPTION = path.resolve(ROOT, '../shared/toloka-openapi/parts/api/info-description.md');
+/** Toloka's specification where this project's team keeps it, next to the repository. */
+export const SHARED_SPEC_DIR = path.resolve(ROOT, '../shared/toloka-openapi');
+/**
+ * An unchanged copy of it (Apache 2.0, its LICENSE included), for machines without the shared
+ * folder, such as a fresh CI runner; test/integration/conformance.test.ts fails if the two differ.
+ */
+export const VENDORED_SPEC_DIR = path.resolve(ROOT, 'test/fixtures/toloka-openapi');
+export const SPEC_DIR = existsSync(path.join(SHARED_SPEC_DIR, 'fullApi.yaml'))
+  ? SHARED_SPEC_DIR
+  : VENDORED_SPEC_DIR;
+export const SPEC_FILE = path.join(SPEC_DIR, 'fullApi.yaml');
+const INFO_DESCRIPTION = path.join(SPEC_DIR, 'parts/api/info-description.md');
 
 /**
  * Where the specification is silent and ../shared/toloka-api.md decides (each is also said where
