@@ -28,7 +28,6 @@ describe('a stack from a minimal configuration', () => {
     for (const fn of [s.stack.opener.opener, s.stack.opener.checker]) {
       expect(propertiesOf(s.template, logicalId(fn)).Environment).toEqual({
         Variables: {
-          NODE_OPTIONS: '--enable-source-maps',
           POWERTOOLS_SERVICE_NAME: 'toloka-pool-opener',
           TOLOKA_ENVIRONMENT: 'sandbox',
           TOLOKA_TOKEN_PARAMETER: 'toloka-sandbox-token',

@@ -154,7 +154,6 @@ describe('functions', () => {
 
   it('gives both functions exactly the public environment contract', () => {
     const expected = {
-      NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'toloka-pool-opener',
       TOLOKA_ENVIRONMENT: 'production',
       TOLOKA_TOKEN_PARAMETER: '/toloka/prod/api-token',
