@@ -25,39 +25,33 @@ export function operationRecord(
   };
 }
 
-/** The outcome of an operation still running at the deadline. */
+/**
+ * The outcome of an opening unfinished at its deadline: with the operation's last status, or,
+ * without an operation (Toloka asked to wait, `Retry-After`, past the deadline), without one.
+ */
 export function timedOutRecord(
-  operation: TolokaOperation,
+  operation: TolokaOperation | undefined,
   base: RecordBase,
   times: { readonly requestedAtMs: number; readonly deadlineMs: number },
   nowMs: number,
   checks: number,
 ): OutcomeRecord {
+  const deadline = new Date(times.deadlineMs).toISOString();
   return {
     outcome: 'TIMED_OUT',
     ...base,
-    operationId: operation.id,
-    code: 'DEADLINE_EXCEEDED',
-    message: `operation still ${operation.status} at the deadline ${new Date(times.deadlineMs).toISOString()}`,
-    status: operation.status,
-    progress: operation.progress,
-    elapsedMs: nowMs - times.requestedAtMs,
-    checks,
-  };
-}
-
-/** The outcome of an opening that waited for Toloka (a `Retry-After`) past its deadline. */
-export function waitedPastDeadlineRecord(
-  base: RecordBase,
-  times: { readonly requestedAtMs: number; readonly deadlineMs: number },
-  nowMs: number,
-  checks: number,
-): OutcomeRecord {
-  return {
-    outcome: 'TIMED_OUT',
-    ...base,
-    code: 'DEADLINE_EXCEEDED',
-    message: `Toloka asked to wait (Retry-After) until after the deadline ${new Date(times.deadlineMs).toISOString()}`,
+    ...(operation === undefined
+      ? {
+          code: 'DEADLINE_EXCEEDED',
+          message: `Toloka asked to wait (Retry-After) until after the deadline ${deadline}`,
+        }
+      : {
+          operationId: operation.id,
+          code: 'DEADLINE_EXCEEDED',
+          message: `operation still ${operation.status} at the deadline ${deadline}`,
+          status: operation.status,
+          progress: operation.progress,
+        }),
     elapsedMs: nowMs - times.requestedAtMs,
     checks,
   };

@@ -7,18 +7,14 @@
 import { isTransient, OpeningBusyError, TokenRefusedError, UnsendableTokenError } from './errors.ts';
 import type { CheckMessage } from './messages.ts';
 import { isTerminal, type TolokaOperation, targetFields } from './model.ts';
-import {
-  failedRecord,
-  operationRecord,
-  timedOutRecord,
-  waitedPastDeadlineRecord,
-} from './opening-records.ts';
+import { failedRecord, operationRecord, timedOutRecord } from './opening-records.ts';
 import type { Opening } from './openings-ledger.ts';
 import {
   askToOpen,
   baseOf,
   conclude,
   handOver,
+  leaseOf,
   type OpeningDependencies,
   releasingOnError,
   reportIfOrphaned,
@@ -34,12 +30,6 @@ export async function checkOperation(
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
   const fields = { ...targetFields(message.target), openingId: message.openingId, check: message.attempt };
-  const known = await deps.ledger.get(message.openingId);
-  if (known === undefined) {
-    deps.log.warn('check message for an opening the ledger does not know: dropped', fields);
-    return { kind: 'nothing-new' };
-  }
-  if (known.state === 'DECIDED') return reportIfOrphaned(deps, known);
   // This message's step, held for this invocation: a copy delivered at the same time is busy
   // (and comes back), an older one is stale (and dropped).
   const acquired = await deps.ledger.acquire(
@@ -49,11 +39,18 @@ export async function checkOperation(
     deps.reportLeaseMs ?? 120_000,
   );
   if (acquired.kind !== 'acquired') {
-    if (acquired.kind === 'decided') return reportIfOrphaned(deps, acquired.opening ?? known);
+    if (acquired.kind === 'decided' && acquired.opening !== undefined)
+      return reportIfOrphaned(deps, acquired.opening);
     if (acquired.kind === 'busy')
       throw new OpeningBusyError(message.openingId, 'another copy of this check is running');
-    deps.log.info('stale or duplicate check message: dropped', fields);
-    return { kind: 'nothing-new', opening: known };
+    // Stale: an older or duplicate message, or one for an opening the ledger no longer knows.
+    deps.log.info('stale or duplicate check message: dropped', {
+      ...fields,
+      known: acquired.opening !== undefined,
+    });
+    return acquired.opening === undefined
+      ? { kind: 'nothing-new' }
+      : { kind: 'nothing-new', opening: acquired.opening };
   }
   const { opening, token } = acquired;
   return releasingOnError(deps, opening.openingId, token, () =>
@@ -77,7 +74,8 @@ async function heldCheck(
     return conclude(
       deps,
       opening,
-      waitedPastDeadlineRecord(
+      timedOutRecord(
+        undefined,
         baseOf(opening),
         { requestedAtMs: opening.requestedAtMs, deadlineMs },
         now(),

@@ -446,7 +446,7 @@ export function baseOf(opening: Opening): RecordBase {
 }
 
 /** The lease of a running step, and of the step that writes a record. */
-function leaseOf(deps: OpeningDependencies): number {
+export function leaseOf(deps: OpeningDependencies): number {
   return deps.reportLeaseMs ?? DEFAULT_REPORT_LEASE_MS;
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './support.ts';
+import { fixturePath, REPO_ROOT } from './support.ts';
 
 const TSX_LOADER = pathToFileURL(path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 
@@ -34,9 +34,9 @@ afterAll(() => {
 describe('bin/app.ts', () => {
   it('fails with every configuration problem when the configuration file is bad', () => {
     const outdir = newOutdir();
-    const result = runApp({ configFile: 'test/fixtures/config/invalid.json' }, outdir);
+    const file = fixturePath('invalid.json');
+    const result = runApp({ configFile: file }, outdir);
     expect(result.status).toBe(1);
-    const file = path.join(REPO_ROOT, 'test/fixtures/config/invalid.json');
     expect(result.stderr).toContain(`Invalid configuration in ${file}:\n - region: unknown key`);
     expect(result.stderr).toContain(
       ' - pools[0].schedules[0].timeZone: "Mars/Base" is not an IANA time zone',

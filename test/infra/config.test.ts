@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigurationError, loadConfig, parseConfig, toOpenerProps } from '../../lib/config.ts';
-import { atOf, dateOf } from '../support/dated-fixtures.ts';
+import { atOf, dateOf, expandDates } from '../support/dated-fixtures.ts';
 import { FIXTURES, fixturePath, NOW, REPO_ROOT } from './support.ts';
 
 /** The problems a configuration is rejected with (fails the test if it is accepted). */
@@ -30,7 +30,7 @@ describe('loadConfig', () => {
   });
 
   it('reports every problem of a bad file at once, each naming its field', () => {
-    const file = path.join(FIXTURES, 'invalid.json');
+    const file = fixturePath('invalid.json');
     let error: unknown;
     try {
       loadConfig(file);
@@ -57,10 +57,10 @@ describe('loadConfig', () => {
       'pools[0].schedules[0].timeZone: "Mars/Base" is not an IANA time zone',
       'pools[0].schedules[1].expression: "rate(1 hours)" must use the singular unit',
       'pools[0].schedules[1].flexibleWindowMinutes: 0 min is out of range (1..1440 min)',
-      'pools[0].schedules[1].startDate: "2027-01-01" must be an ISO 8601 instant with a zone',
+      `pools[0].schedules[1].startDate: "${expandDates('{now+30d:date}', NOW)}" must be an ISO 8601 instant with a zone`,
       'pools[1]: give exactly one of poolId and trainingId',
       'pools[1].schedules: must have at least one schedule',
-      'pools[2].schedules[0].expression: "at(2026-02-30T08:00:00)" is not a valid date and time',
+      'pools[2].schedules[0].expression: "at(2099-02-30T08:00:00)" is not a valid date and time',
       'pools[2].schedules[0].startDate: has no effect on a one-time at() schedule',
       'pools[2].schedules[1].name: "dup" is already used by pools[2].schedules[0].name',
       'pools[2].schedules[1].enabled: must be true or false (got "yes")',

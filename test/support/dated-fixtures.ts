@@ -2,7 +2,8 @@
  * Configuration fixtures whose dates are relative to the clock, so that a fixture never passes
  * its own date. A fixture writes `{now+30d}` where a schedule needs an instant (`startDate`,
  * `endDate`), `{now+210d@+02:00}` for the same instant written with a UTC offset, and
- * `at({now+23d})` for a one-time schedule (wall-clock time, no zone). Units: d, h, m; a minus
+ * `at({now+23d})` for a one-time schedule (wall-clock time, no zone), `{now+30d:date}` for a date
+ * alone (`2027-01-04`). Units: d, h, m; a minus
  * sign for the past. `materialize()` writes the fixture with its dates filled in to a
  * temporary file, which is what the code under test then reads like any configuration file.
  */
@@ -47,6 +48,9 @@ export function expandDates(text: string, now: Date): string {
     .replace(/at\(\{now([+-])([0-9]+)([dhm])\}\)/g, (_m, sign: string, amount: string, unit: string) => {
       return `at(${wallClock(instantOf(now, sign, amount, unit))})`;
     })
+    .replace(/\{now([+-])([0-9]+)([dhm]):date\}/g, (_m, sign: string, amount: string, unit: string) =>
+      wallClock(instantOf(now, sign, amount, unit)).slice(0, 10),
+    )
     .replace(PLACEHOLDER, (_m, sign: string, amount: string, unit: string, hh?: string, mm?: string) => {
       const instant = instantOf(now, sign, amount, unit);
       return hh === undefined || mm === undefined ? `${wallClock(instant)}Z` : withOffset(instant, hh, mm);
