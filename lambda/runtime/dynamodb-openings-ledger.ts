@@ -65,7 +65,10 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
       if (seen !== undefined) {
         const own = await this.get(seen.openingId?.S ?? '');
         if (own !== undefined) return { kind: 'seen', opening: own };
-        staleOpeningId = seen.openingId?.S ?? '';
+        // Only an entry past its expiration lost its opening to TTL; a fresh one is a claim
+        // being written right now (read again next round).
+        if (Number(seen.expiration?.N ?? 0) * 1000 <= request.nowMs) staleOpeningId = seen.openingId?.S ?? '';
+        else continue;
       }
       const pointer = await this.getItem(`target#${targetKey(request.target)}`);
       const currentId = pointer?.openingId?.S;

@@ -2,7 +2,11 @@ import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoDbOpeningsLedger } from '../../lambda/runtime/dynamodb-openings-ledger.ts';
 import type { OutcomeRecord } from '../../lambda/runtime/model.ts';
-import { type OpeningsLedger, startToken } from '../../lambda/runtime/openings-ledger.ts';
+import {
+  LEDGER_RETENTION_MS,
+  type OpeningsLedger,
+  startToken,
+} from '../../lambda/runtime/openings-ledger.ts';
 import { MemoryOpeningsLedger } from '../../local/memory-openings-ledger.ts';
 import { createOpeningsTable, useMoto } from '../support/moto.ts';
 
@@ -157,11 +161,13 @@ describe('the openings ledger on DynamoDB, when TTL removed an opening before it
       }),
     );
     dynamodb.destroy();
+    // Past the entries' expiration, as when TTL has removed the opening but not yet the trigger.
+    const later = NOW + 60_000 + LEDGER_RETENTION_MS + 1_000;
     const again = await ledger.claim({
       triggerId: trigger,
       target: pool(target),
-      nowMs: NOW,
-      deadlineMs: NOW + 60_000,
+      nowMs: later,
+      deadlineMs: later + 60_000,
     });
     expect(again.kind).toBe('started');
     expect(again.opening.openingId).not.toBe(first.opening.openingId);
