@@ -65,10 +65,14 @@ function stopChild(child: ChildProcess): Promise<void> {
 /** moto_server on a free localhost port, as test/setup/global-setup.ts starts it. */
 export async function startMoto(): Promise<Started> {
   const port = await freePort();
-  const child = spawn(`${ROOT}.venv/bin/moto_server`, ['-H', '127.0.0.1', '-p', String(port)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    `${ROOT}.venv/bin/python`,
+    [`${ROOT}scripts/moto-server.py`, '-H', '127.0.0.1', '-p', String(port)],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4_000);

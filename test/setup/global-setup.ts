@@ -22,11 +22,15 @@ const root = new URL('../../', import.meta.url).pathname;
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   execFileSync('bash', ['scripts/setup-python-tools.sh'], { cwd: root, stdio: 'inherit' });
   const port = await freePort();
-  const moto = spawn(`${root}.venv/bin/moto_server`, ['-H', '127.0.0.1', '-p', String(port)], {
-    cwd: root,
-    env: realClockEnv(),
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const moto = spawn(
+    `${root}.venv/bin/python`,
+    [`${root}scripts/moto-server.py`, '-H', '127.0.0.1', '-p', String(port)],
+    {
+      cwd: root,
+      env: realClockEnv(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   moto.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4_000);
