@@ -19,6 +19,7 @@ import { resetLambdaRuntime } from '../lambda/runtime/lambda-dependencies.ts';
 import { createQueueWithDlq } from '../test/support/moto.ts';
 import { EventSource } from './event-source.ts';
 import { type AwsCall, awsEnvironment, type CountingProxy, DRIVER_HEADER, REGION, ROOT } from './infra.ts';
+import { DYNAMODB_SERVICE, itemSizes, type LedgerUsage, ledgerUsage, touchedIds } from './ledger-cost.ts';
 import { OutputCapture, progress } from './output.ts';
 
 /** Started longest first, so that the whole section takes about as long as the longest opening. */
@@ -60,6 +61,8 @@ export interface AppOpening {
   readonly checkMessages: number;
   /** When each GET /operations happened, ms after the operation was submitted. */
   readonly getOffsetsMs: readonly number[];
+  /** The openings ledger's DynamoDB calls for this opening (its trigger, target and opening items). */
+  readonly ledger: LedgerUsage;
 }
 
 export interface KitOpening {
@@ -86,6 +89,10 @@ export interface ConfirmationResult {
   /** For each check message: received − (SentTimestamp + DelaySeconds), ms. */
   readonly checkDeliveryLagMs: number[];
   readonly sharedBatches: number;
+  /** The app's DynamoDB calls that touched no item of any opening (expected: none). */
+  readonly ledgerUnattributed: number;
+  /** The largest ledger item at the end of the run, bytes. */
+  readonly largestLedgerItem: number;
   readonly wallMs: number;
 }
 
@@ -237,6 +244,19 @@ export async function runConfirmation(options: {
 
   const appCalls = proxy.calls.filter((call) => !call.driver);
   const sends = appCalls.filter((call) => call.action === 'SendMessage');
+  const ledgerCalls = appCalls.filter((call) => call.service === DYNAMODB_SERVICE);
+  const sizes = await itemSizes(options.motoUrl, options.openingsTable);
+  const ledgerIds = (poolId: string, record: Record<string, unknown> | undefined) => {
+    const triggers = Array.isArray(record?.triggers) ? record.triggers.map(String) : [];
+    return new Set([
+      `target#pool:${poolId}`,
+      `opening#${String(record?.openingId ?? '')}`,
+      ...triggers.map((trigger) => `trigger#${trigger}`),
+    ]);
+  };
+  const recordOf = (poolId: string) =>
+    capture.outcomes.find((outcome) => outcome.record.poolId === poolId)?.record;
+  const allIds = new Set(schedule.flatMap((item) => [...ledgerIds(item.appPool, recordOf(item.appPool))]));
   const app = schedule.map((item): AppOpening => {
     const captured = capture.outcomes.find((outcome) => outcome.record.poolId === item.appPool);
     const operationId =
@@ -264,6 +284,7 @@ export async function runConfirmation(options: {
       handlerMs: served.map((invocation) => invocation.durationMs),
       checkMessages: sends.filter((call) => keyOfSend(call) === item.appPool).length,
       getOffsetsMs: gets.map((entry) => entry.at - submittedAt),
+      ledger: ledgerUsage(ledgerCalls, ledgerIds(item.appPool, recordOf(item.appPool)), sizes),
     };
   });
 
@@ -314,6 +335,8 @@ export async function runConfirmation(options: {
     sharedBatches: [...triggerSource.invocations, ...checkSource.invocations].filter(
       (invocation) => new Set(invocation.keys).size > 1,
     ).length,
+    ledgerUnattributed: ledgerCalls.filter((call) => !touchedIds(call).some((id) => allIds.has(id))).length,
+    largestLedgerItem: Math.max(0, ...sizes.values()),
     wallMs,
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Section 2: the cost of 1,000 openings, from the counts section 1 measured, at list prices.
- * Nothing here is measured; every count comes from a ConfirmationResult.
+ * Nothing here is measured; every count comes from a ConfirmationResult (the ledger's request
+ * units from bench/ledger-cost.ts).
  */
 import type { AppOpening, ConfirmationResult, KitOpening } from './confirmation.ts';
 import { mean, median, sum } from './stats.ts';
@@ -16,6 +17,9 @@ export const PRICES = {
   sfnPerTransition: 0.025 / 1_000,
   /** Systems Manager Parameter Store, standard parameters at standard throughput. */
   ssmPerGetParameter: 0,
+  /** DynamoDB on-demand, Standard table class. */
+  dynamodbPerWriteUnit: 0.625 / 1_000_000,
+  dynamodbPerReadUnit: 0.125 / 1_000_000,
 } as const;
 
 /** The functions' memory, 256 MB, in GB as Lambda bills it. */
@@ -55,6 +59,13 @@ export const PRICE_SOURCES: ReadonlyArray<{
     confirmed: "confirmed on AWS's pricing page",
   },
   {
+    item: 'DynamoDB, on-demand (Standard table class)',
+    price: '$0.625 per million write request units, $0.125 per million read request units',
+    source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
+    confirmed:
+      'as listed by AWS since its November 2024 on-demand price cut; 2025 third-party summaries of the AWS page give these figures',
+  },
+  {
     item: 'Systems Manager Parameter Store',
     price: 'standard parameters: no additional charge; standard throughput: no additional charge',
     source:
@@ -73,6 +84,12 @@ export interface CostRow {
   readonly checkMessages: number;
   readonly sqsRequests: number;
   readonly tolokaCalls: number;
+  /** The openings ledger, per opening: DynamoDB calls, refused ones among them, request units. */
+  readonly ledgerCalls: number;
+  readonly ledgerRefused: number;
+  readonly ledgerReadUnits: number;
+  readonly ledgerWriteUnits: number;
+  readonly ledgerDollars: number;
   readonly lambdaRequestDollars: number;
   readonly lambdaDurationDollars: number;
   readonly sqsDollars: number;
@@ -112,6 +129,10 @@ export function costRows(result: ConfirmationResult, per = 1_000): CostRow[] {
     const lambdaRequestDollars = per * invocations * PRICES.lambdaPerRequest;
     const lambdaDurationDollars = per * gbSeconds * PRICES.lambdaArmPerGbSecond;
     const sqsDollars = per * sqsRequests * PRICES.sqsPerRequest;
+    const ledgerReadUnits = mean(app.map((opening) => opening.ledger.readUnits));
+    const ledgerWriteUnits = mean(app.map((opening) => opening.ledger.writeUnits));
+    const ledgerDollars =
+      per * (ledgerReadUnits * PRICES.dynamodbPerReadUnit + ledgerWriteUnits * PRICES.dynamodbPerWriteUnit);
     return {
       durationMs,
       openings: app.length,
@@ -121,10 +142,15 @@ export function costRows(result: ConfirmationResult, per = 1_000): CostRow[] {
       checkMessages,
       sqsRequests,
       tolokaCalls,
+      ledgerCalls: mean(app.map((opening) => sum(Object.values(opening.ledger.calls)))),
+      ledgerRefused: mean(app.map((opening) => opening.ledger.refused)),
+      ledgerReadUnits,
+      ledgerWriteUnits,
+      ledgerDollars,
       lambdaRequestDollars,
       lambdaDurationDollars,
       sqsDollars,
-      appDollars: lambdaRequestDollars + lambdaDurationDollars + sqsDollars,
+      appDollars: lambdaRequestDollars + lambdaDurationDollars + sqsDollars + ledgerDollars,
       sfnSameSchedule: sfnCost(mean(app.map((opening) => opening.getCalls)), oneCallSeconds, per),
       sfnEverySecond: sfnCost(mean(kit.map((opening: KitOpening) => opening.getCalls)), oneCallSeconds, per),
     };

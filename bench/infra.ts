@@ -101,6 +101,10 @@ export interface AwsCall {
   readonly at: number;
   /** `AmazonSQS.SendMessage` → `SendMessage`. */
   readonly action: string;
+  /** `AmazonSQS.SendMessage` → `AmazonSQS`, `DynamoDB_20120810.GetItem` → `DynamoDB_20120810`. */
+  readonly service: string;
+  /** The HTTP status moto answered with, once it has (400 for a failed condition). */
+  status?: number;
   /** True for the bench's own event-source driver, false for the app's code. */
   readonly driver: boolean;
   /** The JSON request body, when it is JSON. */
@@ -125,7 +129,7 @@ export class CountingProxy {
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
         const body = Buffer.concat(chunks);
-        this.record(req.headers, body);
+        const call = this.record(req.headers, body);
         const forward = request(
           {
             host: target.hostname,
@@ -136,6 +140,7 @@ export class CountingProxy {
             agent: this.agent,
           },
           (upstreamResponse) => {
+            call.status = upstreamResponse.statusCode;
             res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
             upstreamResponse.pipe(res);
           },
@@ -164,9 +169,10 @@ export class CountingProxy {
     return this.calls.filter((call) => call.action === action && filter(call)).length;
   }
 
-  private record(headers: IncomingHttpHeaders, body: Buffer): void {
+  private record(headers: IncomingHttpHeaders, body: Buffer): AwsCall {
     const target = headers['x-amz-target'];
     let action = typeof target === 'string' ? (target.split('.').pop() ?? target) : '';
+    const service = typeof target === 'string' ? (target.split('.')[0] ?? '') : 'query';
     let parsed: Record<string, unknown> | undefined;
     const text = body.toString('utf8');
     if (action !== '') {
@@ -179,7 +185,15 @@ export class CountingProxy {
       // The query protocol: Action=SendMessage&...
       action = new URLSearchParams(text).get('Action') ?? 'unknown';
     }
-    this.calls.push({ at: Date.now(), action, driver: headers[DRIVER_HEADER] === '1', body: parsed });
+    const call: AwsCall = {
+      at: Date.now(),
+      action,
+      service,
+      driver: headers[DRIVER_HEADER] === '1',
+      body: parsed,
+    };
+    this.calls.push(call);
+    return call;
   }
 }
 

@@ -235,7 +235,8 @@ function costValues(result: ConfirmationResult): Record<string, string> {
     costTable: table(
       [
         ...['operation', 'Lambda invocations', 'GB-s', 'SQS requests', 'SSM GetParameter', 'Toloka calls'],
-        ...['Lambda requests $', 'Lambda duration $', 'SQS $', '**this app $**'],
+        ...['DynamoDB calls (refused)', 'DynamoDB RRU / WRU', 'Lambda requests $', 'Lambda duration $'],
+        ...['SQS $', 'DynamoDB $', '**this app $**'],
       ],
       rows.map((row) => [
         `${row.durationMs / 1000} s`,
@@ -244,12 +245,19 @@ function costValues(result: ConfirmationResult): Record<string, string> {
         fmt(row.sqsRequests * 1000, 0),
         '≤ 1 per cold environment',
         fmt(row.tolokaCalls * 1000, 0),
+        `${fmt(row.ledgerCalls * 1000, 0)} (${fmt(row.ledgerRefused * 1000, 0)})`,
+        `${fmt(row.ledgerReadUnits * 1000, 0)} / ${fmt(row.ledgerWriteUnits * 1000, 0)}`,
         dollars(row.lambdaRequestDollars),
         dollars(row.lambdaDurationDollars),
         dollars(row.sqsDollars),
+        dollars(row.ledgerDollars),
         `**${dollars(row.appDollars)}**`,
       ]),
     ),
+    ledgerPerOpening: ledgerPerOpening(result),
+    ledgerUnattributed: String(result.ledgerUnattributed),
+    largestItem: String(result.largestLedgerItem),
+    ledgerShare: fmt(((costliest?.ledgerDollars ?? 0) / (costliest?.appDollars ?? 1)) * 100, 0),
     sfnPer1000: (PRICES.sfnPerTransition * 1000).toFixed(3),
     oneCallMs: fmt(oneCallInvocationSeconds(result.app) * 1000, 0),
     sfnTable: table(
@@ -272,6 +280,23 @@ function costValues(result: ConfirmationResult): Record<string, string> {
       PRICE_SOURCES.map((source) => [source.item, source.price, source.source, source.confirmed]),
     ),
   };
+}
+
+/** Per opening, for the fastest and the slowest length: the ledger's calls by action, medians. */
+function ledgerPerOpening(result: ConfirmationResult): string {
+  const lengths = [...new Set(result.app.map((opening) => opening.durationMs))].sort((a, b) => a - b);
+  const ends = [...new Set([lengths[0], lengths[lengths.length - 1]])].filter((ms) => ms !== undefined);
+  return ends
+    .map((durationMs) => {
+      const openings = result.app.filter((opening) => opening.durationMs === durationMs);
+      const actions = [...new Set(openings.flatMap((opening) => Object.keys(opening.ledger.calls)))].sort();
+      const counts = actions.map(
+        (action) =>
+          `${fmt(median(openings.map((opening) => opening.ledger.calls[action] ?? 0)), 0)} ${action}`,
+      );
+      return `${durationMs / 1000} s: ${counts.join(', ')}`;
+    })
+    .join('; ');
 }
 
 // ── 3. Cold start ───────────────────────────────────────────────────────────────────────────────

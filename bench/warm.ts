@@ -178,8 +178,10 @@ export async function runBatch(options: {
   emptyLedger: () => Promise<void>;
 }): Promise<BatchResult> {
   const { emulatorUrl } = options;
-  const singlePools = ['4001'];
-  const batchPools = Array.from({ length: 10 }, (_, index) => String(4101 + index));
+  // Pools of their own: the cold-start section opens 4000–40xx on the same emulator.
+  const singlePools = ['5001'];
+  const batchPools = Array.from({ length: 10 }, (_, index) => String(5101 + index));
+  const ownPaths = new Set([...singlePools, ...batchPools].map((poolId) => `/pools/${poolId}/open`));
   const authorization = `${AUTHORIZATION_SCHEME} ${options.token}`;
   const headers = { authorization, accept: 'application/json', 'user-agent': 'toloka-pool-opener' };
   const agent = createKeepAliveAgent(10_000);
@@ -248,7 +250,7 @@ export async function runBatch(options: {
     await agent.close();
   }
   const log = await remoteRequests(emulatorUrl);
-  const opens = log.filter((entry) => entry.method === 'POST' && /^\/pools\/4\d{3}\/open$/.test(entry.path));
+  const opens = log.filter((entry) => entry.method === 'POST' && ownPaths.has(entry.path));
   const expected = (options.runs + options.delayedRuns + options.warmup) * 2 * 11;
   const accepted = opens.filter((entry) => entry.status === 202).length;
   if (accepted !== expected) unexpected.push(`${accepted} of ${expected} batch POSTs answered 202`);
