@@ -32,12 +32,7 @@ export async function checkOperation(
   const fields = { ...targetFields(message.target), openingId: message.openingId, check: message.attempt };
   // This message's step, held for this invocation: a copy delivered at the same time is busy
   // (and comes back), an older one is stale (and dropped).
-  const acquired = await deps.ledger.acquire(
-    message.openingId,
-    message.checkToken,
-    now(),
-    deps.reportLeaseMs ?? 120_000,
-  );
+  const acquired = await deps.ledger.acquire(message.openingId, message.checkToken, now(), leaseOf(deps));
   if (acquired.kind !== 'acquired') {
     if (acquired.kind === 'decided' && acquired.opening !== undefined)
       return reportIfOrphaned(deps, acquired.opening);

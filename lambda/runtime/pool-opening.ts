@@ -22,7 +22,7 @@ import { nextCheckDueMs, queuedCheckDelaySeconds } from './poll-schedule.ts';
 import type { RetryPolicy } from './retry.ts';
 import type { TokenSource } from './token-source.ts';
 import type { TolokaApi } from './toloka-api.ts';
-import { type Credential, callToloka, credentialOf, retryAfterOf } from './toloka-calls.ts';
+import { type Credential, callToloka, credentialOf, isTokenRefusal, retryAfterOf } from './toloka-calls.ts';
 
 export { invalidMessageRecord } from './opening-records.ts';
 
@@ -296,7 +296,7 @@ async function followInProcess(
         (authorization) => deps.toloka.getOperation(id, authorization),
       );
     } catch (error) {
-      if (isTransient(error) || isRefusal(error)) return { kind: 'unfinished', operation, checks };
+      if (isTransient(error) || isTokenRefusal(error)) return { kind: 'unfinished', operation, checks };
       return conclude(deps, opening, {
         ...failedRecord(error, run.base, opening.requestedAtMs, now()),
         checks,
@@ -448,10 +448,6 @@ export function baseOf(opening: Opening): RecordBase {
 /** The lease of a running step, and of the step that writes a record. */
 export function leaseOf(deps: OpeningDependencies): number {
   return deps.reportLeaseMs ?? DEFAULT_REPORT_LEASE_MS;
-}
-
-function isRefusal(error: unknown): boolean {
-  return error instanceof TolokaApiError && (error.httpStatus === 401 || error.httpStatus === 403);
 }
 
 function randomToken(): string {
