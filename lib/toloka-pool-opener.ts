@@ -232,53 +232,14 @@ export class TolokaPoolOpener extends Construct {
           commandHooks: {
             beforeBundling: () => [],
             beforeInstall: () => [],
-            // Split: the SDK clients the handlers import with import() (SSM, DynamoDB, SQS,
-            // EventBridge) are chunks that load on first use, with the Node.js built-ins only
-            // they import, not code every cold start compiles. test/infra/bundle.test.ts checks it.
+            // lib/handler-bundle.mjs: split, so that the SDK clients the handlers import with
+            // import() (SSM, DynamoDB, SQS, EventBridge) are chunks that load on first use, not
+            // code every cold start compiles; the banner that maps stack traces to the TypeScript;
+            // built-ins without ESM facades. test/infra/bundle.test.ts checks it.
             afterBundling: (inputDir: string, outputDir: string) => {
-              // The banner: `require` for the CommonJS inside, and stack traces that name the
-              // TypeScript file, line and function from the source maps, read when a stack is
-              // first formatted instead of at every module load (--enable-source-maps).
-              const banner = [
-                "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-                '(() => {',
-                "const installed = Symbol.for('toloka-pool-opener.source-maps');",
-                'if (globalThis[installed]) return;',
-                'globalThis[installed] = true;',
-                'const maps = new Map();',
-                'const mapOf = (file) => {',
-                'if (!maps.has(file)) {',
-                'try {',
-                "const { SourceMap } = require('node:module');",
-                "maps.set(file, new SourceMap(JSON.parse(require('node:fs').readFileSync(new URL(file + '.map'), 'utf8'))));",
-                '} catch {',
-                'maps.set(file, undefined);',
-                '}',
-                '}',
-                'return maps.get(file);',
-                '};',
-                'const frame = (site, caller) => {',
-                'const text = String(site), file = site.getFileName(), line = site.getLineNumber(), column = site.getColumnNumber();',
-                "const map = file?.startsWith('file:') ? mapOf(file) : undefined;",
-                'const at = map?.findEntry(line - 1, column - 1);',
-                'if (!at?.originalSource) return text;',
-                "const source = require('node:url').fileURLToPath(new URL(at.originalSource, file));",
-                "const located = text.replace(file + ':' + line + ':' + column, source + ':' + (at.originalLine + 1) + ':' + (at.originalColumn + 1));",
-                'const name = map.findEntry(site.getEnclosingLineNumber() - 1, site.getEnclosingColumnNumber() - 1).name ?? (caller?.getFileName() === file ? map.findEntry(caller.getLineNumber() - 1, caller.getColumnNumber() - 1).name : undefined);',
-                'const minified = site.getFunctionName();',
-                "const k = name && minified ? [' (', ' ['].map((end) => located.indexOf(minified + end)).find((index) => index === 0 || (index > 0 && ' .'.includes(located[index - 1]))) : undefined;",
-                'return k === undefined ? located : located.slice(0, k) + name + located.slice(k + minified.length);',
-                '};',
-                "Error.prepareStackTrace = (error, sites) => Error.prototype.toString.call(error) + sites.map((site, i) => '\\n    at ' + frame(site, sites[i + 1])).join('');",
-                '})();',
-              ].join(' ');
               const sh = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
-              return [
-                `npx --no-install esbuild --bundle ${sh(`index=${path.join(inputDir, entry)}`)}` +
-                  ` ${sh(`--outdir=${outputDir}`)} --splitting --format=esm --out-extension:.js=.mjs` +
-                  ' --platform=node --target=node24 --minify --sourcemap=external --sources-content=false' +
-                  ` --main-fields=module,main --log-level=warning ${sh(`--banner:js=${banner}`)}`,
-              ];
+              const script = path.join(REPO_ROOT, 'lib', 'handler-bundle.mjs');
+              return [[process.execPath, script, path.join(inputDir, entry), outputDir].map(sh).join(' ')];
             },
           },
         },
