@@ -45,11 +45,16 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
       deadlineMs: request.deadlineMs,
       checks: 0,
     };
-    opening.checkToken = startToken(opening.openingId);
+    const token = `${IN_PROCESS_PREFIX}${randomUUID()}`;
+    Object.assign(opening, {
+      checkToken: token,
+      previousToken: startToken(opening.openingId),
+      leaseUntilMs: request.nowMs + request.leaseMs,
+    });
     this.openings.set(opening.openingId, opening);
     this.targets.set(key, opening.openingId);
     this.triggers.set(request.triggerId, opening.openingId);
-    return { kind: 'started', opening: copy(opening) };
+    return { kind: 'started', opening: copy(opening), token };
   }
 
   async get(openingId: string): Promise<Opening | undefined> {

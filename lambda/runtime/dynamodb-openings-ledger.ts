@@ -111,9 +111,12 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
           };
         }
         const openingId = this.newId();
+        const token = `${IN_PROCESS_PREFIX}${this.newId()}`;
         const opening: Opening = {
           openingId,
-          checkToken: startToken(openingId),
+          checkToken: token,
+          previousToken: startToken(openingId),
+          leaseUntilMs: request.nowMs + request.leaseMs,
           target: request.target,
           triggers: [request.triggerId],
           state: 'STARTING',
@@ -133,7 +136,9 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
                 target: S(targetKey(request.target)),
                 triggers: { L: [S(request.triggerId)] },
                 state: S('STARTING'),
-                checkToken: S(startToken(opening.openingId)),
+                checkToken: S(token),
+                previousToken: S(startToken(opening.openingId)),
+                leaseUntil: N(request.nowMs + request.leaseMs),
                 requestedAt: N(request.nowMs),
                 deadline: N(request.deadlineMs),
                 checks: N(0),
@@ -162,7 +167,7 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
             },
           },
         ]);
-        return { kind: 'started', opening };
+        return { kind: 'started', opening, token };
       } catch (error) {
         if (!isCancelled(error))
           throw new LedgerError(`cannot claim trigger ${request.triggerId}`, { cause: error });

@@ -45,8 +45,11 @@ export interface Opening {
 
 /** What claiming a trigger found. */
 export type Claim =
-  /** A new opening of the target, started by this trigger: it must ask Toloka. */
-  | { readonly kind: 'started'; readonly opening: Opening }
+  /**
+   * A new opening of the target, started by this trigger and already held by its step (`token`,
+   * under the claim's lease, as {@link OpeningsLedger.acquire} would hold it): it must ask Toloka.
+   */
+  | { readonly kind: 'started'; readonly opening: Opening; readonly token: string }
   /** An opening of the target was in flight: this trigger joined it and has nothing else to do. */
   | { readonly kind: 'joined'; readonly opening: Opening }
   /** The trigger was claimed before (a redelivery or a retry): carry on with its opening. */
@@ -58,6 +61,12 @@ export interface ClaimRequest {
   readonly nowMs: number;
   /** The deadline a new opening gets. */
   readonly deadlineMs: number;
+  /**
+   * How long the claiming step holds a new opening: the claim takes its first step in the same
+   * write (one round trip less than claiming, then acquiring from the start token). A copy of the
+   * trigger delivered meanwhile finds it busy; once the lease ends, a copy takes over.
+   */
+  readonly leaseMs: number;
 }
 
 export interface OpeningsLedger {

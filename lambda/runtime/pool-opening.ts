@@ -93,8 +93,14 @@ export async function openTarget(
     target: trigger.target,
     nowMs,
     deadlineMs: nowMs + deps.poll.deadlineSeconds * 1000,
+    leaseMs: leaseOf(deps),
   });
   const { opening } = claim;
+  if (claim.kind === 'started') {
+    return releasingOnError(deps, opening.openingId, claim.token, () =>
+      askToOpen(deps, opening, budget, claim.token),
+    );
+  }
   const fields = { ...targetFields(opening.target), openingId: opening.openingId, triggerId: trigger.id };
   if (claim.kind === 'joined') {
     deps.log.info('joined the opening in flight', { ...fields, operationId: opening.operationId });

@@ -168,6 +168,7 @@ describe('delayed status checks on SQS', () => {
       target: { kind: 'pool', id: '5203' },
       nowMs: Date.now() - 10 * 3_600_000,
       deadlineMs: Date.now() + 2 * 3_600_000,
+      leaseMs: 60_000,
     });
     await seedFollowing(ledger, opening.openingId, operationId ?? '', 'live-check', 29);
     process.env.CHECK_DEADLINE_SECONDS = String(12 * 3600);

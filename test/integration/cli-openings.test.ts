@@ -54,19 +54,13 @@ async function seed(
       target: spec.target,
       nowMs: requestedAtMs + index * 1_000,
       deadlineMs: requestedAtMs + HOUR,
+      leaseMs: 60_000,
     });
     expect(claim.kind).toBe(index === 0 ? 'started' : 'joined');
     openingId = claim.opening.openingId;
   }
   if (spec.operationId !== undefined) {
-    await seedFollowing(
-      ledger,
-      openingId,
-      spec.operationId,
-      crypto.randomUUID(),
-      spec.checks ?? 0,
-      requestedAtMs,
-    );
+    await seedFollowing(ledger, openingId, spec.operationId, crypto.randomUUID(), spec.checks ?? 0);
   }
   if (spec.outcome !== undefined) {
     const tookMs = spec.tookMs ?? 5_000;

@@ -38,7 +38,13 @@ const ledgers: ReadonlyArray<[string, () => OpeningsLedger]> = [
 
 describe.each(ledgers)('the openings ledger on %s', (_name, make) => {
   const claim = (ledger: OpeningsLedger, triggerId: string, target: string) =>
-    ledger.claim({ triggerId, target: pool(target), nowMs: NOW, deadlineMs: NOW + 3_600_000 });
+    ledger.claim({
+      triggerId,
+      target: pool(target),
+      nowMs: NOW,
+      deadlineMs: NOW + 3_600_000,
+      leaseMs: 60_000,
+    });
 
   it('starts an opening for a new trigger, and finds it again for the same trigger', async () => {
     const ledger = make();
@@ -99,9 +105,9 @@ describe.each(ledgers)('the openings ledger on %s', (_name, make) => {
 
   it('moves the live check from one token to the next only once, so a duplicate check is stale', async () => {
     const ledger = make();
-    const { opening } = await claim(ledger, fresh('e'), String(500 + unique++));
-    const started = await ledger.acquire(opening.openingId, startToken(opening.openingId), NOW, 60_000);
-    if (started.kind !== 'acquired') throw new Error(started.kind);
+    const started = await claim(ledger, fresh('e'), String(500 + unique++));
+    if (started.kind !== 'started') throw new Error(started.kind);
+    const { opening } = started;
     expect(await ledger.follow(opening.openingId, 'op-1', started.token, 0)).toBe(true);
     expect(await ledger.passCheck(opening.openingId, started.token, 'token-1', 0)).toBe(true);
     const moves = await Promise.all([
@@ -134,6 +140,7 @@ describe.each(ledgers)('the openings ledger on %s', (_name, make) => {
       target: pool(target),
       nowMs: NOW - 7_200_000,
       deadlineMs: NOW,
+      leaseMs: 60_000,
     });
     await ledger.decide(older.opening.openingId, opened, NOW - 7_000_000, 60_000);
     const newer = await claim(ledger, fresh('n'), target);
@@ -155,6 +162,7 @@ describe('the openings ledger on DynamoDB, when TTL removed an opening before it
       target: pool(target),
       nowMs: NOW,
       deadlineMs: NOW + 60_000,
+      leaseMs: 60_000,
     });
     const dynamodb = new DynamoDBClient({});
     await dynamodb.send(
@@ -171,6 +179,7 @@ describe('the openings ledger on DynamoDB, when TTL removed an opening before it
       target: pool(target),
       nowMs: later,
       deadlineMs: later + 60_000,
+      leaseMs: 60_000,
     });
     expect(again.kind).toBe('started');
     expect(again.opening.openingId).not.toBe(first.opening.openingId);
@@ -178,23 +187,31 @@ describe('the openings ledger on DynamoDB, when TTL removed an opening before it
 });
 
 describe.each(ledgers)('the steps of an opening on %s', (_name, make) => {
-  it('gives the start step to one of two copies at once; the other is busy until its lease runs out', async () => {
+  it('gives the start step to the claim; a copy of the trigger is busy until its lease runs out', async () => {
     const ledger = make();
-    const { opening } = await ledger.claim({
-      triggerId: fresh('s'),
+    const triggerId = fresh('s');
+    const request = {
+      triggerId,
       target: pool(String(900 + unique++)),
       nowMs: NOW,
       deadlineMs: NOW + 3_600_000,
-    });
+      leaseMs: 60_000,
+    };
+    const claimed = await ledger.claim(request);
+    if (claimed.kind !== 'started') throw new Error(claimed.kind);
+    const { opening } = claimed;
+    expect(opening).toMatchObject({ checkToken: claimed.token, leaseUntilMs: NOW + 60_000 });
+    const copy = await ledger.claim({ ...request, nowMs: NOW + 1_000 });
+    expect(copy.kind).toBe('seen');
     const start = startToken(opening.openingId);
+    expect((await ledger.acquire(opening.openingId, start, NOW + 30_000, 60_000)).kind).toBe('busy');
+    // The holder died: after its lease, a copy of the same step takes over, and only one of two at once.
     const copies = await Promise.all([
-      ledger.acquire(opening.openingId, start, NOW, 60_000),
-      ledger.acquire(opening.openingId, start, NOW, 60_000),
+      ledger.acquire(opening.openingId, start, NOW + 61_000, 60_000),
+      ledger.acquire(opening.openingId, start, NOW + 61_000, 60_000),
     ]);
     expect(copies.map((c) => c.kind).sort()).toEqual(['acquired', 'busy']);
-    expect((await ledger.acquire(opening.openingId, start, NOW + 30_000, 60_000)).kind).toBe('busy');
-    // The holder died: after its lease, a copy of the same step takes over.
-    expect((await ledger.acquire(opening.openingId, start, NOW + 61_000, 60_000)).kind).toBe('acquired');
+    expect(await ledger.follow(opening.openingId, 'op', claimed.token, 0)).toBe(false);
   });
 
   it('makes an older step stale once the opening has moved on to a queued check', async () => {
@@ -204,10 +221,10 @@ describe.each(ledgers)('the steps of an opening on %s', (_name, make) => {
       target: pool(String(950 + unique++)),
       nowMs: NOW,
       deadlineMs: NOW + 3_600_000,
+      leaseMs: 60_000,
     });
-    const started = await ledger.acquire(opening.openingId, startToken(opening.openingId), NOW, 60_000);
-    if (started.kind !== 'acquired') throw new Error(started.kind);
-    await ledger.passCheck(opening.openingId, started.token, 'queued-1', 1);
+    const held = await ledger.get(opening.openingId);
+    await ledger.passCheck(opening.openingId, held?.checkToken ?? '', 'queued-1', 1);
     expect(
       (await ledger.acquire(opening.openingId, startToken(opening.openingId), NOW + 500_000, 60_000)).kind,
     ).toBe('stale');

@@ -102,6 +102,7 @@ describe('checker handler', () => {
       target: { kind: 'pool', id: '21' },
       nowMs: Date.parse('2026-11-28T11:59:00.000Z'),
       deadlineMs: Date.parse('2026-11-28T13:00:00.000Z'),
+      leaseMs: 60_000,
     });
     await seedFollowing(deps.ledger, opening.openingId, success.id, 'live', 0);
     const good = JSON.stringify({

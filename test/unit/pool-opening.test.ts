@@ -317,6 +317,7 @@ describe('checkOperation', () => {
       target: message.target,
       nowMs: Date.parse(message.requestedAt),
       deadlineMs: Date.parse(message.deadline),
+      leaseMs: 60_000,
     });
     await seedFollowing(
       deps.ledger,
