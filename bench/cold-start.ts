@@ -6,13 +6,13 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { build, type Metafile, type Plugin } from 'esbuild';
-import { builtinsWithoutFacade, handlerBuildOptions } from '../lib/handler-bundle.mjs';
+import { handlerBuildOptions } from '../lib/handler-bundle.mjs';
 import { sqsEvent } from '../test/support/events.ts';
 import { createOpeningsTable } from '../test/support/moto.ts';
 import { MOTO_CREDENTIALS, NODE_BIN, REGION, ROOT, setRemotePool, withoutNodeOptions } from './infra.ts';
@@ -30,7 +30,7 @@ interface Techniques {
   /** Maps without sourceMappingURL, read by the banner when a stack is formatted; no flag. */
   readonly lazyMaps: boolean;
   /** Built-ins through `process.getBuiltinModule()`, not ESM imports (no module facades). */
-  readonly noFacades: boolean;
+  readonly noFacades?: boolean;
   readonly directSsm?: boolean;
   readonly powertoolsCjs?: boolean;
 }
@@ -39,16 +39,13 @@ const BEFORE: Techniques = {
   split: false,
   sourcesContent: true,
   lazyMaps: false,
-  noFacades: false,
 };
 const DEPLOYED: Techniques = {
   undiciIndex: false,
   split: true,
   sourcesContent: false,
   lazyMaps: true,
-  noFacades: true,
 };
-const LAZY_MAPS: Techniques = { ...DEPLOYED, noFacades: false };
 
 /** Each step adds one technique to the row above; the last is the deployed build itself. */
 const STEPS: ReadonlyArray<{ name: string; techniques: Techniques }> = [
@@ -69,11 +66,7 @@ const STEPS: ReadonlyArray<{ name: string; techniques: Techniques }> = [
     techniques: { ...BEFORE, undiciIndex: false, split: true, sourcesContent: false },
   },
   {
-    name: 'source maps read when a stack is formatted, not `--enable-source-maps`',
-    techniques: LAZY_MAPS,
-  },
-  {
-    name: "built-ins through `process.getBuiltinModule()`, not ESM imports, so no module facade loads Node's own undici (the deployed bundle, from `cdk synth`)",
+    name: 'source maps read when a stack is formatted, not `--enable-source-maps` (the deployed bundle, from `cdk synth`)',
     techniques: DEPLOYED,
   },
 ];
@@ -86,6 +79,10 @@ const TRIES: ReadonlyArray<{ name: string; techniques: Techniques }> = [
   {
     name: 'Powertools as CommonJS (its built-ins through `require()`)',
     techniques: { ...DEPLOYED, powertoolsCjs: true },
+  },
+  {
+    name: "built-ins through `process.getBuiltinModule()`, not ESM imports, so that no module facade loads Node's own undici",
+    techniques: { ...DEPLOYED, noFacades: true },
   },
 ];
 
@@ -114,6 +111,18 @@ export async function run() {
   const answer = await request.call(new Agent(), { origin: url.origin, path: '/api/v1/pools/3001/open', method: 'POST', headers: { authorization: 'OAuth ' + process.env.BENCH_TOKEN } });
   await answer.body.text();
   return answer.statusCode === 204;
+}`,
+  },
+  {
+    name: 'the openings ledger with the DynamoDB client, first claim of a new trigger (over TLS)',
+    code: `import { DynamoDbOpeningsLedger } from ${JSON.stringify(`${ROOT}lambda/runtime/dynamodb-openings-ledger.ts`)};
+export async function run() {
+  const now = Date.now();
+  const claim = await new DynamoDbOpeningsLedger(process.env.OPENINGS_TABLE).claim({
+    triggerId: crypto.randomUUID(), target: { kind: 'pool', id: String(900000 + Math.floor(Math.random() * 99999)) },
+    nowMs: now, deadlineMs: now + 3600000, leaseMs: 60000,
+  });
+  return claim.kind === 'started';
 }`,
   },
   {
@@ -518,7 +527,7 @@ async function bundle(entry: string, out: string, techniques: Techniques): Promi
     splitting: techniques.split,
     ...(techniques.powertoolsCjs === true ? { conditions: ['module', 'require'] } : {}),
     plugins: [
-      ...(techniques.noFacades ? [builtinsWithoutFacade] : []),
+      ...(techniques.noFacades === true ? [builtinsWithoutFacade] : []),
       ...(techniques.undiciIndex ? [undiciThroughIndex] : []),
       ...(techniques.directSsm === true ? [directSsm] : []),
     ],
@@ -541,6 +550,30 @@ const undiciThroughIndex: Plugin = {
     esbuild.onLoad({ filter: /.*/, namespace: 'undici-index' }, (args) => ({
       contents: `require('undici'); module.exports = require(${JSON.stringify(args.path)});`,
       resolveDir: ROOT,
+      loader: 'js',
+    }));
+  },
+};
+
+const BUILTINS = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
+
+/**
+ * Node.js built-ins that ESM code imports (the AWS SDK's `import { request } from "node:https"`)
+ * reached through `process.getBuiltinModule()` instead of an ESM `import`: an ESM import of a
+ * built-in builds its module facade, which reads every export, and `node:http`'s lazy `WebSocket`
+ * getter then loads Node's own undici on the first invocation. Each shim is CommonJS to esbuild,
+ * whose interop copies every export as a getter, which costs back part of what it saves.
+ */
+const builtinsWithoutFacade: Plugin = {
+  name: 'builtins-without-facade',
+  setup(esbuild) {
+    esbuild.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) =>
+      BUILTINS.has(args.path) && args.kind !== 'require-call'
+        ? { path: args.path.replace(/^node:/, ''), namespace: 'node-builtin' }
+        : undefined,
+    );
+    esbuild.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({
+      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(`node:${args.path}`)});`,
       loader: 'js',
     }));
   },

@@ -310,6 +310,16 @@ function overBare(sample: Sample, bare: number): { wall: number; added: number; 
 /** What a cold start adds beyond a warm invocation: init + first invocation − bare start − the second one. */
 const coldPart = (sample: Sample, bare: number) => median(sample.wallMs) - bare - median(sample.againMs);
 
+/**
+ * The median of the differences measured in the same round (every variant runs once a round, in
+ * turn), which the machine's drift moves less than a difference of two medians; the latter where a
+ * failed run left the two samples of different lengths.
+ */
+function roundDelta(now: readonly number[], before: readonly number[]): number {
+  if (now.length !== before.length || now.length === 0) return median(now) - median(before);
+  return median(now.map((value, index) => value - (before[index] ?? Number.NaN)));
+}
+
 const sizeText = (size: BundleSize) => `${size.files}, ${kib(size.initBytes)} / ${kib(size.bytes)}`;
 
 function coldStartValues(cold: ColdStartResult): Record<string, string> {
@@ -328,17 +338,17 @@ function coldStartValues(cold: ColdStartResult): Record<string, string> {
       ],
       rows.map((row, index) => {
         const [init, first, previous] = [overBare(row.init, bare), overBare(row.first, bare), base(index)];
-        const delta = (now: number, pick: (r: typeof row) => Sample) =>
-          previous === undefined ? '' : signedMs(now - median(pick(previous).wallMs));
+        const delta = (pick: (r: typeof row) => Sample) =>
+          previous === undefined ? '' : signedMs(roundDelta(pick(row).wallMs, pick(previous).wallMs));
         return [
           row.name,
           sizeText(row.size),
           kib(row.size.mapBytes),
           String(row.size.undiciFiles ?? '–'),
           `${ms(init.wall)} (${times(init.ratio)})`,
-          delta(init.wall, (r) => r.init),
+          delta((r) => r.init),
           ms(first.added, 0),
-          delta(first.wall, (r) => r.first),
+          delta((r) => r.first),
         ];
       }),
     );
@@ -414,6 +424,15 @@ function coldStartValues(cold: ColdStartResult): Record<string, string> {
       .map((p) => `${p.name} ${kib(p.bytes)}`)
       .join(', '),
     firstInvokeMs: fmt(median(opener?.deployed.first.invokeMs ?? []), 0),
+    beyondInit: cold.handlers
+      .map((h) => {
+        // What the first invocation adds past init; the before build bundles the same code, so it
+        // pays this too, and half of what it added is out of reach once this alone is above it.
+        const past = (m: typeof h.deployed) => median(m.first.wallMs) - median(m.init.wallMs);
+        const half = overBare(h.before.first, bare).added / 2;
+        return `${h.handler} ${ms(past(h.deployed), 0)} (before: ${ms(past(h.before), 0)}), against half of what the before build added, ${ms(half, 0)}`;
+      })
+      .join('; '),
     firstFiles: String(opener?.loadedByFirst.files ?? 0),
     firstKib: fmt((opener?.loadedByFirst.bytes ?? 0) / 1024, 0),
     pieces: cold.pieces

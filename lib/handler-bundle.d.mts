@@ -1,5 +1,4 @@
-import type { BuildOptions, Plugin } from 'esbuild';
+import type { BuildOptions } from 'esbuild';
 
 export declare const HANDLER_BANNER: string;
-export declare const builtinsWithoutFacade: Plugin;
 export declare function handlerBuildOptions(entry: string, outdir: string): BuildOptions;

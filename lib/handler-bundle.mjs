@@ -5,7 +5,6 @@
  * builds with the same pieces, a technique at a time. Plain JavaScript: it runs in the hook's own
  * `node`, before anything is compiled.
  */
-import { builtinModules } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
@@ -48,30 +47,6 @@ export const HANDLER_BANNER = [
   '})();',
 ].join(' ');
 
-const BUILTINS = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
-
-/**
- * Node.js built-ins that ESM code imports (the AWS SDK's `import { request } from "node:https"`)
- * reached through `process.getBuiltinModule()` instead of an ESM `import`. An ESM import of a
- * built-in builds its module facade, which reads every export: `node:http`'s lazy `WebSocket`
- * getter then loads Node's own copy of undici (fetch, WebSocket, EventSource), which nothing here
- * uses, on the first invocation that loads an SDK client.
- */
-export const builtinsWithoutFacade = {
-  name: 'builtins-without-facade',
-  setup(esbuild) {
-    esbuild.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) =>
-      BUILTINS.has(args.path) && args.kind !== 'require-call'
-        ? { path: args.path.replace(/^node:/, ''), namespace: 'node-builtin' }
-        : undefined,
-    );
-    esbuild.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({
-      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(`node:${args.path}`)});`,
-      loader: 'js',
-    }));
-  },
-};
-
 /** The construct's esbuild options for `entry` into `outdir`. */
 export function handlerBuildOptions(entry, outdir) {
   return {
@@ -88,7 +63,6 @@ export function handlerBuildOptions(entry, outdir) {
     sourcesContent: false,
     mainFields: ['module', 'main'],
     banner: { js: HANDLER_BANNER },
-    plugins: [builtinsWithoutFacade],
     logLevel: 'warning',
   };
 }

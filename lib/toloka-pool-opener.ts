@@ -234,8 +234,8 @@ export class TolokaPoolOpener extends Construct {
             beforeInstall: () => [],
             // lib/handler-bundle.mjs: split, so that the SDK clients the handlers import with
             // import() (SSM, DynamoDB, SQS, EventBridge) are chunks that load on first use, not
-            // code every cold start compiles; the banner that maps stack traces to the TypeScript;
-            // built-ins without ESM facades. test/infra/bundle.test.ts checks it.
+            // code every cold start compiles, and the banner that maps stack traces to the
+            // TypeScript. test/infra/bundle.test.ts checks it.
             afterBundling: (inputDir: string, outputDir: string) => {
               const sh = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
               const script = path.join(REPO_ROOT, 'lib', 'handler-bundle.mjs');

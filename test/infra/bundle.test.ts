@@ -83,20 +83,6 @@ describe('the deployed handler bundles', () => {
     }
   });
 
-  it("import no Node.js built-in as an ES module, so no module facade wakes Node's own undici", () => {
-    for (const { dir } of functions) {
-      for (const file of readdirSync(dir).filter((name) => name.endsWith('.mjs'))) {
-        const code = read(dir, file);
-        // The banner's own `import { createRequire } from 'node:module'` is the one allowed.
-        const imports = [...code.matchAll(/(?:\bfrom|\bimport\(?)\s*["']((?:node:)?[a-z_/]+)["']/g)]
-          .map((match) => match[1])
-          .filter((name) => name !== 'node:module');
-        expect(imports, file).toEqual([]);
-      }
-      expect(read(dir, 'index.mjs')).toContain('process.getBuiltinModule("node:');
-    }
-  });
-
   it('name the TypeScript source file, line and function in a stack trace, started as the template starts them', () => {
     const source = readFileSync(path.join(REPO_ROOT, 'lambda/runtime/config.ts'), 'utf8').split('\n');
     const line = source.findIndex((text) => text.includes('throw new ConfigError(problems)')) + 1;
