@@ -5,11 +5,21 @@
  */
 import { readFileSync } from 'node:fs';
 import { DEFAULT_POLL } from '../lambda/runtime/config.ts';
-import type { BundleSize, ColdStartResult, Sample } from './cold-start.ts';
+import type { ColdStartResult } from './cold-start.ts';
 import type { AppOpening, ConfirmationResult, KitOpening } from './confirmation.ts';
 import { costRows, FUNCTION_MEMORY_GB, oneCallInvocationSeconds, PRICE_SOURCES, PRICES } from './cost.ts';
 import type { Machine } from './infra.ts';
-import { dollars, duration, fmt, max, median, min, quantile, seconds, signedMicros, sum } from './stats.ts';
+import { coldStartValues } from './report-cold-start.ts';
+import { ms, notes, range, seriesMedian, table, times } from './report-format.ts';
+import {
+  evaluateTargets,
+  FAST_PATH_S,
+  lengths,
+  missedText,
+  openingsOf,
+  type Target,
+} from './report-targets.ts';
+import { dollars, duration, fmt, max, median, quantile, signedMicros, sum } from './stats.ts';
 import type { BatchResult, WarmResult } from './warm.ts';
 
 export interface ReportInput {
@@ -24,24 +34,6 @@ export interface ReportInput {
   readonly batch: BatchResult;
   readonly settings: { readonly runs: number; readonly staggerMs: number };
 }
-
-export interface Target {
-  /** The row or section that shows it: `confirmation-<ms>`, `warm`, `batch`. */
-  readonly section?: string;
-  readonly target: string;
-  readonly measured: string;
-  readonly met: boolean;
-  /** "met" or "missed by …". */
-  readonly verdict: string;
-  readonly why: string;
-}
-
-const LAG_LIMIT_MS = 1_500;
-const FAST_PATH_S = DEFAULT_POLL.fastPathSeconds;
-const COLD_INIT_LIMIT = 2.5;
-const COLD_FIRST_LIMIT = 0.5;
-const WARM_LIMIT = 1.2;
-const BATCH_LIMIT = 1.5;
 
 const TEMPLATE = new URL('./report-template.md', import.meta.url);
 
@@ -65,26 +57,6 @@ export function renderReport(input: ReportInput): string {
     if (value === undefined) throw new Error(`report-template.md: nothing for {{${name}}}`);
     return value;
   });
-}
-
-// ── Formatting ──────────────────────────────────────────────────────────────────────────────────
-
-function table(head: readonly string[], rows: ReadonlyArray<ReadonlyArray<string>>): string {
-  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
-  return [line(head), `|${head.map(() => '---').join('|')}|`, ...rows.map(line)].join('\n');
-}
-
-const ms = (value: number, decimals = 1) => `${fmt(value, decimals)} ms`;
-const kib = (bytes: number) => `${fmt(bytes / 1024, 0)} KiB`;
-const times = (ratio: number, decimals = 2) => `${fmt(ratio, decimals)}×`;
-const signedMs = (value: number) => `${value >= 0 ? '+' : '−'}${fmt(Math.abs(value), 0)}`;
-/** A list of notes, or nothing: appended to a paragraph of the template. */
-const notes = (lines: readonly string[]) => (lines.length === 0 ? '' : `\n\n${lines.join('\n\n')}`);
-
-function range(values: readonly number[], decimals = 0): string {
-  if (values.length === 0) return '–';
-  const [low, high] = [fmt(min(values), decimals), fmt(max(values), decimals)];
-  return low === high ? low : `${low}–${high}`;
 }
 
 function runValues(input: ReportInput): Record<string, string> {
@@ -115,17 +87,6 @@ function runValues(input: ReportInput): Record<string, string> {
 }
 
 // ── 1. Confirmation ─────────────────────────────────────────────────────────────────────────────
-
-function lengths(result: ConfirmationResult): number[] {
-  return [...new Set(result.app.map((opening) => opening.durationMs))].sort((a, b) => a - b);
-}
-
-function openingsOf(result: ConfirmationResult, durationMs: number) {
-  return {
-    app: result.app.filter((opening) => opening.durationMs === durationMs),
-    kit: result.kit.filter((opening) => opening.durationMs === durationMs),
-  };
-}
 
 function counted(values: readonly string[]): string {
   const counts = new Map<string, number>();
@@ -299,161 +260,7 @@ function ledgerPerOpening(result: ConfirmationResult): string {
     .join('; ');
 }
 
-// ── 3. Cold start ───────────────────────────────────────────────────────────────────────────────
-
-/** Median wall time, what it adds to a bare start, and its ratio to one. */
-function overBare(sample: Sample, bare: number): { wall: number; added: number; ratio: number } {
-  const wall = median(sample.wallMs);
-  return { wall, added: wall - bare, ratio: wall / bare };
-}
-
-/** What a cold start adds beyond a warm invocation: init + first invocation − bare start − the second one. */
-const coldPart = (sample: Sample, bare: number) => median(sample.wallMs) - bare - median(sample.againMs);
-
-/**
- * The median of the differences measured in the same round (every variant runs once a round, in
- * turn), which the machine's drift moves less than a difference of two medians; the latter where a
- * failed run left the two samples of different lengths.
- */
-function roundDelta(now: readonly number[], before: readonly number[]): number {
-  if (now.length !== before.length || now.length === 0) return median(now) - median(before);
-  return median(now.map((value, index) => value - (before[index] ?? Number.NaN)));
-}
-
-const sizeText = (size: BundleSize) => `${size.files}, ${kib(size.initBytes)} / ${kib(size.bytes)}`;
-
-function coldStartValues(cold: ColdStartResult): Record<string, string> {
-  const bare = median(cold.bareMs);
-  const steps = cold.rows.filter((row) => !row.tried);
-  const deployed = steps.at(-1);
-  const opener = cold.handlers.find((h) => h.handler === 'open-pool');
-  const techniqueTable = (
-    rows: typeof cold.rows,
-    base: (index: number) => (typeof rows)[number] | undefined,
-  ) =>
-    table(
-      [
-        ...['', 'code: files, KiB at init / all', 'maps', 'undici files', 'init (× bare start)', 'Δ ms'],
-        ...['init + first invocation, added over a bare start', 'Δ ms'],
-      ],
-      rows.map((row, index) => {
-        const [init, first, previous] = [overBare(row.init, bare), overBare(row.first, bare), base(index)];
-        const delta = (pick: (r: typeof row) => Sample) =>
-          previous === undefined ? '' : signedMs(roundDelta(pick(row).wallMs, pick(previous).wallMs));
-        return [
-          row.name,
-          sizeText(row.size),
-          kib(row.size.mapBytes),
-          String(row.size.undiciFiles ?? '–'),
-          `${ms(init.wall)} (${times(init.ratio)})`,
-          delta((r) => r.init),
-          ms(first.added, 0),
-          delta((r) => r.first),
-        ];
-      }),
-    );
-  const handlerRows = cold.handlers.flatMap((h) =>
-    (['before', 'deployed'] as const).map((which) => {
-      const { size, init, first } = h[which];
-      const [initTimes, firstTimes] = [overBare(init, bare), overBare(first, bare)];
-      const deployedRow = which === 'deployed';
-      return [
-        `${h.handler}, ${which}`,
-        sizeText(size),
-        `${ms(initTimes.wall)} (${times(initTimes.ratio)})`,
-        `${ms(firstTimes.wall)} (+${ms(firstTimes.added, 0)})`,
-        deployedRow ? times(firstTimes.added / overBare(h.before.first, bare).added) : '',
-        ms(median(first.importMs)),
-        ms(median(first.invokeMs)),
-        ms(median(first.againMs)),
-        deployedRow ? `${h.loadedByFirst.files} files, ${kib(h.loadedByFirst.bytes)}` : '',
-      ];
-    }),
-  );
-  const events = overBare(cold.withEvents, bare);
-  const samples = [
-    ...cold.rows.flatMap((row) => [row.init, row.first]),
-    ...cold.handlers.flatMap((h) => [h.before.init, h.before.first, h.deployed.init, h.deployed.first]),
-    ...cold.pieces.map((piece) => piece.sample),
-    cold.withEvents,
-  ];
-  const failures = [...new Set(samples)].flatMap((sample) => sample.failures);
-  return {
-    nodeOptions:
-      cold.deployedNodeOptions === '' ? 'no `NODE_OPTIONS`' : `\`NODE_OPTIONS=${cold.deployedNodeOptions}\``,
-    mirror: cold.mirrorMatches ? 'the same' : '**not** the same',
-    coldRounds: String(cold.rounds),
-    bare: fmt(bare, 1),
-    bareRuns: String(cold.bareMs.length),
-    stepsTable: techniqueTable(steps, (index) => steps[index - 1]),
-    triesTable: techniqueTable(
-      cold.rows.filter((row) => row.tried),
-      () => deployed,
-    ),
-    handlersTable: table(
-      [
-        ...['', 'code: files, KiB at init / all', 'init (× bare start)', 'init + first invocation (added)'],
-        ...[
-          'added, × before',
-          'import, in process',
-          'first invocation, in process',
-          'second invocation, warm',
-          'loaded by the first invocation',
-        ],
-      ],
-      handlerRows,
-    ),
-    openerAgain: fmt(median(opener?.deployed.first.againMs ?? []), 0),
-    checkerAgain: fmt(
-      median(cold.handlers.find((h) => h.handler === 'check-operation')?.deployed.first.againMs ?? []),
-      0,
-    ),
-    coldParts: cold.handlers
-      .map((h) => {
-        const [now, before] = [coldPart(h.deployed.first, bare), coldPart(h.before.first, bare)];
-        return `${h.handler} ${ms(now, 0)} against ${ms(before, 0)} before (${times(now / before)})`;
-      })
-      .join(', '),
-    eventsWall: fmt(events.wall, 1),
-    eventsAdded: fmt(events.added, 0),
-    eventsDelta: signedMs(events.wall - median(opener?.deployed.first.wallMs ?? [])),
-    initAdded: fmt(median(opener?.deployed.init.wallMs ?? []) - bare, 0),
-    initKib: fmt((deployed?.size.initBytes ?? 0) / 1024, 0),
-    initPackages: (deployed?.size.initPackages ?? [])
-      .slice(0, 5)
-      .map((p) => `${p.name} ${kib(p.bytes)}`)
-      .join(', '),
-    firstInvokeMs: fmt(median(opener?.deployed.first.invokeMs ?? []), 0),
-    beyondInit: cold.handlers
-      .map((h) => {
-        // What the first invocation adds past init; the before build bundles the same code, so it
-        // pays this too, and half of what it added is out of reach once this alone is above it.
-        const past = (m: typeof h.deployed) => median(m.first.wallMs) - median(m.init.wallMs);
-        const half = overBare(h.before.first, bare).added / 2;
-        return `${h.handler} ${ms(past(h.deployed), 0)} (before: ${ms(past(h.before), 0)}), against half of what the before build added, ${ms(half, 0)}`;
-      })
-      .join('; '),
-    firstFiles: String(opener?.loadedByFirst.files ?? 0),
-    firstKib: fmt((opener?.loadedByFirst.bytes ?? 0) / 1024, 0),
-    pieces: cold.pieces
-      .map(
-        (p) =>
-          `${p.name} (${kib(p.bytes)}): import ${ms(median(p.sample.importMs))}, then ${ms(median(p.sample.invokeMs))}`,
-      )
-      .join('; '),
-    coldFailures: notes(
-      failures.length === 0
-        ? []
-        : [`Failed runs (left out of the medians): ${failures.length}. First: ${failures[0]}`],
-    ),
-  };
-}
-
 // ── 4. Warm overhead, 5. Batch ──────────────────────────────────────────────────────────────────
-
-function seriesMedian(series: ReadonlyArray<{ name: string; ms: number[] }>, name: string): number {
-  return median(series.find((s) => s.name === name)?.ms ?? []);
-}
 
 function warmValues(result: WarmResult, targets: readonly Target[]): Record<string, string> {
   const step = (name: string) => seriesMedian(result.series, name);
@@ -526,151 +333,4 @@ function batchValues(result: BatchResult, targets: readonly Target[]): Record<st
       result.unexpected.length === 0 ? [] : [`Unexpected: ${result.unexpected.join('; ')}.`],
     ),
   };
-}
-
-// ── Targets ─────────────────────────────────────────────────────────────────────────────────────
-
-function missedText(targets: readonly Target[]): string {
-  const missed = targets.filter((target) => !target.met);
-  if (missed.length === 0) return 'Every target was met in this run.';
-  return `Why the missed ones were missed:\n\n${missed.map((t) => `- **${t.target}** (${t.measured}): ${t.why}`).join('\n')}`;
-}
-
-/** A target met when `value ≤ limit` (`<` when `strict`); `missedBy` says by how much otherwise. */
-function limit(
-  t: Omit<Target, 'met' | 'verdict'> & { value: number; limit: number; strict?: boolean; missedBy: string },
-): Target {
-  const met = t.strict === true ? t.value < t.limit : t.value <= t.limit;
-  return {
-    section: t.section,
-    target: t.target,
-    measured: t.measured,
-    why: t.why,
-    met,
-    verdict: met ? 'met' : `missed by ${t.missedBy}`,
-  };
-}
-
-export function evaluateTargets(input: ReportInput): Target[] {
-  const targets: Target[] = [];
-  const result = input.confirmation;
-  for (const durationMs of lengths(result)) {
-    const { app, kit } = openingsOf(result, durationMs);
-    const lag = median(app.map((o) => o.lagMs));
-    const [appGets, kitGets] = [median(app.map((o) => o.getCalls)), median(kit.map((o) => o.getCalls))];
-    const [section, label] = [`confirmation-${durationMs}`, `${durationMs / 1000} s op`];
-    const gets = {
-      section,
-      value: appGets,
-      why: `the app checked ${range(app.map((o) => o.getCalls))} times per opening.`,
-    };
-    const lagWhy = 'see when the app checked, in section 1.';
-    if (durationMs <= 10_000) {
-      targets.push(
-        limit({
-          section,
-          target: `${label}: median lag ≤ 1.5 s`,
-          measured: duration(lag),
-          value: lag,
-          limit: LAG_LIMIT_MS,
-          missedBy: duration(lag - LAG_LIMIT_MS),
-          why: lagWhy,
-        }),
-        limit({
-          ...gets,
-          target: `${label}: GET calls ≤ toloka-kit's`,
-          measured: `${fmt(appGets, 1)} vs ${fmt(kitGets, 1)} (medians)`,
-          limit: kitGets,
-          missedBy: `${fmt(appGets - kitGets, 1)} calls`,
-        }),
-      );
-    }
-    if (durationMs >= 60_000) {
-      const lagLimit = 0.2 * durationMs;
-      targets.push(
-        limit({
-          ...gets,
-          target: `${label}: GET calls ≤ 1/3 of toloka-kit's`,
-          measured: `${fmt(appGets, 1)} vs ${fmt(kitGets, 1)} / 3 = ${fmt(kitGets / 3, 1)}`,
-          limit: kitGets / 3,
-          missedBy: `${fmt(appGets - kitGets / 3, 1)} calls`,
-        }),
-        limit({
-          section,
-          target: `${label}: median lag < 20 % of its length (${seconds(lagLimit, 0)})`,
-          measured: `${seconds(lag)} (${fmt((lag / durationMs) * 100, 1)} %)`,
-          value: lag,
-          limit: lagLimit,
-          strict: true,
-          missedBy: seconds(lag - lagLimit),
-          why: lagWhy,
-        }),
-      );
-    }
-    if (durationMs === 0) {
-      const calls = (o: AppOpening) => o.postCalls + o.getCalls;
-      const invocations = (o: AppOpening) => o.openerInvocations + o.checkerInvocations;
-      const bad = app.filter((o) => calls(o) !== 1 || invocations(o) !== 1 || o.checkMessages !== 0);
-      targets.push(
-        limit({
-          section,
-          target: '0 s op: exactly one Toloka call, one invocation, no SQS message (every run)',
-          measured: `Toloka calls ${range(app.map(calls))}, invocations ${range(app.map(invocations))}, check messages ${range(app.map((o) => o.checkMessages))}`,
-          value: app.length === 0 ? 1 : bad.length,
-          limit: 0,
-          missedBy: `${bad.length} of ${app.length} runs`,
-          why: `runs that did more: ${bad.map((o) => `run ${o.run + 1}: ${calls(o)} calls, ${invocations(o)} invocations, ${o.checkMessages} messages`).join('; ')}.`,
-        }),
-      );
-    }
-  }
-  const bare = median(input.coldStart.bareMs);
-  const why = 'see "What is left, and why" in section 3.';
-  for (const h of input.coldStart.handlers) {
-    const init = overBare(h.deployed.init, bare);
-    const [added, before] = [overBare(h.deployed.first, bare).added, overBare(h.before.first, bare).added];
-    targets.push(
-      limit({
-        target: `cold start, ${h.handler} (deployed): init ≤ ${COLD_INIT_LIMIT}× a bare start`,
-        measured: `${times(init.ratio)} (${ms(init.wall)} vs ${ms(bare)})`,
-        value: init.ratio,
-        limit: COLD_INIT_LIMIT,
-        missedBy: times(init.ratio - COLD_INIT_LIMIT),
-        why,
-      }),
-      limit({
-        target: `cold start, ${h.handler} (deployed): init + first invocation adds ≤ half of what it added before`,
-        measured: `+${ms(added, 0)} vs +${ms(before, 0)} (${times(added / before)})`,
-        value: added,
-        limit: COLD_FIRST_LIMIT * before,
-        missedBy: ms(added - COLD_FIRST_LIMIT * before, 0),
-        why: `${why} Beyond a warm invocation, it adds ${times(coldPart(h.deployed.first, bare) / coldPart(h.before.first, bare))} of what it added before.`,
-      }),
-    );
-  }
-  const [raw, handler] = [seriesMedian(input.warm.series, 'raw'), seriesMedian(input.warm.series, 'handler')];
-  const ratio = median(input.batch.batch) / median(input.batch.single);
-  targets.push(
-    limit({
-      section: 'warm',
-      target: `warm invocation < ${WARM_LIMIT}× the raw HTTP round trip`,
-      measured: `${times(handler / raw)} (${fmt(handler * 1000, 0)} vs ${fmt(raw * 1000, 0)} µs)`,
-      value: handler / raw,
-      limit: WARM_LIMIT,
-      strict: true,
-      missedBy: times(handler / raw - WARM_LIMIT),
-      why: 'see section 4, step by step.',
-    }),
-    limit({
-      section: 'batch',
-      target: `batch of 10 < ${BATCH_LIMIT}× a batch of 1`,
-      measured: `${times(ratio)} (${ms(median(input.batch.batch), 2)} vs ${ms(median(input.batch.single), 2)})`,
-      value: ratio,
-      limit: BATCH_LIMIT,
-      strict: true,
-      missedBy: times(ratio - BATCH_LIMIT),
-      why: 'see section 5.',
-    }),
-  );
-  return targets;
 }
