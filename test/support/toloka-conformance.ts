@@ -28,7 +28,7 @@ export const SHARED_SPEC_DIR = path.resolve(ROOT, '../shared/toloka-openapi');
  * An unchanged copy of it (Apache 2.0, its LICENSE included), for machines without the shared
  * folder, such as a fresh CI runner; test/integration/conformance.test.ts fails if the two differ.
  */
-export const VENDORED_SPEC_DIR = path.resolve(ROOT, 'test/fixtures/toloka-openapi');
+export const VENDORED_SPEC_DIR = path.resolve(ROOT, 'vendor/toloka-openapi');
 export const SPEC_DIR = existsSync(path.join(SHARED_SPEC_DIR, 'fullApi.yaml'))
   ? SHARED_SPEC_DIR
   : VENDORED_SPEC_DIR;
