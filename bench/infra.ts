@@ -7,11 +7,11 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, createServer, type IncomingHttpHeaders, request } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { freePort } from '../test/support/child-run.ts';
 
 export const ROOT = new URL('../', import.meta.url).pathname;
 /** The Node.js the project brings (npm package `node`): the Lambda runtime's major version. */
@@ -27,21 +27,6 @@ export function setupPythonTools(): void {
   execFileSync('bash', ['scripts/setup-python-tools.sh'], {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
-  });
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address !== null
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
   });
 }
 

@@ -10,10 +10,10 @@ import {
   type Claim,
   type ClaimRequest,
   IN_PROCESS_PREFIX,
+  newOpening,
   type Opening,
   type OpeningFilter,
   type OpeningsLedger,
-  startToken,
   targetKey,
 } from '../lambda/runtime/openings-ledger.ts';
 
@@ -36,21 +36,8 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
       this.triggers.set(request.triggerId, current.openingId);
       return { kind: 'joined', opening: copy(current) };
     }
-    const opening: Mutable<Opening> = {
-      openingId: randomUUID(),
-      target: request.target,
-      triggers: [request.triggerId],
-      state: 'STARTING',
-      requestedAtMs: request.nowMs,
-      deadlineMs: request.deadlineMs,
-      checks: 0,
-    };
     const token = `${IN_PROCESS_PREFIX}${randomUUID()}`;
-    Object.assign(opening, {
-      checkToken: token,
-      previousToken: startToken(opening.openingId),
-      leaseUntilMs: request.nowMs + request.leaseMs,
-    });
+    const opening: Mutable<Opening> = newOpening(request, randomUUID(), token);
     this.openings.set(opening.openingId, opening);
     this.targets.set(key, opening.openingId);
     this.triggers.set(request.triggerId, opening.openingId);

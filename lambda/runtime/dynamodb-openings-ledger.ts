@@ -24,6 +24,7 @@ import {
   IN_PROCESS_PREFIX,
   LEDGER_RETENTION_MS,
   MAX_CLAIM_ROUNDS,
+  newOpening,
   type Opening,
   type OpeningFilter,
   type OpeningsLedger,
@@ -110,20 +111,8 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
             opening: { ...current, triggers: [...current.triggers, request.triggerId] },
           };
         }
-        const openingId = this.newId();
         const token = `${IN_PROCESS_PREFIX}${this.newId()}`;
-        const opening: Opening = {
-          openingId,
-          checkToken: token,
-          previousToken: startToken(openingId),
-          leaseUntilMs: request.nowMs + request.leaseMs,
-          target: request.target,
-          triggers: [request.triggerId],
-          state: 'STARTING',
-          requestedAtMs: request.nowMs,
-          deadlineMs: request.deadlineMs,
-          checks: 0,
-        };
+        const opening = newOpening(request, this.newId(), token);
         triggerPut.Put.Item.openingId = S(opening.openingId);
         await this.transact(sdk, [
           triggerPut,

@@ -123,6 +123,25 @@ export function startToken(openingId: string): string {
 /** In-process tokens: the step that holds one is running now, under a lease. */
 export const IN_PROCESS_PREFIX = 'run-';
 
+/**
+ * The opening a claim starts, held by the claiming step's `token` (an {@link IN_PROCESS_PREFIX}
+ * one) as if it had acquired it from the start token: both ledgers write this.
+ */
+export function newOpening(request: ClaimRequest, openingId: string, token: string): Opening {
+  return {
+    openingId,
+    target: request.target,
+    triggers: [request.triggerId],
+    state: 'STARTING',
+    requestedAtMs: request.nowMs,
+    deadlineMs: request.deadlineMs,
+    checks: 0,
+    checkToken: token,
+    previousToken: startToken(openingId),
+    leaseUntilMs: request.nowMs + request.leaseMs,
+  };
+}
+
 export interface OpeningFilter {
   /** Only openings requested at or after this epoch ms. */
   readonly sinceMs?: number;

@@ -1,20 +1,13 @@
-/**
- * `toloka-pool openings` as an operator runs it: the real CLI in a child process, reading the
- * openings table in moto's DynamoDB through the SDK's standard settings (AWS_ENDPOINT_URL,
- * AWS_REGION, credentials). The table is seeded through the app's own ledger (claim, follow,
- * decide, markReported), every time relative to the clock.
- */
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseSince } from '../../cli/settings.ts';
 import { DynamoDbOpeningsLedger } from '../../lambda/runtime/dynamodb-openings-ledger.ts';
 import type { OpenTarget, OutcomeRecord } from '../../lambda/runtime/model.ts';
+import { freePort, type Run, runNode } from '../support/child-run.ts';
 import { seedFollowing } from '../support/ledger-seed.ts';
 import { createOpeningsTable, useMoto } from '../support/moto.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const _ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
@@ -150,12 +143,6 @@ afterAll(() => {
   moto.restore();
 });
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** The CLI with `args`, the seeded table in OPENINGS_TABLE unless `env` says otherwise. */
 async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   const fullEnv: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', OPENINGS_TABLE: table };
@@ -164,24 +151,7 @@ async function cli(args: string[], env: Record<string, string | undefined> = {})
     if (value === undefined) delete fullEnv[key];
     else fullEnv[key] = value;
   }
-  const child = spawn(process.execPath, ['cli/toloka-pool.mjs', ...args], {
-    cwd: ROOT,
-    env: fullEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (exitCode) => resolve(exitCode));
-  });
-  return { code, stdout, stderr };
+  return runNode(['cli/toloka-pool.mjs', ...args], fullEnv);
 }
 
 /** The one JSON object `--json` prints on stdout. */
@@ -215,20 +185,6 @@ function requestedOf(name: string): number {
   const opening = seeded[name];
   if (opening === undefined) throw new Error(`${name} was not seeded`);
   return opening.requestedAtMs;
-}
-
-/** A localhost port nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address !== null ? resolve(address.port) : reject(),
-      );
-    });
-  });
 }
 
 // Each run starts a Node process, and CI machines may be busy.
@@ -486,7 +442,7 @@ describe.concurrent('toloka-pool openings', SLOW, () => {
   });
 
   it('exits 7 when DynamoDB cannot be reached', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const result = await cli(['openings', '--json'], { AWS_ENDPOINT_URL: `http://127.0.0.1:${port}` });
     expect(result.code).toBe(7);
     expect(result.stderr).toContain(

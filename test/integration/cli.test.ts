@@ -1,15 +1,10 @@
-/**
- * `toloka-pool` as a user runs it: the real CLI in a child process (cli/toloka-pool.mjs on this
- * Node), against the emulator over HTTP, asserting exit codes, stdout/stderr and that the token is
- * never printed. Each test uses its own pool IDs, so they run concurrently.
- */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TolokaEmulator } from '../../emulator/toloka-emulator.ts';
+import { type Run, runNode } from '../support/child-run.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const _ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = 'cli-test-token-5f1c9a7e3b';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -23,12 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await emulator.stop();
 });
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 /**
  * Runs the CLI with `args` (`--api-url` the shared emulator, or `apiUrl`, unless `withApiUrl` is
@@ -48,24 +37,7 @@ async function cli(
   const token = options.token === undefined ? TOKEN : options.token;
   if (token !== null) env.TOLOKA_TOKEN = token;
   const fullArgs = options.withApiUrl === false ? args : [...args, '--api-url', options.apiUrl ?? origin];
-  const child = spawn(process.execPath, ['cli/toloka-pool.mjs', ...fullArgs], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    options.onStderr?.(stderr);
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (exitCode) => resolve(exitCode));
-  });
+  const { code, stdout, stderr } = await runNode(['cli/toloka-pool.mjs', ...fullArgs], env, options.onStderr);
   // Whatever happened, the token is never echoed.
   expect(stdout).not.toContain(TOKEN);
   expect(stderr).not.toContain(TOKEN);

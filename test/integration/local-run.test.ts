@@ -1,40 +1,12 @@
-/**
- * `npm start` as a newcomer meets it: scripts/local-run.ts in a child process (this Node with
- * tsx's loader), asserting the help, the one-line usage errors (exit 2, no stack trace), the
- * banner and the exit codes of the outcomes. Runs that start the app use `--duration 1` or less.
- */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LOCAL_RUN_OPTIONS } from '../../scripts/local-run-options.ts';
+import { type Run, runNode } from '../support/child-run.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+const _ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 async function localRun(args: readonly string[]): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/local-run.ts', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (exitCode) => resolve(exitCode));
-  });
-  return { code, stdout, stderr };
+  return runNode(['--import', 'tsx', 'scripts/local-run.ts', ...args], { ...process.env, NO_COLOR: '1' });
 }
 
 /** The lines printed after the `+  0.0 s  ` stamps. */

@@ -3,9 +3,9 @@
  * and starts moto in server mode on a free localhost port for the tests that talk to AWS.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestProject } from 'vitest/node';
+import { freePort } from '../support/child-run.ts';
 import { realClockEnv } from '../support/real-clock.ts';
 
 declare module 'vitest' {
@@ -58,17 +58,4 @@ async function waitUntilUp(endpoint: string, moto: ChildProcess, stderr: () => s
   }
   moto.kill('SIGKILL');
   throw new Error(`moto_server did not start within 30 s: ${stderr()}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address !== null ? resolve(address.port) : reject(),
-      );
-    });
-  });
 }
