@@ -115,7 +115,7 @@ export async function run() {
   },
   {
     name: 'the openings ledger with the DynamoDB client, first claim of a new trigger (over TLS)',
-    code: `import { DynamoDbOpeningsLedger } from ${JSON.stringify(`${ROOT}lambda/runtime/dynamodb-openings-ledger.ts`)};
+    code: `import { DynamoDbOpeningsLedger } from ${JSON.stringify(`${ROOT}lambda/adapters/dynamodb-openings-ledger.ts`)};
 export async function run() {
   const now = Date.now();
   const claim = await new DynamoDbOpeningsLedger(process.env.OPENINGS_TABLE).claim({
@@ -539,7 +539,7 @@ async function bundle(entry: string, out: string, techniques: Techniques): Promi
 
 const rootRequire = createRequire(join(ROOT, 'package.json'));
 
-/** The deep undici imports of lambda/runtime/toloka-api.ts, each loading the package index first. */
+/** The deep undici imports of lambda/adapters/http-toloka-api.ts, each loading the package index first. */
 const undiciThroughIndex: Plugin = {
   name: 'undici-through-index',
   setup(esbuild) {

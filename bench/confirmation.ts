@@ -15,7 +15,7 @@ import type { Context, SQSEvent } from 'aws-lambda';
 import type { RequestLogEntry, TolokaEmulator } from '../emulator/toloka-emulator.ts';
 import { handler as checkHandler } from '../lambda/check-operation.ts';
 import { handler as openHandler } from '../lambda/open-pool.ts';
-import { resetLambdaRuntime } from '../lambda/runtime/lambda-dependencies.ts';
+import { resetLambdaRuntime } from '../lambda/wiring/lambda-dependencies.ts';
 import { createQueueWithDlq } from '../test/support/moto.ts';
 import { EventSource } from './event-source.ts';
 import { type AwsCall, awsEnvironment, type CountingProxy, DRIVER_HEADER, REGION, ROOT } from './infra.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TolokaEmulator } from '../emulator/toloka-emulator.ts';
-import { resetLambdaRuntime } from '../lambda/runtime/lambda-dependencies.ts';
+import { resetLambdaRuntime } from '../lambda/wiring/lambda-dependencies.ts';
 import { createOpeningsTable } from '../test/support/moto.ts';
 import { runColdStart } from './cold-start.ts';
 import { DURATIONS_MS, RUNS, runConfirmation, STAGGER_MS, TOKEN, TOKEN_PARAMETER } from './confirmation.ts';

@@ -7,9 +7,9 @@
 import { performance } from 'node:perf_hooks';
 import type { SQSEvent } from 'aws-lambda';
 import { request } from 'undici';
+import { createKeepAliveAgent, HttpTolokaApi } from '../lambda/adapters/http-toloka-api.ts';
 import { handler as openHandler } from '../lambda/open-pool.ts';
-import { resetLambdaRuntime } from '../lambda/runtime/lambda-dependencies.ts';
-import { createKeepAliveAgent, HttpTolokaApi } from '../lambda/runtime/toloka-api.ts';
+import { resetLambdaRuntime } from '../lambda/wiring/lambda-dependencies.ts';
 import { lambdaContext } from './event-source.ts';
 import { REGION, remoteRequests, setRemoteDelay, setRemotePool } from './infra.ts';
 import { OutputCapture, progress } from './output.ts';
@@ -100,7 +100,7 @@ export async function runWarm(options: {
     },
     {
       name: 'HttpTolokaApi.open',
-      description: "the app's Toloka client alone (lambda/runtime/toloka-api.ts)",
+      description: "the app's Toloka client alone (lambda/adapters/http-toloka-api.ts)",
       run: async () => {
         const result = await client.open({ kind: 'pool', id: poolId }, authorization);
         if (result.kind !== 'already-open') unexpected.push(`client: ${result.kind}`);

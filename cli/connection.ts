@@ -1,10 +1,10 @@
 import type { Agent } from 'undici';
+import { createKeepAliveAgent, HttpTolokaApi } from '../lambda/adapters/http-toloka-api.ts';
+import { SsmTokenSource, StaticTokenSource } from '../lambda/adapters/token-sources.ts';
 import { authorizationHeader } from '../lambda/runtime/authorization.ts';
 import { DEFAULT_HTTP, type TolokaEnvironment } from '../lambda/runtime/config.ts';
-import type { Log } from '../lambda/runtime/pool-opening.ts';
+import type { Log, TokenSource } from '../lambda/runtime/ports.ts';
 import { DEFAULT_RETRY_POLICY, withRetries } from '../lambda/runtime/retry.ts';
-import { SsmTokenSource, StaticTokenSource, type TokenSource } from '../lambda/runtime/token-source.ts';
-import { createKeepAliveAgent, HttpTolokaApi } from '../lambda/runtime/toloka-api.ts';
 import { CliFailure, missingTokenFailure } from './exit-codes.ts';
 import { resolveOrigin } from './settings.ts';
 import { troubleOf } from './trouble.ts';

@@ -1,16 +1,11 @@
-import type { CheckQueue } from '../lambda/runtime/check-queue.ts';
+import { LogOutcomeSink, SERVICE_NAME } from '../lambda/adapters/outcome-sinks.ts';
 import { DEFAULT_POLL, type PollSettings } from '../lambda/runtime/config.ts';
 import { isTransient, RetriesExhaustedError } from '../lambda/runtime/errors.ts';
 import type { CheckMessage } from '../lambda/runtime/messages.ts';
 import { type OpenTarget, type OutcomeRecord, targetFields } from '../lambda/runtime/model.ts';
 import { checkOperation } from '../lambda/runtime/operation-check.ts';
-import { LogOutcomeSink, SERVICE_NAME } from '../lambda/runtime/outcome-sink.ts';
-import {
-  type Log,
-  type OpeningDependencies,
-  openTarget,
-  type StepResult,
-} from '../lambda/runtime/pool-opening.ts';
+import { type OpeningDependencies, openTarget, type StepResult } from '../lambda/runtime/pool-opening.ts';
+import type { CheckQueue, Log } from '../lambda/runtime/ports.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from '../lambda/runtime/retry.ts';
 import { MemoryOpeningsLedger } from '../local/memory-openings-ledger.ts';
 import { type Connection, type ConnectionOptions, connect } from './connection.ts';

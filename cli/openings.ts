@@ -3,8 +3,9 @@
  * (`DynamoDbOpeningsLedger.list`, newest first). The AWS region, credentials and endpoint come
  * from the SDK's standard settings, with the Lambdas' client time-outs and retries.
  */
+
+import { DynamoDbOpeningsLedger } from '../lambda/adapters/dynamodb-openings-ledger.ts';
 import { AWS_CLIENT_TIMEOUTS } from '../lambda/runtime/config.ts';
-import { DynamoDbOpeningsLedger } from '../lambda/runtime/dynamodb-openings-ledger.ts';
 import { type OpenTarget, targetFields } from '../lambda/runtime/model.ts';
 import type { Opening, OpeningsLedger } from '../lambda/runtime/openings-ledger.ts';
 import { failureFromError } from './exit-codes.ts';

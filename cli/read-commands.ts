@@ -1,5 +1,5 @@
 import { type OpenTarget, targetFields } from '../lambda/runtime/model.ts';
-import type { Log } from '../lambda/runtime/pool-opening.ts';
+import type { Log } from '../lambda/runtime/ports.ts';
 import { type Connection, type ConnectionOptions, connect, readWithRetries } from './connection.ts';
 import { failureFromError, type Subject } from './exit-codes.ts';
 import type { CliIo, CommandResult } from './io.ts';

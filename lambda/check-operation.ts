@@ -5,11 +5,11 @@
  */
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { InvalidMessageError } from './runtime/errors.ts';
-import { type HandlerRuntime, lambdaRuntime } from './runtime/lambda-dependencies.ts';
 import { type CheckMessage, parseCheckMessage } from './runtime/messages.ts';
 import { checkOperation } from './runtime/operation-check.ts';
 import { invalidMessageRecord } from './runtime/pool-opening.ts';
-import { isSqsEvent, processSqsBatch, stepBudget } from './runtime/sqs-batch.ts';
+import { type HandlerRuntime, lambdaRuntime } from './wiring/lambda-dependencies.ts';
+import { isSqsEvent, processSqsBatch, stepBudget } from './wiring/sqs-batch.ts';
 
 export function createCheckOperationHandler(getRuntime: () => HandlerRuntime) {
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {

@@ -5,11 +5,11 @@
  */
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { InvalidMessageError } from './runtime/errors.ts';
-import { type HandlerRuntime, lambdaRuntime } from './runtime/lambda-dependencies.ts';
 import { parseDirectTrigger, parseTriggerBody } from './runtime/messages.ts';
 import type { OutcomeRecord } from './runtime/model.ts';
 import { invalidMessageRecord, openTarget, type StepResult } from './runtime/pool-opening.ts';
-import { isSqsEvent, processSqsBatch, stepBudget } from './runtime/sqs-batch.ts';
+import { type HandlerRuntime, lambdaRuntime } from './wiring/lambda-dependencies.ts';
+import { isSqsEvent, processSqsBatch, stepBudget } from './wiring/sqs-batch.ts';
 
 /** What a direct invocation returns: the outcome, or where the opening is being followed. */
 export type DirectInvocationResult =

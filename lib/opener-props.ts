@@ -9,7 +9,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 
 /**
  * The `source` of the outcome events the functions publish (`OUTCOME_EVENT_SOURCE` in
- * `lambda/runtime/outcome-events.ts`); their PutEvents permission is limited to it.
+ * `lambda/adapters/eventbridge-outcome-sink.ts`); their PutEvents permission is limited to it.
  */
 export const OUTCOME_EVENT_SOURCE = 'toloka-pool-opener';
 

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
+import { HttpTolokaApi } from '../lambda/adapters/http-toloka-api.ts';
+import { FanOutOutcomeSink, MemoryOutcomeSink } from '../lambda/adapters/outcome-sinks.ts';
+import { StaticTokenSource } from '../lambda/adapters/token-sources.ts';
 import { createCheckOperationHandler } from '../lambda/check-operation.ts';
 import { createOpenPoolHandler } from '../lambda/open-pool.ts';
-import type { CheckQueue } from '../lambda/runtime/check-queue.ts';
 import { DEFAULT_HTTP, DEFAULT_POLL, type PollSettings } from '../lambda/runtime/config.ts';
-import type { HandlerRuntime } from '../lambda/runtime/lambda-dependencies.ts';
 import type { OpeningsLedger } from '../lambda/runtime/openings-ledger.ts';
-import { FanOutOutcomeSink, MemoryOutcomeSink, type OutcomeSink } from '../lambda/runtime/outcome-sink.ts';
-import type { Log, OpeningDependencies } from '../lambda/runtime/pool-opening.ts';
+import type { OpeningDependencies } from '../lambda/runtime/pool-opening.ts';
+import type { CheckQueue, Log, OutcomeSink, TokenSource, TolokaApi } from '../lambda/runtime/ports.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../lambda/runtime/retry.ts';
-import { StaticTokenSource, type TokenSource } from '../lambda/runtime/token-source.ts';
-import { HttpTolokaApi, type TolokaApi } from '../lambda/runtime/toloka-api.ts';
+import type { HandlerRuntime } from '../lambda/wiring/lambda-dependencies.ts';
 import { describeThrown, LocalCheckQueue, LocalQueue } from './local-queue.ts';
 import { MemoryOpeningsLedger } from './memory-openings-ledger.ts';
 

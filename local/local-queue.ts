@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { CheckQueue } from '../lambda/runtime/check-queue.ts';
 import { type CheckMessage, encodeCheckMessage } from '../lambda/runtime/messages.ts';
+import type { CheckQueue } from '../lambda/runtime/ports.ts';
 
 export type SqsConsumer = (event: SQSEvent) => Promise<SQSBatchResponse | unknown>;
 

@@ -16,7 +16,7 @@
  */
 import { TolokaEmulator } from '../emulator/toloka-emulator.ts';
 import type { OutcomeRecord } from '../lambda/runtime/model.ts';
-import type { Log } from '../lambda/runtime/pool-opening.ts';
+import type { Log } from '../lambda/runtime/ports.ts';
 import { createLocalApp } from '../local/local-app.ts';
 import {
   LocalRunExit,

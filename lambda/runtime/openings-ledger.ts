@@ -1,7 +1,7 @@
 /**
  * The openings ledger: what makes one outcome per opening in an at-least-once world. The domain
  * reaches it through {@link OpeningsLedger}; `DynamoDbOpeningsLedger`
- * (lambda/runtime/dynamodb-openings-ledger.ts) is the deployed one, `MemoryOpeningsLedger`
+ * (lambda/adapters/dynamodb-openings-ledger.ts) is the deployed one, `MemoryOpeningsLedger`
  * (local/memory-openings-ledger.ts) the local run's and the unit tests'.
  *
  * Three kinds of entry, each under its own `id`:

@@ -4,7 +4,6 @@
  * flight joins it, and a trigger seen before carries on with its own. The outcome is decided
  * once by the ledger and reported by whoever decided it. The checks are in operation-check.ts.
  */
-import type { CheckQueue } from './check-queue.ts';
 import type { PollSettings } from './config.ts';
 import { isTransient, OpeningBusyError, TolokaApiError, UnsendableTokenError } from './errors.ts';
 import type { CheckMessage } from './messages.ts';
@@ -17,21 +16,12 @@ import {
 } from './model.ts';
 import { failedRecord, operationRecord, type RecordBase, timedOutRecord } from './opening-records.ts';
 import { type Opening, type OpeningsLedger, startToken } from './openings-ledger.ts';
-import type { OutcomeSink } from './outcome-sink.ts';
 import { nextCheckDueMs, queuedCheckDelaySeconds } from './poll-schedule.ts';
+import type { CheckQueue, Log, OutcomeSink, TokenSource, TolokaApi } from './ports.ts';
 import type { RetryPolicy } from './retry.ts';
-import type { TokenSource } from './token-source.ts';
-import type { TolokaApi } from './toloka-api.ts';
 import { type Credential, callToloka, credentialOf, isTokenRefusal, retryAfterOf } from './toloka-calls.ts';
 
 export { invalidMessageRecord } from './opening-records.ts';
-
-/** The few log methods the domain uses; Powertools' Logger fits, and so does a console shim. */
-export interface Log {
-  debug(message: string, attributes?: Record<string, unknown>): void;
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-}
 
 /** What the opening and checking steps talk to: the same code runs in Lambda, the CLI and locally. */
 export interface OpeningDependencies {

@@ -5,9 +5,8 @@
  */
 import { authorizationHeader } from './authorization.ts';
 import { RetriesExhaustedError, TolokaApiError, UnsendableTokenError } from './errors.ts';
-import type { Log } from './pool-opening.ts';
+import type { Log, TokenSource } from './ports.ts';
 import { type RetryPolicy, withRetries } from './retry.ts';
-import type { TokenSource } from './token-source.ts';
 
 /** The Authorization header the steps send; replaced when the token is read again. */
 export interface Credential {

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseSince } from '../../cli/settings.ts';
-import { DynamoDbOpeningsLedger } from '../../lambda/runtime/dynamodb-openings-ledger.ts';
+import { DynamoDbOpeningsLedger } from '../../lambda/adapters/dynamodb-openings-ledger.ts';
 import type { OpenTarget, OutcomeRecord } from '../../lambda/runtime/model.ts';
 import { freePort, type Run, runNode } from '../support/child-run.ts';
 import { seedFollowing } from '../support/ledger-seed.ts';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { StaticTokenSource } from '../../lambda/runtime/token-source.ts';
+import { StaticTokenSource } from '../../lambda/adapters/token-sources.ts';
 import { Harness, TEST_TOKEN } from '../support/harness.ts';
 
 // The client as Toloka's specification and both official SDKs read it, through the real

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Exchange, observeExchanges, TolokaEmulator } from '../../emulator/toloka-emulator.ts';
-import { HttpTolokaApi } from '../../lambda/runtime/toloka-api.ts';
+import { HttpTolokaApi } from '../../lambda/adapters/http-toloka-api.ts';
 import {
   type HttpExchange,
   SHARED_SPEC_DIR,

@@ -1,11 +1,10 @@
-import type { CheckQueue } from '../../lambda/runtime/check-queue.ts';
+import { MemoryOutcomeSink } from '../../lambda/adapters/outcome-sinks.ts';
+import { StaticTokenSource } from '../../lambda/adapters/token-sources.ts';
 import { DEFAULT_POLL } from '../../lambda/runtime/config.ts';
 import type { CheckMessage } from '../../lambda/runtime/messages.ts';
 import type { OpenResponse, OpenTarget, TolokaOperation } from '../../lambda/runtime/model.ts';
-import { MemoryOutcomeSink } from '../../lambda/runtime/outcome-sink.ts';
-import type { Log, OpeningDependencies } from '../../lambda/runtime/pool-opening.ts';
-import { StaticTokenSource } from '../../lambda/runtime/token-source.ts';
-import type { TolokaApi } from '../../lambda/runtime/toloka-api.ts';
+import type { OpeningDependencies } from '../../lambda/runtime/pool-opening.ts';
+import type { CheckQueue, Log, TolokaApi } from '../../lambda/runtime/ports.ts';
 import { MemoryOpeningsLedger } from '../../local/memory-openings-ledger.ts';
 
 type Step<T> = T | Error;

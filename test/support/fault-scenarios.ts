@@ -4,10 +4,9 @@
  * scripts/reliability-matrix.ts (which prints it for docs/reliability.md).
  */
 import type { Fault } from '../../emulator/toloka-emulator.ts';
-import type { CheckQueue } from '../../lambda/runtime/check-queue.ts';
 import { CheckQueueError, TokenUnavailableError } from '../../lambda/runtime/errors.ts';
 import type { Outcome } from '../../lambda/runtime/model.ts';
-import type { TokenSource } from '../../lambda/runtime/token-source.ts';
+import type { CheckQueue, TokenSource } from '../../lambda/runtime/ports.ts';
 import { ASYNC_INVOKE_ATTEMPTS } from '../../local/local-app.ts';
 import type { Duplicate } from '../../local/local-queue.ts';
 import { Harness, TEST_TOKEN } from './harness.ts';

@@ -3,7 +3,7 @@
  * report lease than its 2-minute default, so that a test can see a redelivery take over the
  * record of an opening whose decider died, without waiting two minutes.
  */
-import { type HandlerRuntime, lambdaRuntime } from '../../lambda/runtime/lambda-dependencies.ts';
+import { type HandlerRuntime, lambdaRuntime } from '../../lambda/wiring/lambda-dependencies.ts';
 
 export function leasedRuntime(reportLeaseMs: number): () => HandlerRuntime {
   return () => {

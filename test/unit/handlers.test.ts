@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { LogOutcomeSink } from '../../lambda/adapters/outcome-sinks.ts';
 import { createCheckOperationHandler } from '../../lambda/check-operation.ts';
 import { createOpenPoolHandler } from '../../lambda/open-pool.ts';
 import { TolokaApiError } from '../../lambda/runtime/errors.ts';
-import type { HandlerRuntime } from '../../lambda/runtime/lambda-dependencies.ts';
 import type { TolokaOperation } from '../../lambda/runtime/model.ts';
-import { LogOutcomeSink } from '../../lambda/runtime/outcome-sink.ts';
-import { isSqsEvent } from '../../lambda/runtime/sqs-batch.ts';
+import type { HandlerRuntime } from '../../lambda/wiring/lambda-dependencies.ts';
+import { isSqsEvent } from '../../lambda/wiring/sqs-batch.ts';
 import { lambdaContext, sqsEvent } from '../support/events.ts';
 import { fakeDependencies, ScriptedToloka } from '../support/fakes.ts';
 import { fixtureJson } from '../support/fixtures.ts';

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { EventBridgeOutcomeSink, outcomeEventDetail } from '../../lambda/runtime/outcome-events.ts';
+import {
+  EventBridgeOutcomeSink,
+  outcomeEventDetail,
+} from '../../lambda/adapters/eventbridge-outcome-sink.ts';
 import { MemoryLog } from '../support/fakes.ts';
 
 const finishedAt = new Date('2026-11-28T12:00:05Z');

@@ -1,5 +1,6 @@
 import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HttpTolokaApi, parseRetryAfter } from '../../lambda/adapters/http-toloka-api.ts';
 import {
   InvalidMessageError,
   TolokaApiError,
@@ -7,7 +8,6 @@ import {
   TolokaProtocolError,
 } from '../../lambda/runtime/errors.ts';
 import { parseTolokaDate } from '../../lambda/runtime/model.ts';
-import { HttpTolokaApi, parseRetryAfter } from '../../lambda/runtime/toloka-api.ts';
 import { fixtureJson, fixtureText } from '../support/fixtures.ts';
 
 const origin = 'https://toloka.test';

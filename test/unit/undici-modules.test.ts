@@ -3,10 +3,10 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createKeepAliveAgent, HttpTolokaApi } from '../../lambda/adapters/http-toloka-api.ts';
 import { TolokaNetworkError } from '../../lambda/runtime/errors.ts';
-import { createKeepAliveAgent, HttpTolokaApi } from '../../lambda/runtime/toloka-api.ts';
 
-// lambda/runtime/toloka-api.ts imports three of undici's internal modules instead of its index
+// lambda/adapters/http-toloka-api.ts imports three of undici's internal modules instead of its index
 // (a cold start loads 39 of undici's files instead of 112; docs/benchmarks.md). Internal paths
 // may move in any release: these tests fail when an upgrade breaks them.
 

@@ -1,13 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { SqsCheckQueue } from './check-queue.ts';
-import { AWS_CLIENT_TIMEOUTS, readRuntimeConfig } from './config.ts';
-import { DynamoDbOpeningsLedger } from './dynamodb-openings-ledger.ts';
-import { EventBridgeOutcomeSink } from './outcome-events.ts';
-import { FanOutOutcomeSink, LogOutcomeSink, SERVICE_NAME } from './outcome-sink.ts';
-import type { Log, OpeningDependencies } from './pool-opening.ts';
-import { DEFAULT_RETRY_POLICY } from './retry.ts';
-import { SsmTokenSource } from './token-source.ts';
-import { HttpTolokaApi } from './toloka-api.ts';
+import { DynamoDbOpeningsLedger } from '../adapters/dynamodb-openings-ledger.ts';
+import { EventBridgeOutcomeSink } from '../adapters/eventbridge-outcome-sink.ts';
+import { HttpTolokaApi } from '../adapters/http-toloka-api.ts';
+import { FanOutOutcomeSink, LogOutcomeSink, SERVICE_NAME } from '../adapters/outcome-sinks.ts';
+import { SqsCheckQueue } from '../adapters/sqs-check-queue.ts';
+import { SsmTokenSource } from '../adapters/token-sources.ts';
+import { AWS_CLIENT_TIMEOUTS, readRuntimeConfig } from '../runtime/config.ts';
+import type { OpeningDependencies } from '../runtime/pool-opening.ts';
+import type { Log } from '../runtime/ports.ts';
+import { DEFAULT_RETRY_POLICY } from '../runtime/retry.ts';
 
 /** What a handler needs: the domain's dependencies and the request time-out it keeps in reserve. */
 export interface HandlerRuntime {

@@ -15,8 +15,8 @@ import type {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { LedgerError } from './errors.ts';
-import type { OutcomeRecord } from './model.ts';
+import { LedgerError } from '../runtime/errors.ts';
+import type { OutcomeRecord } from '../runtime/model.ts';
 import {
   type Acquired,
   type Claim,
@@ -31,7 +31,7 @@ import {
   parseTargetKey,
   startToken,
   targetKey,
-} from './openings-ledger.ts';
+} from '../runtime/openings-ledger.ts';
 
 interface DynamoSdk {
   readonly client: DynamoDBClient;

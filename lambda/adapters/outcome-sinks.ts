@@ -1,12 +1,8 @@
-import type { OutcomeRecord } from './model.ts';
+import type { OutcomeRecord } from '../runtime/model.ts';
+import type { OutcomeSink } from '../runtime/ports.ts';
 
 /** The `service` of every log line and outcome record. */
 export const SERVICE_NAME = 'toloka-pool-opener';
-
-/** Where the one terminal record of each opening goes. */
-export interface OutcomeSink {
-  report(record: OutcomeRecord): Promise<void>;
-}
 
 export type LineWriter = (line: string) => void;
 

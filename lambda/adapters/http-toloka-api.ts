@@ -9,7 +9,12 @@ import requestModule from 'undici/lib/api/api-request.js';
 import errorsModule from 'undici/lib/core/errors.js';
 // @ts-expect-error as above
 import agentModule from 'undici/lib/dispatcher/agent.js';
-import { InvalidMessageError, TolokaApiError, TolokaNetworkError, TolokaProtocolError } from './errors.ts';
+import {
+  InvalidMessageError,
+  TolokaApiError,
+  TolokaNetworkError,
+  TolokaProtocolError,
+} from '../runtime/errors.ts';
 import {
   isOperationId,
   isTerminal,
@@ -17,28 +22,14 @@ import {
   type OpenTarget,
   type TolokaOperation,
   type TolokaPoolState,
-} from './model.ts';
+} from '../runtime/model.ts';
+import type { TolokaApi } from '../runtime/ports.ts';
 
 const Agent: typeof UndiciAgent = agentModule;
 /** undici's `request` without the index's URL parsing: called on a dispatcher with an origin and a path. */
 const request: (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData> =
   requestModule;
 const undiciErrors: typeof UndiciErrors = errorsModule;
-
-/** The part of Toloka's API this app uses. One call is one HTTP request: retries are the caller's. */
-export interface TolokaApi {
-  open(target: OpenTarget, authorization: string): Promise<OpenResponse>;
-  getOperation(operationId: string, authorization: string): Promise<TolokaOperation>;
-  /** `GET /pools/{id}` or `/trainings/{id}`: the fields the command line shows. */
-  getTarget(target: OpenTarget, authorization: string): Promise<TolokaPoolState>;
-  /**
-   * The open operation of this pool or training still in progress, if any: the newest
-   * `GET /operations?type=POOL.OPEN` (the specification has no pool filter, so the pool is matched
-   * on `parameters`; any status but SUCCESS and FAIL counts). What a 409
-   * `POOL_LOCKED_BY_ANOTHER_OPERATION` points to.
-   */
-  findOpenOperation(target: OpenTarget, authorization: string): Promise<TolokaOperation | undefined>;
-}
 
 export interface HttpTolokaApiOptions {
   /** e.g. `https://toloka.dev`; `/api/v1/...` is appended. */

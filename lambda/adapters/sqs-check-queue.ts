@@ -1,13 +1,8 @@
 import type { SendMessageCommand, SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
-import { SQS_MAX_DELAY_SECONDS } from './config.ts';
-import { CheckQueueError } from './errors.ts';
-import { type CheckMessage, encodeCheckMessage } from './messages.ts';
-
-/** Where the next status check of an operation is scheduled. */
-export interface CheckQueue {
-  /** Delivers `message` to the checker after `delaySeconds` (0 to 900). */
-  enqueue(message: CheckMessage, delaySeconds: number): Promise<void>;
-}
+import { SQS_MAX_DELAY_SECONDS } from '../runtime/config.ts';
+import { CheckQueueError } from '../runtime/errors.ts';
+import { type CheckMessage, encodeCheckMessage } from '../runtime/messages.ts';
+import type { CheckQueue } from '../runtime/ports.ts';
 
 interface SqsSdk {
   readonly client: SQSClient;

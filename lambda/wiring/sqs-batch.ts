@@ -1,7 +1,8 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { describeError } from './errors.ts';
-import type { Log, StepBudget } from './pool-opening.ts';
+import { describeError } from '../runtime/errors.ts';
+import type { StepBudget } from '../runtime/pool-opening.ts';
+import type { Log } from '../runtime/ports.ts';
 
 /** Without a Lambda context (local runs, the CLI) a step may retry for this long. */
 const BUDGET_WITHOUT_CONTEXT_MS = 30_000;

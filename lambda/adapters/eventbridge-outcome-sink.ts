@@ -4,10 +4,9 @@ import type {
   EventBridgeClientConfig,
   PutEventsCommand,
 } from '@aws-sdk/client-eventbridge';
-import { describeError } from './errors.ts';
-import type { OutcomeRecord } from './model.ts';
-import type { OutcomeSink } from './outcome-sink.ts';
-import type { Log } from './pool-opening.ts';
+import { describeError } from '../runtime/errors.ts';
+import type { OutcomeRecord } from '../runtime/model.ts';
+import type { Log, OutcomeSink } from '../runtime/ports.ts';
 
 /** The `source` of outcome events: match on it in an EventBridge rule. */
 export const OUTCOME_EVENT_SOURCE = 'toloka-pool-opener';

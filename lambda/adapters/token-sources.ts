@@ -1,17 +1,6 @@
 import type { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
-import { TokenUnavailableError } from './errors.ts';
-
-/** Where the Toloka credential comes from. Implementations never log or echo the value. */
-export interface TokenSource {
-  getToken(): Promise<string>;
-  /**
-   * The token read again from its source, past any cache: after a 401, a rotated token is
-   * picked up at once instead of when the cache expires. Absent: the token cannot change.
-   */
-  refresh?(): Promise<string>;
-  /** Where the token comes from, for messages (`SSM parameter /toloka/api-token`); never the token. */
-  readonly source?: string;
-}
+import { TokenUnavailableError } from '../runtime/errors.ts';
+import type { TokenSource } from '../runtime/ports.ts';
 
 /** A fixed credential: the CLI's `TOLOKA_TOKEN`, the local run and tests. */
 export class StaticTokenSource implements TokenSource {
