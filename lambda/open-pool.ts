@@ -7,7 +7,8 @@ import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { InvalidMessageError } from './runtime/errors.ts';
 import { parseDirectTrigger, parseTriggerBody } from './runtime/messages.ts';
 import type { OutcomeRecord } from './runtime/model.ts';
-import { invalidMessageRecord, openTarget, type StepResult } from './runtime/pool-opening.ts';
+import type { StepResult } from './runtime/opening-steps.ts';
+import { invalidMessageRecord, openTarget } from './runtime/pool-opening.ts';
 import { type HandlerRuntime, lambdaRuntime } from './wiring/lambda-dependencies.ts';
 import { isSqsEvent, processSqsBatch, stepBudget } from './wiring/sqs-batch.ts';
 

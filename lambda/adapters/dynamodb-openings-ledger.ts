@@ -6,7 +6,6 @@
  * `Update` conditioned on not being decided yet. The SDK client is loaded on first use.
  */
 import type {
-  AttributeValue,
   DynamoDBClient,
   DynamoDBClientConfig,
   GetItemCommand,
@@ -28,10 +27,9 @@ import {
   type Opening,
   type OpeningFilter,
   type OpeningsLedger,
-  parseTargetKey,
-  startToken,
   targetKey,
 } from '../runtime/openings-ledger.ts';
+import { type Item, isCancelled, N, openingItem, S, toOpening } from './dynamodb-ledger-items.ts';
 
 interface DynamoSdk {
   readonly client: DynamoDBClient;
@@ -41,11 +39,6 @@ interface DynamoSdk {
   readonly TransactWrite: typeof TransactWriteItemsCommand;
   readonly Scan: typeof ScanCommand;
 }
-
-type Item = Record<string, AttributeValue>;
-
-const S = (value: string): AttributeValue => ({ S: value });
-const N = (value: number): AttributeValue => ({ N: String(value) });
 
 export class DynamoDbOpeningsLedger implements OpeningsLedger {
   private sdk: Promise<DynamoSdk> | undefined;
@@ -119,21 +112,7 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
           {
             Put: {
               TableName: this.tableName,
-              Item: {
-                id: S(`opening#${opening.openingId}`),
-                kind: S('opening'),
-                target: S(targetKey(request.target)),
-                triggers: { L: [S(request.triggerId)] },
-                state: S('STARTING'),
-                checkToken: S(token),
-                previousToken: S(startToken(opening.openingId)),
-                leaseUntil: N(request.nowMs + request.leaseMs),
-                requestedAt: N(request.nowMs),
-                deadline: N(request.deadlineMs),
-                checks: N(0),
-                updatedAt: N(request.nowMs),
-                expiration,
-              },
+              Item: openingItem(opening, expiration),
               ConditionExpression: 'attribute_not_exists(id)',
             },
           },
@@ -410,34 +389,4 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     }));
     return this.sdk;
   }
-}
-
-function isCancelled(error: unknown): boolean {
-  const name = (error as { name?: string }).name;
-  return name === 'TransactionCanceledException' || name === 'ConditionalCheckFailedException';
-}
-
-function toOpening(openingId: string, item: Item): Opening | undefined {
-  const target = parseTargetKey(item.target?.S ?? '');
-  if (target === undefined) return undefined;
-  const number = (key: string) => (item[key]?.N === undefined ? undefined : Number(item[key]?.N));
-  const outcome = item.outcome?.S;
-  const optional = <T>(key: string, value: T | undefined) => (value === undefined ? {} : { [key]: value });
-  return {
-    openingId,
-    target,
-    triggers: (item.triggers?.L ?? []).map((value) => value.S ?? ''),
-    state: (item.state?.S ?? 'STARTING') as Opening['state'],
-    requestedAtMs: number('requestedAt') ?? 0,
-    deadlineMs: number('deadline') ?? 0,
-    checks: number('checks') ?? 0,
-    ...optional('operationId', item.operationId?.S),
-    ...optional('checkToken', item.checkToken?.S),
-    ...optional('previousToken', item.previousToken?.S),
-    ...optional('leaseUntilMs', number('leaseUntil')),
-    ...optional('outcome', outcome === undefined ? undefined : (JSON.parse(outcome) as OutcomeRecord)),
-    ...optional('decidedAtMs', number('decidedAt')),
-    ...optional('reportLeaseUntilMs', number('reportLeaseUntil')),
-    ...optional('reportedAtMs', number('reportedAt')),
-  };
 }

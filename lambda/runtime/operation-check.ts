@@ -8,19 +8,18 @@ import { isTransient, OpeningBusyError, TokenRefusedError, UnsendableTokenError 
 import type { CheckMessage } from './messages.ts';
 import { isTerminal, type TolokaOperation, targetFields } from './model.ts';
 import { failedRecord, operationRecord, timedOutRecord } from './opening-records.ts';
-import type { Opening } from './openings-ledger.ts';
 import {
-  askToOpen,
   baseOf,
   conclude,
-  handOver,
   leaseOf,
   type OpeningDependencies,
   releasingOnError,
   reportIfOrphaned,
   type StepBudget,
   type StepResult,
-} from './pool-opening.ts';
+} from './opening-steps.ts';
+import type { Opening } from './openings-ledger.ts';
+import { askToOpen, handOver } from './pool-opening.ts';
 import { callToloka, credentialOf, isTokenRefusal, retryAfterOf } from './toloka-calls.ts';
 
 export async function checkOperation(

@@ -6,7 +6,7 @@ import { FanOutOutcomeSink, LogOutcomeSink, SERVICE_NAME } from '../adapters/out
 import { SqsCheckQueue } from '../adapters/sqs-check-queue.ts';
 import { SsmTokenSource } from '../adapters/token-sources.ts';
 import { AWS_CLIENT_TIMEOUTS, readRuntimeConfig } from '../runtime/config.ts';
-import type { OpeningDependencies } from '../runtime/pool-opening.ts';
+import type { OpeningDependencies } from '../runtime/opening-steps.ts';
 import type { Log } from '../runtime/ports.ts';
 import { DEFAULT_RETRY_POLICY } from '../runtime/retry.ts';
 

@@ -1,7 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describeError } from '../runtime/errors.ts';
-import type { StepBudget } from '../runtime/pool-opening.ts';
+import type { StepBudget } from '../runtime/opening-steps.ts';
 import type { Log } from '../runtime/ports.ts';
 
 /** Without a Lambda context (local runs, the CLI) a step may retry for this long. */

@@ -3,7 +3,7 @@ import { StaticTokenSource } from '../../lambda/adapters/token-sources.ts';
 import { DEFAULT_POLL } from '../../lambda/runtime/config.ts';
 import type { CheckMessage } from '../../lambda/runtime/messages.ts';
 import type { OpenResponse, OpenTarget, TolokaOperation } from '../../lambda/runtime/model.ts';
-import type { OpeningDependencies } from '../../lambda/runtime/pool-opening.ts';
+import type { OpeningDependencies } from '../../lambda/runtime/opening-steps.ts';
 import type { CheckQueue, Log, TolokaApi } from '../../lambda/runtime/ports.ts';
 import { MemoryOpeningsLedger } from '../../local/memory-openings-ledger.ts';
 

@@ -1,0 +1,67 @@
+/**
+ * How the DynamoDB openings ledger stores an opening: one item per opening (`opening#<id>`), one
+ * per trigger (`trigger#<id>`) and one per pool or training (`target#<key>`, its latest opening),
+ * each with the TTL `expiration`. Attribute names are the table's contract with `npm run
+ * openings` and with older items, so they change only with a migration.
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { OutcomeRecord } from '../runtime/model.ts';
+import { type Opening, parseTargetKey, targetKey } from '../runtime/openings-ledger.ts';
+
+export type Item = Record<string, AttributeValue>;
+
+export const S = (value: string): AttributeValue => ({ S: value });
+export const N = (value: number): AttributeValue => ({ N: String(value) });
+
+/** The item of an opening a claim starts (from `newOpening`: held by the claimer, under its lease). */
+export function openingItem(opening: Opening, expiration: AttributeValue): Item {
+  const optional = (key: string, value: AttributeValue | undefined) =>
+    value === undefined ? {} : { [key]: value };
+  return {
+    id: S(`opening#${opening.openingId}`),
+    kind: S('opening'),
+    target: S(targetKey(opening.target)),
+    triggers: { L: opening.triggers.map(S) },
+    state: S(opening.state),
+    ...optional('checkToken', opening.checkToken === undefined ? undefined : S(opening.checkToken)),
+    ...optional('previousToken', opening.previousToken === undefined ? undefined : S(opening.previousToken)),
+    ...optional('leaseUntil', opening.leaseUntilMs === undefined ? undefined : N(opening.leaseUntilMs)),
+    requestedAt: N(opening.requestedAtMs),
+    deadline: N(opening.deadlineMs),
+    checks: N(opening.checks),
+    updatedAt: N(opening.requestedAtMs),
+    expiration,
+  };
+}
+
+/** A lost race: a condition of the transaction or the write did not hold. */
+export function isCancelled(error: unknown): boolean {
+  const name = (error as { name?: string }).name;
+  return name === 'TransactionCanceledException' || name === 'ConditionalCheckFailedException';
+}
+
+/** The opening an item holds; undefined for an item that is not a well-formed opening. */
+export function toOpening(openingId: string, item: Item): Opening | undefined {
+  const target = parseTargetKey(item.target?.S ?? '');
+  if (target === undefined) return undefined;
+  const number = (key: string) => (item[key]?.N === undefined ? undefined : Number(item[key]?.N));
+  const outcome = item.outcome?.S;
+  const optional = <T>(key: string, value: T | undefined) => (value === undefined ? {} : { [key]: value });
+  return {
+    openingId,
+    target,
+    triggers: (item.triggers?.L ?? []).map((value) => value.S ?? ''),
+    state: (item.state?.S ?? 'STARTING') as Opening['state'],
+    requestedAtMs: number('requestedAt') ?? 0,
+    deadlineMs: number('deadline') ?? 0,
+    checks: number('checks') ?? 0,
+    ...optional('operationId', item.operationId?.S),
+    ...optional('checkToken', item.checkToken?.S),
+    ...optional('previousToken', item.previousToken?.S),
+    ...optional('leaseUntilMs', number('leaseUntil')),
+    ...optional('outcome', outcome === undefined ? undefined : (JSON.parse(outcome) as OutcomeRecord)),
+    ...optional('decidedAtMs', number('decidedAt')),
+    ...optional('reportLeaseUntilMs', number('reportLeaseUntil')),
+    ...optional('reportedAtMs', number('reportedAt')),
+  };
+}

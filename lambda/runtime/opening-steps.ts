@@ -1,0 +1,132 @@
+/**
+ * What every step of an opening shares, whether it starts in the opener (pool-opening.ts) or
+ * comes off the check queue (operation-check.ts): the dependencies it talks to, its budget and
+ * result, and the end of each opening: decided once in the ledger, reported by whoever decided.
+ */
+import type { PollSettings } from './config.ts';
+import { OpeningBusyError } from './errors.ts';
+import { type OutcomeRecord, targetFields } from './model.ts';
+import type { RecordBase } from './opening-records.ts';
+import type { Opening, OpeningsLedger } from './openings-ledger.ts';
+import type { CheckQueue, Log, OutcomeSink, TokenSource, TolokaApi } from './ports.ts';
+import type { RetryPolicy } from './retry.ts';
+
+/** What the opening and checking steps talk to: the same code runs in Lambda, the CLI and locally. */
+export interface OpeningDependencies {
+  readonly toloka: TolokaApi;
+  readonly tokens: TokenSource;
+  readonly checks: CheckQueue;
+  readonly outcomes: OutcomeSink;
+  readonly ledger: OpeningsLedger;
+  readonly log: Log;
+  readonly poll: PollSettings;
+  readonly retry: RetryPolicy;
+  /**
+   * The lease of a running step and of the step that writes a record: how long a copy of it
+   * (a message delivered twice, a retried invocation) waits before it takes over, should the
+   * holder have died. Default 2 minutes: longer than a function runs, shorter than a message's
+   * way back through its queue (6 × the time-out).
+   */
+  readonly reportLeaseMs?: number;
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** New check tokens (UUIDs by default). */
+  readonly newToken?: () => string;
+}
+
+/** How much wall time a step may spend on Toloka before it hands its message back to its queue. */
+export interface StepBudget {
+  readonly budgetMs: number;
+}
+
+export type StepResult =
+  /** This step decided the outcome and wrote the record. */
+  | { readonly kind: 'finished'; readonly record: OutcomeRecord }
+  /** The opening goes on through the check queue. */
+  | { readonly kind: 'following'; readonly operationId?: string; readonly nextCheckInSeconds: number }
+  /** The trigger joined an opening in flight, or the message was a duplicate or stale: nothing new. */
+  | { readonly kind: 'nothing-new'; readonly opening?: Opening };
+
+const DEFAULT_REPORT_LEASE_MS = 120_000;
+
+/**
+ * Runs a held step; if it throws (to be tried again), the opening is let go at once, so that the
+ * retry need not wait out the lease. Only a step that dies keeps its lease until it runs out.
+ */
+export async function releasingOnError(
+  deps: OpeningDependencies,
+  openingId: string,
+  token: string,
+  step: () => Promise<StepResult>,
+): Promise<StepResult> {
+  try {
+    return await step();
+  } catch (error) {
+    await deps.ledger.release(openingId, token, (deps.now ?? Date.now)()).catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Decides the outcome in the ledger, once; only the step whose write decided it writes the
+ * record (listing every trigger of the opening) and publishes the event.
+ */
+export async function conclude(
+  deps: OpeningDependencies,
+  opening: Opening,
+  record: OutcomeRecord,
+): Promise<StepResult> {
+  const now = deps.now ?? Date.now;
+  const decided = await deps.ledger.decide(opening.openingId, record, now(), leaseOf(deps));
+  if (decided === undefined) {
+    deps.log.info('the outcome was decided by another step', { openingId: opening.openingId });
+    return { kind: 'nothing-new', opening };
+  }
+  return report(deps, decided, record);
+}
+
+/**
+ * A decided opening met again (a redelivered trigger or check): its record is written here only
+ * if whoever decided it died before writing it, which its report lease tells.
+ */
+export async function reportIfOrphaned(deps: OpeningDependencies, opening: Opening): Promise<StepResult> {
+  const now = deps.now ?? Date.now;
+  if (opening.reportedAtMs !== undefined || opening.outcome === undefined)
+    return { kind: 'nothing-new', opening };
+  if (!(await deps.ledger.takeReport(opening.openingId, now(), leaseOf(deps)))) {
+    // The step that decided it may still be writing the record: not done until that is known,
+    // so this message (or invocation) comes back, and writes it if that step died.
+    throw new OpeningBusyError(opening.openingId, 'its outcome is being reported');
+  }
+  deps.log.warn('the outcome was decided but its record never written: writing it now', {
+    openingId: opening.openingId,
+  });
+  return report(deps, opening, opening.outcome);
+}
+
+async function report(
+  deps: OpeningDependencies,
+  opening: Opening,
+  record: OutcomeRecord,
+): Promise<StepResult> {
+  const now = deps.now ?? Date.now;
+  const full: OutcomeRecord = { ...record, openingId: opening.openingId, triggers: [...opening.triggers] };
+  await deps.outcomes.report(full);
+  await deps.ledger.markReported(opening.openingId, now());
+  return { kind: 'finished', record: full };
+}
+
+export function baseOf(opening: Opening): RecordBase {
+  return {
+    ...targetFields(opening.target),
+    ...(opening.operationId === undefined || opening.operationId === ''
+      ? {}
+      : { operationId: opening.operationId }),
+    requestedAt: new Date(opening.requestedAtMs).toISOString(),
+  };
+}
+
+/** The lease of a running step, and of the step that writes a record. */
+export function leaseOf(deps: OpeningDependencies): number {
+  return deps.reportLeaseMs ?? DEFAULT_REPORT_LEASE_MS;
+}
