@@ -136,6 +136,15 @@ export function coldStartValues(cold: ColdStartResult): Record<string, string> {
         return `${h.handler} ${ms(past(h.deployed), 0)} (before: ${ms(past(h.before), 0)}), against half of what the before build added, ${ms(half, 0)}`;
       })
       .join('; '),
+    codeRoom: cold.handlers
+      .map((h) => {
+        // A change to the code (not to its bundling) reaches the before build as well: with the same
+        // first invocation F in both, init + F ≤ (before's init + F) / 2 leaves F ≤ before's init − 2 × init.
+        const initAdded = (m: typeof h.deployed) => median(m.init.wallMs) - bare;
+        const room = initAdded(h.before) - 2 * initAdded(h.deployed);
+        return `${h.handler} at most ${ms(room, 0)} past init, where its second invocation, warm, takes ${ms(median(h.deployed.first.againMs), 0)}`;
+      })
+      .join('; '),
     firstFiles: String(opener?.loadedByFirst.files ?? 0),
     firstKib: fmt((opener?.loadedByFirst.bytes ?? 0) / 1024, 0),
     pieces: cold.pieces
