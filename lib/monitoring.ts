@@ -8,24 +8,26 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { dashboardRows } from './monitoring-dashboard.ts';
+import {
+  FIVE_MINUTES,
+  OPENING_OUTCOMES,
+  OPENINGS_METRIC,
+  OPERATIONS_DOC,
+  type OpeningOutcome,
+  TIME_TO_CONFIRM_METRIC,
+} from './monitoring-metrics.ts';
 
-/** The outcome of one opening, as the `outcome` field of its record says. */
-export type OpeningOutcome = 'OPENED' | 'ALREADY_OPEN' | 'FAILED' | 'TIMED_OUT';
-
-/** Every outcome an opening can end in, in the order the dashboard shows them. */
-export const OPENING_OUTCOMES: readonly OpeningOutcome[] = ['OPENED', 'ALREADY_OPEN', 'FAILED', 'TIMED_OUT'];
-
-/** The default CloudWatch namespace of the metrics taken from the outcome records. */
-export const DEFAULT_METRIC_NAMESPACE = 'TolokaPoolOpener';
-
-/** Metric (namespace {@link MonitoringProps.metricNamespace}): 1 per opening, dimension `Outcome`. */
-export const OPENINGS_METRIC = 'Openings';
-/** Metric: `elapsedMs` of each `OPENED` record (ms from the opening request to the confirmation). */
-export const TIME_TO_CONFIRM_METRIC = 'TimeToConfirm';
+export {
+  DEFAULT_METRIC_NAMESPACE,
+  OPENING_OUTCOMES,
+  OPENINGS_METRIC,
+  type OpeningOutcome,
+  TIME_TO_CONFIRM_METRIC,
+} from './monitoring-metrics.ts';
 
 /** Where the runbook for messages in a dead-letter queue lives. */
 const DLQ_RUNBOOK = 'README.md, "Runbook: a message in a dead-letter queue"';
-const OPERATIONS_DOC = 'docs/operations.md';
 
 /** Properties of {@link OpenerMonitoring}: the parts of a TolokaPoolOpener it watches, and its settings. */
 export interface MonitoringProps {
@@ -50,8 +52,6 @@ export interface MonitoringProps {
   /** Prefix of the alarm names (`<prefix>-failed-openings`); undefined: CloudFormation generates them. */
   readonly alarmNamePrefix: string | undefined;
 }
-
-const FIVE_MINUTES = Duration.minutes(5);
 
 /**
  * Operator infrastructure of a TolokaPoolOpener: metrics from the outcome records (metric filters
@@ -86,6 +86,26 @@ export class OpenerMonitoring extends Construct {
     super(scope, id);
     this.metricNamespace = props.metricNamespace;
 
+    this.metricFilters = this.outcomeMetricFilters(props);
+    this.alarmTopic = this.createAlarmTopic(props.alarmEmail);
+    const alarms = this.createAlarms(props);
+    this.triggerDeadLetterQueueAlarm = alarms.triggerDeadLetterQueue;
+    this.checkDeadLetterQueueAlarm = alarms.checkDeadLetterQueue;
+    this.failedOpeningsAlarm = alarms.failedOpenings;
+    this.timedOutOpeningsAlarm = alarms.timedOutOpenings;
+    this.openerErrorsAlarm = alarms.openerErrors;
+    this.checkerErrorsAlarm = alarms.checkerErrors;
+    if (alarms.triggerQueueAge !== undefined) this.triggerQueueAgeAlarm = alarms.triggerQueueAge;
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      ...(props.dashboardName === undefined ? {} : { dashboardName: props.dashboardName }),
+      defaultInterval: Duration.days(1),
+    });
+    this.dashboard.addWidgets(...dashboardRows(this, props));
+  }
+
+  /** Two metric filters per log group: `Openings` by outcome and `TimeToConfirm`. */
+  private outcomeMetricFilters(props: MonitoringProps): logs.MetricFilter[] {
     // Metric filters: the outcome records are single JSON lines (no Lambda prefix: they are
     // written to stdout directly). Only the four outcomes count, so that a future log line with an
     // `outcome` field of another meaning cannot add a dimension value.
@@ -121,32 +141,39 @@ export class OpenerMonitoring extends Construct {
         }),
       );
     }
-    this.metricFilters = filters;
+    return filters;
+  }
 
+  /** The alarms' SNS topic, TLS only, that only this construct's alarms may publish to. */
+  private createAlarmTopic(alarmEmail: string | undefined): sns.Topic {
     // One topic for every alarm. enforceSSL (cdk-nag AwsSolutions-SNS3) gives the topic a policy of
     // its own, which replaces SNS's default one: CloudWatch is allowed to publish below.
-    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+    const topic = new sns.Topic(this, 'AlarmTopic', {
       displayName: 'Toloka pool opener alarms',
       enforceSSL: true,
     });
-    if (props.alarmEmail !== undefined) {
-      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    if (alarmEmail !== undefined) {
+      topic.addSubscription(new subscriptions.EmailSubscription(alarmEmail));
     }
     // CloudWatch publishes alarm notifications as cloudwatch.amazonaws.com: only these alarms
     // (the list grows with addAlarm), only in this account.
-    this.alarmTopic.addToResourcePolicy(
+    topic.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'AllowAlarmsToPublish',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['sns:Publish'],
-        resources: [this.alarmTopic.topicArn],
+        resources: [topic.topicArn],
         conditions: {
           ArnEquals: { 'aws:SourceArn': Lazy.list({ produce: () => this.alarmArns }) },
           StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
         },
       }),
     );
+    return topic;
+  }
 
+  /** The alarms, each with a description that says what to do, all on the alarm topic. */
+  private createAlarms(props: MonitoringProps) {
     const name = (suffix: string) =>
       props.alarmNamePrefix === undefined ? {} : { alarmName: `${props.alarmNamePrefix}-${suffix}` };
     const alarm = (
@@ -175,7 +202,7 @@ export class OpenerMonitoring extends Construct {
     const atLeast = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
     const dlqDepth = (queue: sqs.IQueue) =>
       queue.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' });
-    this.triggerDeadLetterQueueAlarm = alarm(
+    const triggerDeadLetterQueue = alarm(
       'TriggerDeadLetterQueueAlarm',
       'trigger-dlq-not-empty',
       dlqDepth(props.triggerDeadLetterQueue),
@@ -185,7 +212,7 @@ export class OpenerMonitoring extends Construct {
         `trigger queue or delete them: ${DLQ_RUNBOOK}.`,
       atLeast,
     );
-    this.checkDeadLetterQueueAlarm = alarm(
+    const checkDeadLetterQueue = alarm(
       'CheckDeadLetterQueueAlarm',
       'check-dlq-not-empty',
       dlqDepth(props.checkDeadLetterQueue),
@@ -195,7 +222,7 @@ export class OpenerMonitoring extends Construct {
         `deadline still applies) or delete them: ${DLQ_RUNBOOK}.`,
       atLeast,
     );
-    this.failedOpeningsAlarm = alarm(
+    const failedOpenings = alarm(
       'FailedOpeningsAlarm',
       'failed-openings',
       this.metricOpenings('FAILED'),
@@ -205,7 +232,7 @@ export class OpenerMonitoring extends Construct {
         'outcome records (filter outcome = "FAILED") in the opener and checker log groups, fix the cause ' +
         `named by code and message, then send the trigger again. See ${OPERATIONS_DOC}.`,
     );
-    this.timedOutOpeningsAlarm = alarm(
+    const timedOutOpenings = alarm(
       'TimedOutOpeningsAlarm',
       'timed-out-openings',
       this.metricOpenings('TIMED_OUT'),
@@ -215,7 +242,7 @@ export class OpenerMonitoring extends Construct {
         `operation and its last status. See ${OPERATIONS_DOC}.`,
     );
     const errors = (fn: lambda.IFunction) => fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' });
-    this.openerErrorsAlarm = alarm(
+    const openerErrors = alarm(
       'OpenerErrorsAlarm',
       'opener-errors',
       errors(props.opener),
@@ -224,7 +251,7 @@ export class OpenerMonitoring extends Construct {
         'messages go back to the trigger queue and, after repeated failures, to the trigger dead-letter ' +
         `queue. Read the opener's log group for the error. See ${OPERATIONS_DOC}.`,
     );
-    this.checkerErrorsAlarm = alarm(
+    const checkerErrors = alarm(
       'CheckerErrorsAlarm',
       'checker-errors',
       errors(props.checker),
@@ -233,9 +260,10 @@ export class OpenerMonitoring extends Construct {
         'messages go back to the check queue and, after repeated failures, to the check dead-letter queue. ' +
         `Read the checker's log group for the error. See ${OPERATIONS_DOC}.`,
     );
+    let triggerQueueAge: cloudwatch.Alarm | undefined;
     if (props.triggerQueueAgeAlarmThreshold !== undefined) {
       const seconds = props.triggerQueueAgeAlarmThreshold.toSeconds();
-      this.triggerQueueAgeAlarm = alarm(
+      triggerQueueAge = alarm(
         'TriggerQueueAgeAlarm',
         'trigger-queue-stuck',
         props.triggerQueue.metricApproximateAgeOfOldestMessage({
@@ -249,12 +277,15 @@ export class OpenerMonitoring extends Construct {
           `receives the message moves to the trigger dead-letter queue. See ${OPERATIONS_DOC}.`,
       );
     }
-
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      ...(props.dashboardName === undefined ? {} : { dashboardName: props.dashboardName }),
-      defaultInterval: Duration.days(1),
-    });
-    this.dashboard.addWidgets(...dashboardRows(this, props));
+    return {
+      triggerDeadLetterQueue,
+      checkDeadLetterQueue,
+      failedOpenings,
+      timedOutOpenings,
+      openerErrors,
+      checkerErrors,
+      triggerQueueAge,
+    };
   }
 
   /**
@@ -295,178 +326,4 @@ export class OpenerMonitoring extends Construct {
       ...options,
     });
   }
-}
-
-/** The dashboard, row by row: outcomes, time to confirm, queues, functions, alarms, latest records. */
-function dashboardRows(monitoring: OpenerMonitoring, props: MonitoringProps): cloudwatch.IWidget[] {
-  const openings = OPENING_OUTCOMES.map((outcome) => monitoring.metricOpenings(outcome));
-  const functions = [
-    { fn: props.opener, label: 'opener' },
-    { fn: props.checker, label: 'checker' },
-  ];
-  /** One graph with the same Lambda metric (Sum per 5 minutes) of both functions. */
-  const perFunction = (
-    title: string,
-    metric: (fn: lambda.IFunction, options: cloudwatch.MetricOptions) => cloudwatch.IMetric,
-  ) =>
-    new cloudwatch.GraphWidget({
-      title,
-      width: 6,
-      height: 6,
-      left: functions.map(({ fn, label }) => metric(fn, { label, period: FIVE_MINUTES, statistic: 'Sum' })),
-      leftYAxis: { min: 0 },
-    });
-  const thresholdLine = (value: number, text: string): cloudwatch.HorizontalAnnotation => ({
-    value,
-    label: text,
-    color: cloudwatch.Color.RED,
-  });
-
-  return [
-    new cloudwatch.TextWidget({
-      markdown:
-        '# Toloka pool opener\n' +
-        'Every opening ends in one outcome record; the metrics below are taken from those records ' +
-        `(namespace \`${props.metricNamespace}\`). What each alarm means and what to do: \`${OPERATIONS_DOC}\`.`,
-      width: 24,
-      height: 2,
-    }),
-    new cloudwatch.Row(
-      new cloudwatch.GraphWidget({
-        title: 'Openings by outcome (per 5 minutes)',
-        width: 12,
-        height: 6,
-        left: openings,
-        stacked: true,
-        leftYAxis: { min: 0, label: 'openings', showUnits: false },
-      }),
-      new cloudwatch.SingleValueWidget({
-        title: 'Openings by outcome (time range)',
-        width: 6,
-        height: 6,
-        metrics: openings,
-        setPeriodToTimeRange: true,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Time to confirm an opening (OPENED)',
-        width: 6,
-        height: 6,
-        left: [
-          monitoring.metricTimeToConfirm({ statistic: 'p50', label: 'p50' }),
-          monitoring.metricTimeToConfirm({ statistic: 'p90', label: 'p90' }),
-          monitoring.metricTimeToConfirm({ statistic: 'Maximum', label: 'max' }),
-        ],
-        leftYAxis: { min: 0, label: 'ms', showUnits: false },
-      }),
-    ),
-    new cloudwatch.Row(
-      new cloudwatch.GraphWidget({
-        title: 'Queue depth',
-        width: 8,
-        height: 6,
-        left: [
-          props.triggerQueue.metricApproximateNumberOfMessagesVisible({
-            label: 'trigger: waiting',
-            period: FIVE_MINUTES,
-            statistic: 'Maximum',
-          }),
-          props.triggerQueue.metricApproximateNumberOfMessagesNotVisible({
-            label: 'trigger: being processed',
-            period: FIVE_MINUTES,
-            statistic: 'Maximum',
-          }),
-          props.checkQueue.metricApproximateNumberOfMessagesVisible({
-            label: 'check: due',
-            period: FIVE_MINUTES,
-            statistic: 'Maximum',
-          }),
-          props.checkQueue.metricApproximateNumberOfMessagesDelayed({
-            label: 'check: delayed (openings being followed)',
-            period: FIVE_MINUTES,
-            statistic: 'Maximum',
-          }),
-        ],
-        leftYAxis: { min: 0 },
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Age of the oldest message',
-        width: 8,
-        height: 6,
-        left: [
-          props.triggerQueue.metricApproximateAgeOfOldestMessage({
-            label: 'trigger queue',
-            period: FIVE_MINUTES,
-            statistic: 'Maximum',
-          }),
-          props.checkQueue.metricApproximateAgeOfOldestMessage({
-            label: 'check queue',
-            period: FIVE_MINUTES,
-            statistic: 'Maximum',
-          }),
-        ],
-        leftYAxis: { min: 0, label: 'seconds', showUnits: false },
-        leftAnnotations:
-          props.triggerQueueAgeAlarmThreshold === undefined
-            ? []
-            : [thresholdLine(props.triggerQueueAgeAlarmThreshold.toSeconds(), 'trigger queue alarm')],
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Dead-letter queues',
-        width: 8,
-        height: 6,
-        left: [
-          props.triggerDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
-            label: 'trigger DLQ',
-            period: FIVE_MINUTES,
-            statistic: 'Maximum',
-          }),
-          props.checkDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
-            label: 'check DLQ',
-            period: FIVE_MINUTES,
-            statistic: 'Maximum',
-          }),
-        ],
-        leftYAxis: { min: 0 },
-      }),
-    ),
-    new cloudwatch.Row(
-      perFunction('Invocations', (fn, options) => fn.metricInvocations(options)),
-      perFunction('Errors', (fn, options) => fn.metricErrors(options)),
-      new cloudwatch.GraphWidget({
-        title: 'Duration (p50, max)',
-        width: 6,
-        height: 6,
-        left: functions.flatMap(({ fn, label: fnLabel }) => [
-          fn.metricDuration({ label: `${fnLabel} p50`, period: FIVE_MINUTES, statistic: 'p50' }),
-          fn.metricDuration({ label: `${fnLabel} max`, period: FIVE_MINUTES, statistic: 'Maximum' }),
-        ]),
-        leftYAxis: { min: 0, label: 'ms', showUnits: false },
-        leftAnnotations: [thresholdLine(props.functionTimeout.toMilliseconds(), 'time-out')],
-      }),
-      perFunction('Throttles', (fn, options) => fn.metricThrottles(options)),
-    ),
-    new cloudwatch.Row(
-      new cloudwatch.AlarmStatusWidget({
-        title: 'Alarms',
-        width: 24,
-        height: 3,
-        alarms: [...monitoring.alarms],
-      }),
-    ),
-    new cloudwatch.Row(
-      new cloudwatch.LogQueryWidget({
-        title: 'Latest outcome records',
-        width: 24,
-        height: 8,
-        logGroupNames: [props.openerLogGroup.logGroupName, props.checkerLogGroup.logGroupName],
-        queryLines: [
-          'fields @timestamp, outcome, poolId, trainingId, code, elapsedMs, checks',
-          'filter ispresent(outcome)',
-          'sort @timestamp desc',
-          'limit 50',
-        ],
-        view: cloudwatch.LogQueryVisualizationType.TABLE,
-      }),
-    ),
-  ];
 }

@@ -1,0 +1,22 @@
+/** What the monitoring's parts share: the metrics taken from the outcome records, their period, the operators' guide. */
+import { Duration } from 'aws-cdk-lib';
+
+/** The outcome of one opening, as the `outcome` field of its record says. */
+export type OpeningOutcome = 'OPENED' | 'ALREADY_OPEN' | 'FAILED' | 'TIMED_OUT';
+
+/** Every outcome an opening can end in, in the order the dashboard shows them. */
+export const OPENING_OUTCOMES: readonly OpeningOutcome[] = ['OPENED', 'ALREADY_OPEN', 'FAILED', 'TIMED_OUT'];
+
+/** The default CloudWatch namespace of the metrics taken from the outcome records. */
+export const DEFAULT_METRIC_NAMESPACE = 'TolokaPoolOpener';
+
+/** Metric (namespace `metricNamespace`): 1 per opening, dimension `Outcome`. */
+export const OPENINGS_METRIC = 'Openings';
+/** Metric: `elapsedMs` of each `OPENED` record (ms from the opening request to the confirmation). */
+export const TIME_TO_CONFIRM_METRIC = 'TimeToConfirm';
+
+/** The period of every alarm and of the dashboard's graphs. */
+export const FIVE_MINUTES = Duration.minutes(5);
+
+/** The operators' guide that alarm descriptions and the dashboard point to. */
+export const OPERATIONS_DOC = 'docs/operations.md';
