@@ -1,19 +1,36 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CONTROL_PREFIX, controlAnswer } from './control-api.ts';
 import { EmulatorConfigError, errorBody, TolokaError } from './errors.ts';
-import { type Fault, FaultQueue, parseFault } from './faults.ts';
+import { type Fault, FaultQueue } from './faults.ts';
+import {
+  type Answer,
+  API_PREFIX,
+  type AuthScheme,
+  decodePathSegment,
+  faultAnswer,
+  noRoute,
+  ok,
+  operationMissing,
+  ownValue,
+  readBody,
+  rendered,
+  schemeOf,
+  send,
+  transition,
+} from './http-answers.ts';
+import { operationFilter } from './operation-query.ts';
 import {
   EmulatorState,
-  type OperationFilter,
   type OperationJson,
   type PoolBehaviour,
-  parsePoolBehaviour,
   type ResourceKind,
   type ResourceState,
 } from './state.ts';
 import { DEFAULT_SWITCHES, type EmulatorSwitches, parseSwitches } from './switches.ts';
 
 export type { Fault } from './faults.ts';
+export type { AuthScheme } from './http-answers.ts';
 export type { OperationJson, PoolBehaviour, ResourceState } from './state.ts';
 export type { EmulatorSwitches } from './switches.ts';
 
@@ -33,8 +50,6 @@ export interface EmulatorOptions {
   /** The clock behind operation progress, dates, the request log and the rate limit. Default `Date.now`. */
   now?: () => number;
 }
-
-export type AuthScheme = 'OAuth' | 'ApiKey';
 
 /** One request to `/api/v1` and its answer, as observers see it (for conformance checks). */
 export interface Exchange {
@@ -79,18 +94,6 @@ export interface RequestLogEntry {
   authScheme: AuthScheme | null;
 }
 
-interface Answer {
-  status: number;
-  /** A string is sent as is; anything else but undefined is sent as JSON. */
-  body?: unknown;
-  headers?: Record<string, string>;
-}
-
-const API_PREFIX = '/api/v1';
-const CONTROL_PREFIX = '/_emulator';
-const MAX_BODY_BYTES = 1024 * 1024;
-// Cut mid-string on purpose: a client must treat this as a protocol error, not as an operation.
-const MALFORMED_BODY = '{"id": "trunc';
 const DEFAULT_TOKENS = ['local-dev-token'];
 const DEFAULT_RATE_LIMIT = 300;
 
@@ -256,7 +259,7 @@ export class TolokaEmulator {
     const method = req.method ?? 'GET';
     const body = await readBody(req);
     if (pathname === CONTROL_PREFIX || pathname.startsWith(`${CONTROL_PREFIX}/`)) {
-      send(res, this.control(method, pathname.slice(CONTROL_PREFIX.length), body));
+      send(res, controlAnswer(this, method, pathname.slice(CONTROL_PREFIX.length), body));
       return;
     }
     if (!pathname.startsWith(`${API_PREFIX}/`)) {
@@ -419,216 +422,4 @@ export class TolokaEmulator {
       this.timers.add(timer);
     });
   }
-
-  private control(method: string, path: string, body: string): Answer {
-    try {
-      return this.controlRoute(method, path, body);
-    } catch (error) {
-      if (error instanceof EmulatorConfigError) {
-        return { status: 400, body: errorBody(400, 'VALIDATION_ERROR', error.message) };
-      }
-      throw error;
-    }
-  }
-
-  private controlRoute(method: string, path: string, body: string): Answer {
-    const resource = path.match(/^\/(pools|trainings)\/([^/]+)$/);
-    if (resource) {
-      if (method !== 'POST') return notAllowed(method, 'POST');
-      const kind: ResourceKind = resource[1] === 'pools' ? 'pool' : 'training';
-      const id = decodePathSegment(resource[2] ?? '');
-      if (id === undefined) throw new EmulatorConfigError('the ID is not valid percent-encoding');
-      return ok(this.state.setResource(kind, id, parsePoolBehaviour(parseJson(body))));
-    }
-    switch (path) {
-      case '/switches':
-        if (method === 'GET') return ok(this.currentSwitches);
-        if (method === 'POST') return ok(this.setSwitches(parseSwitches(parseJson(body))));
-        return notAllowed(method, 'GET, POST');
-      case '/faults':
-        if (method === 'POST') {
-          this.injectFault(parseFault(parseJson(body)));
-          return { status: 204 };
-        }
-        if (method === 'DELETE') {
-          this.clearFaults();
-          return { status: 204 };
-        }
-        return notAllowed(method, 'POST, DELETE');
-      case '/requests':
-        if (method === 'GET') return ok(this.requests);
-        if (method === 'DELETE') {
-          this.resetLog();
-          return { status: 204 };
-        }
-        return notAllowed(method, 'GET, DELETE');
-      case '/reset':
-        if (method !== 'POST') return notAllowed(method, 'POST');
-        this.reset();
-        return { status: 204 };
-      default:
-        return {
-          status: 404,
-          body: errorBody(404, 'DOES_NOT_EXIST', `No control endpoint ${CONTROL_PREFIX}${path}`),
-        };
-    }
-  }
-}
-
-/** Path segments and methods come from the client: `constructor` must not find Object's. */
-function ownValue<T>(record: Record<string, T>, key: string): T | undefined {
-  return Object.hasOwn(record, key) ? record[key] : undefined;
-}
-
-function noRoute(path: string): Answer {
-  return { status: 404, body: errorBody(404, 'DOES_NOT_EXIST', `No route for ${API_PREFIX}${path}`) };
-}
-
-function ok(body: unknown): Answer {
-  return { status: 200, body };
-}
-
-function transition(result: { status: 202; operation: OperationJson } | { status: 204 }): Answer {
-  return result.status === 204 ? { status: 204 } : { status: 202, body: result.operation };
-}
-
-function operationMissing(id: string): never {
-  throw new TolokaError(404, 'DOES_NOT_EXIST', `Operation ${id} does not exist`);
-}
-
-function notAllowed(method: string, allow: string): Answer {
-  return {
-    status: 405,
-    body: errorBody(405, undefined, `${method} is not allowed here`),
-    headers: { allow },
-  };
-}
-
-function faultAnswer(fault: Extract<Fault, { kind: 'status' | 'malformed' }>): Answer {
-  if (fault.kind === 'malformed') {
-    return {
-      status: fault.status ?? 200,
-      body: MALFORMED_BODY,
-      headers: { 'content-type': 'application/json' },
-    };
-  }
-  const headers = fault.headers ?? {};
-  if (fault.body === null) return { status: fault.status, headers };
-  if (fault.body === undefined) {
-    // A 2xx status fault without a body has no sensible default error to send.
-    return fault.status >= 400
-      ? { status: fault.status, body: errorBody(fault.status), headers }
-      : { status: fault.status, headers };
-  }
-  return { status: fault.status, body: fault.body, headers };
-}
-
-function schemeOf(authorization: string | undefined): AuthScheme | null {
-  if (authorization?.startsWith('OAuth ')) return 'OAuth';
-  if (authorization?.startsWith('ApiKey ')) return 'ApiKey';
-  return null;
-}
-
-function decodePathSegment(segment: string): string | undefined {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return undefined;
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text === '' ? '{}' : text);
-  } catch {
-    throw new EmulatorConfigError('the body is not valid JSON');
-  }
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    // Keep reading but stop storing: the body is drained so the keep-alive connection stays usable.
-    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** The headers and body an answer goes out with. */
-function rendered(answer: Answer): { headers: Record<string, string>; payload: string | undefined } {
-  const headers: Record<string, string> = { ...answer.headers };
-  let payload: string | undefined;
-  if (answer.body !== undefined && answer.status !== 204) {
-    payload = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
-    const hasType = Object.keys(headers).some((name) => name.toLowerCase() === 'content-type');
-    if (!hasType) headers['content-type'] = 'application/json';
-  }
-  return { headers, payload };
-}
-
-function send(res: ServerResponse, answer: Answer): void {
-  if (res.destroyed) return;
-  const { headers, payload } = rendered(answer);
-  res.writeHead(answer.status, headers);
-  res.end(payload);
-}
-
-const OPERATION_SORT_KEYS: ReadonlySet<string> = new Set(['id', 'submitted', 'finished']);
-const DEFAULT_OPERATION_LIMIT = 50;
-const MAX_OPERATION_LIMIT = 500;
-
-/** The query of `GET /operations` as a filter; a bad value is 400 `VALIDATION_ERROR`, naming it. */
-function operationFilter(query: URLSearchParams): OperationFilter {
-  const invalid = (name: string, why: string): never => {
-    throw new TolokaError(400, 'VALIDATION_ERROR', `Invalid query parameter ${name}: ${why}`);
-  };
-  const list = (name: string) => {
-    const value = query.get(name);
-    return value === null ? undefined : value.split(',').filter((item) => item !== '');
-  };
-  const date = (name: string): number | undefined => {
-    const value = query.get(name);
-    if (value === null) return undefined;
-    const match = /^([0-9]{4}-[0-9]{2}-[0-9]{2})(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?$/.exec(
-      value,
-    );
-    const ms =
-      match === null
-        ? Number.NaN
-        : Date.parse(`${match[1]}${match[2] ?? 'T00:00'}Z`.replace(/(\.[0-9]{3})[0-9]+Z$/, '$1Z'));
-    return Number.isNaN(ms)
-      ? invalid(name, `${JSON.stringify(value)} is not a UTC date (YYYY-MM-DD[Thh:mm[:ss[.ssssss]]])`)
-      : ms;
-  };
-  let limit = DEFAULT_OPERATION_LIMIT;
-  const rawLimit = query.get('limit');
-  if (rawLimit !== null) {
-    limit = Number(rawLimit);
-    if (!/^[0-9]+$/.test(rawLimit) || limit < 1 || limit > MAX_OPERATION_LIMIT) {
-      invalid('limit', `must be a whole number from 1 to ${MAX_OPERATION_LIMIT}`);
-    }
-  }
-  const sort = list('sort') ?? [];
-  for (const key of sort) {
-    if (!OPERATION_SORT_KEYS.has(key.replace(/^-/, '')))
-      invalid('sort', `unknown key ${JSON.stringify(key)}`);
-  }
-  const filter: { -readonly [K in keyof OperationFilter]: OperationFilter[K] } = { limit, sort };
-  const types = list('type');
-  if (types !== undefined) filter.types = types;
-  const statuses = list('status');
-  if (statuses !== undefined) filter.statuses = statuses;
-  const bounds = [
-    ['submitted_gte', 'submittedGte'],
-    ['submitted_lte', 'submittedLte'],
-    ['submitted_gt', 'submittedGt'],
-    ['submitted_lt', 'submittedLt'],
-  ] as const;
-  for (const [name, key] of bounds) {
-    const value = date(name);
-    if (value !== undefined) filter[key] = value;
-  }
-  return filter;
 }

@@ -1,0 +1,68 @@
+/**
+ * `/_emulator`: how other processes (the bench, `npm start`, a test in another process) set
+ * pools, switches and faults, read the request log and reset the emulator (emulator/README.md).
+ */
+import { EmulatorConfigError, errorBody } from './errors.ts';
+import { parseFault } from './faults.ts';
+import { type Answer, decodePathSegment, notAllowed, ok, parseJson } from './http-answers.ts';
+import { parsePoolBehaviour } from './state.ts';
+import { parseSwitches } from './switches.ts';
+import type { TolokaEmulator } from './toloka-emulator.ts';
+
+export const CONTROL_PREFIX = '/_emulator';
+
+export function controlAnswer(emulator: TolokaEmulator, method: string, path: string, body: string): Answer {
+  try {
+    return controlRoute(emulator, method, path, body);
+  } catch (error) {
+    if (error instanceof EmulatorConfigError) {
+      return { status: 400, body: errorBody(400, 'VALIDATION_ERROR', error.message) };
+    }
+    throw error;
+  }
+}
+
+function controlRoute(emulator: TolokaEmulator, method: string, path: string, body: string): Answer {
+  const resource = path.match(/^\/(pools|trainings)\/([^/]+)$/);
+  if (resource) {
+    if (method !== 'POST') return notAllowed(method, 'POST');
+    const id = decodePathSegment(resource[2] ?? '');
+    if (id === undefined) throw new EmulatorConfigError('the ID is not valid percent-encoding');
+    const behaviour = parsePoolBehaviour(parseJson(body));
+    return ok(
+      resource[1] === 'pools' ? emulator.setPool(id, behaviour) : emulator.setTraining(id, behaviour),
+    );
+  }
+  switch (path) {
+    case '/switches':
+      if (method === 'GET') return ok(emulator.switches);
+      if (method === 'POST') return ok(emulator.setSwitches(parseSwitches(parseJson(body))));
+      return notAllowed(method, 'GET, POST');
+    case '/faults':
+      if (method === 'POST') {
+        emulator.injectFault(parseFault(parseJson(body)));
+        return { status: 204 };
+      }
+      if (method === 'DELETE') {
+        emulator.clearFaults();
+        return { status: 204 };
+      }
+      return notAllowed(method, 'POST, DELETE');
+    case '/requests':
+      if (method === 'GET') return ok(emulator.requests);
+      if (method === 'DELETE') {
+        emulator.resetLog();
+        return { status: 204 };
+      }
+      return notAllowed(method, 'GET, DELETE');
+    case '/reset':
+      if (method !== 'POST') return notAllowed(method, 'POST');
+      emulator.reset();
+      return { status: 204 };
+    default:
+      return {
+        status: 404,
+        body: errorBody(404, 'DOES_NOT_EXIST', `No control endpoint ${CONTROL_PREFIX}${path}`),
+      };
+  }
+}
