@@ -5,7 +5,7 @@
 import { EmulatorConfigError, errorBody } from './errors.ts';
 import { parseFault } from './faults.ts';
 import { type Answer, decodePathSegment, notAllowed, ok, parseJson } from './http-answers.ts';
-import { parsePoolBehaviour } from './state.ts';
+import { parsePoolBehaviour } from './pool-behaviour.ts';
 import { parseSwitches } from './switches.ts';
 import type { TolokaEmulator } from './toloka-emulator.ts';
 

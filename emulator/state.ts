@@ -1,6 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { EmulatorConfigError, TolokaError } from './errors.ts';
+import { TolokaError } from './errors.ts';
+import { type PoolBehaviour, parsePoolBehaviour } from './pool-behaviour.ts';
+import { poolJson, snapshot, trainingJson } from './resource-json.ts';
 import { DEFAULT_SWITCHES, type EmulatorSwitches } from './switches.ts';
+
+export { type PoolBehaviour, parsePoolBehaviour };
 
 export type ResourceStatus = 'OPEN' | 'CLOSED' | 'ARCHIVED' | 'LOCKED';
 export type ResourceKind = 'pool' | 'training';
@@ -8,22 +12,6 @@ export type OperationStatus = 'PENDING' | 'RUNNING' | 'SUCCESS' | 'FAIL';
 /** What an operation shows: one of Toloka's four, or the `unknownStatus` switch's. */
 export type RenderedStatus = OperationStatus | (string & {});
 export type OperationType = 'POOL.OPEN' | 'POOL.CLOSE' | 'TRAINING.OPEN' | 'TRAINING.CLOSE';
-
-/** How one pool (or training) reacts to being opened. Everything is optional. */
-export interface PoolBehaviour {
-  /** Status before anything happens. Default `CLOSED`. */
-  status?: ResourceStatus;
-  /** Time from submission to the terminal status. Default 3000; 0 makes the 202 body already `SUCCESS`. */
-  openDurationMs?: number;
-  /** Time spent `PENDING` before `RUNNING`. Default `min(500, openDurationMs / 4)`. */
-  pendingMs?: number;
-  /** How the open operation ends. Default `SUCCESS`. */
-  result?: 'SUCCESS' | 'FAIL';
-  /** When set, every open answers 409 with this error. */
-  refuse?: { code: string; message?: string; payload?: unknown };
-  /** Shown as `last_close_reason` while the pool is closed. */
-  lastCloseReason?: string;
-}
 
 /** A snapshot for tests: what the emulator believes about one pool or training. */
 export interface ResourceState {
@@ -78,15 +66,8 @@ const DEFAULT_OPEN_DURATION_MS = 3000;
 const MAX_DEFAULT_PENDING_MS = 500;
 // Closing has no behaviour knobs: it only has to be an operation a client can follow.
 const CLOSE_DURATION_MS = 100;
-const YEAR_MS = 365 * 24 * 60 * 60 * 1000;
 // Only IDs that look like Toloka's are auto-created, so a client that builds paths from garbage gets 404.
 const AUTO_CREATE_ID = /^[1-9][0-9]{0,18}$/;
-const RESOURCE_STATUSES: ReadonlySet<string> = new Set<ResourceStatus>([
-  'OPEN',
-  'CLOSED',
-  'ARCHIVED',
-  'LOCKED',
-]);
 
 /** Toloka's date format: UTC, ISO 8601, no zone suffix, with 0, 3 or 6 fraction digits. */
 export function tolokaDate(ms: number, fractionDigits: 0 | 3 | 6 = 3): string {
@@ -97,7 +78,7 @@ export function tolokaDate(ms: number, fractionDigits: 0 | 3 | 6 = 3): string {
   return fractionDigits === 6 ? `${iso}417` : iso;
 }
 
-interface Resource {
+export interface Resource {
   readonly kind: ResourceKind;
   readonly id: string;
   readonly behaviour: PoolBehaviour;
@@ -419,132 +400,4 @@ function inappropriateStatus(resource: Resource, appropriate: ResourceStatus[]):
     'This or related resource is in inappropriate status, operation is not allowed',
     { appropriate_statuses: appropriate, current_status: resource.status },
   );
-}
-
-function snapshot(resource: Resource): ResourceState {
-  const state: ResourceState = {
-    kind: resource.kind,
-    id: resource.id,
-    status: resource.status,
-    createdAt: resource.createdAt,
-  };
-  if (resource.lastStartedAt !== undefined) state.lastStartedAt = resource.lastStartedAt;
-  if (resource.lastStoppedAt !== undefined) state.lastStoppedAt = resource.lastStoppedAt;
-  if (resource.lastCloseReason !== undefined) state.lastCloseReason = resource.lastCloseReason;
-  if (resource.activeOperation) state.activeOperationId = resource.activeOperation.id;
-  return state;
-}
-
-/** Fields shared by pools and trainings, in the shape toloka-kit's `Pool` and `Training` classes parse. */
-function readOnlyFields(resource: Resource, date: (ms: number) => string): Record<string, unknown> {
-  const fields: Record<string, unknown> = { status: resource.status };
-  if (resource.status === 'CLOSED' && resource.lastCloseReason !== undefined) {
-    fields.last_close_reason = resource.lastCloseReason;
-  }
-  fields.created = date(resource.createdAt);
-  if (resource.lastStartedAt !== undefined) fields.last_started = date(resource.lastStartedAt);
-  if (resource.lastStoppedAt !== undefined) fields.last_stopped = date(resource.lastStoppedAt);
-  return fields;
-}
-
-function poolJson(resource: Resource, date: (ms: number) => string): Record<string, unknown> {
-  return {
-    id: resource.id,
-    project_id: '1',
-    private_name: `Emulated pool ${resource.id}`,
-    may_contain_adult_content: false,
-    reward_per_assignment: 0.01,
-    assignment_max_duration_seconds: 600,
-    defaults: { default_overlap_for_new_task_suites: 1, default_overlap_for_new_tasks: 1 },
-    will_expire: date(resource.createdAt + YEAR_MS),
-    auto_accept_solutions: true,
-    priority: 0,
-    quality_control: { configs: [] },
-    mixer_config: { real_tasks_count: 1, golden_tasks_count: 0, training_tasks_count: 0 },
-    type: 'REGULAR',
-    ...readOnlyFields(resource, date),
-  };
-}
-
-function trainingJson(resource: Resource, date: (ms: number) => string): Record<string, unknown> {
-  return {
-    id: resource.id,
-    project_id: '1',
-    private_name: `Emulated training ${resource.id}`,
-    may_contain_adult_content: false,
-    assignment_max_duration_seconds: 600,
-    mix_tasks_in_creation_order: true,
-    shuffle_tasks_in_task_suite: false,
-    training_tasks_in_task_suite_count: 1,
-    task_suites_required_to_pass: 1,
-    retry_training_after_days: 1,
-    inherited_instructions: true,
-    ...readOnlyFields(resource, date),
-  };
-}
-
-const BEHAVIOUR_KEYS: ReadonlySet<string> = new Set([
-  'status',
-  'openDurationMs',
-  'pendingMs',
-  'result',
-  'refuse',
-  'lastCloseReason',
-]);
-
-/** Checks a behaviour that may have come over HTTP; unknown keys are rejected so typos do not pass silently. */
-export function parsePoolBehaviour(input: unknown): PoolBehaviour {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new EmulatorConfigError('pool behaviour must be a JSON object');
-  }
-  const raw = input as Record<string, unknown>;
-  for (const key of Object.keys(raw)) {
-    if (!BEHAVIOUR_KEYS.has(key)) throw new EmulatorConfigError(`unknown pool behaviour field "${key}"`);
-  }
-  const behaviour: PoolBehaviour = {};
-  if (raw.status !== undefined) {
-    if (typeof raw.status !== 'string' || !RESOURCE_STATUSES.has(raw.status)) {
-      throw new EmulatorConfigError('status must be one of OPEN, CLOSED, ARCHIVED, LOCKED');
-    }
-    behaviour.status = raw.status as ResourceStatus;
-  }
-  if (raw.openDurationMs !== undefined)
-    behaviour.openDurationMs = duration('openDurationMs', raw.openDurationMs);
-  if (raw.pendingMs !== undefined) behaviour.pendingMs = duration('pendingMs', raw.pendingMs);
-  if (raw.result !== undefined) {
-    if (raw.result !== 'SUCCESS' && raw.result !== 'FAIL') {
-      throw new EmulatorConfigError('result must be SUCCESS or FAIL');
-    }
-    behaviour.result = raw.result;
-  }
-  if (raw.refuse !== undefined) behaviour.refuse = parseRefusal(raw.refuse);
-  if (raw.lastCloseReason !== undefined) {
-    if (typeof raw.lastCloseReason !== 'string')
-      throw new EmulatorConfigError('lastCloseReason must be a string');
-    behaviour.lastCloseReason = raw.lastCloseReason;
-  }
-  return behaviour;
-}
-
-function duration(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new EmulatorConfigError(`${name} must be a finite number >= 0`);
-  }
-  return value;
-}
-
-function parseRefusal(value: unknown): NonNullable<PoolBehaviour['refuse']> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new EmulatorConfigError('refuse must be an object with a code');
-  }
-  const raw = value as Record<string, unknown>;
-  if (typeof raw.code !== 'string' || raw.code === '')
-    throw new EmulatorConfigError('refuse.code must be a string');
-  if (raw.message !== undefined && typeof raw.message !== 'string') {
-    throw new EmulatorConfigError('refuse.message must be a string');
-  }
-  const refusal: NonNullable<PoolBehaviour['refuse']> = { code: raw.code };
-  if (typeof raw.message === 'string') refusal.message = raw.message;
-  if (raw.payload !== undefined) refusal.payload = raw.payload;
-  return refusal;
 }
