@@ -4,7 +4,8 @@
  *
  * moto reports no real consumed capacity (a fixed 1 or 0.5 whatever the call), so the units are
  * worked out here by DynamoDB's documented rules for on-demand tables: a strongly consistent read
- * is 1 read unit per 4 KB of the item (a missing item still costs 1); a write 1 write unit per 1 KB
+ * is 1 read unit per 4 KB of the item (a missing item still costs 1), each key of a BatchGetItem
+ * as its own read; a write 1 write unit per 1 KB
  * of the item (PutItem, UpdateItem, DeleteItem), also when its condition fails; a write inside
  * TransactWriteItems 2 per 1 KB. A cancelled transaction is counted like one that went through:
  * an upper bound. The sizes are those of the items as they stand at the end of the run: each item
@@ -73,6 +74,12 @@ export function touchedIds(call: AwsCall): string[] {
     const record = holder as { Key?: Item; Item?: Item } | undefined;
     return record?.Key?.id?.S ?? record?.Item?.id?.S;
   };
+  if (call.action === 'BatchGetItem') {
+    const tables = Object.values((body.RequestItems ?? {}) as Record<string, { Keys?: Item[] }>);
+    return tables
+      .flatMap((table) => (table.Keys ?? []).map((key) => key.id?.S))
+      .filter((id) => id !== undefined);
+  }
   if (call.action === 'TransactWriteItems') {
     const items = (body.TransactItems ?? []) as Array<Record<string, unknown>>;
     return items.flatMap((entry) => Object.values(entry).map(idOf)).filter((id) => id !== undefined);
@@ -93,6 +100,14 @@ export function callUnits(
   switch (call.action) {
     case 'GetItem': {
       const consistent = call.body?.ConsistentRead === true;
+      return { read: ids.reduce((sum, id) => sum + units(id, 4 * KB) * (consistent ? 1 : 0.5), 0), write: 0 };
+    }
+    case 'BatchGetItem': {
+      // Each key is read as a GetItem of its own would be (a missing one costs the minimum too).
+      const tables = Object.values(
+        (call.body?.RequestItems ?? {}) as Record<string, { ConsistentRead?: boolean }>,
+      );
+      const consistent = tables.every((table) => table.ConsistentRead === true);
       return { read: ids.reduce((sum, id) => sum + units(id, 4 * KB) * (consistent ? 1 : 0.5), 0), write: 0 };
     }
     case 'PutItem':

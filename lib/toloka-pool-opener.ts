@@ -179,11 +179,13 @@ export class TolokaPoolOpener extends Construct {
         new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.checkQueue.queueArn] }),
       );
       // The ledger's conditional reads and writes, transactions included (which need the actions
-      // of their parts): no Scan, no Query, no Delete; the command line's history reads with its own.
+      // of their parts), and the claim's two reads in one BatchGetItem: no Scan, no Query, no
+      // Delete; the command line's history reads with its own.
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
           actions: [
             'dynamodb:GetItem',
+            'dynamodb:BatchGetItem',
             'dynamodb:PutItem',
             'dynamodb:UpdateItem',
             'dynamodb:ConditionCheckItem',

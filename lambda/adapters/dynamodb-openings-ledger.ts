@@ -6,6 +6,7 @@
  * `Update` conditioned on not being decided yet. The SDK client is loaded on first use.
  */
 import type {
+  BatchGetItemCommand,
   DynamoDBClient,
   DynamoDBClientConfig,
   GetItemCommand,
@@ -34,11 +35,18 @@ import { type Item, isCancelled, N, openingItem, S, toOpening } from './dynamodb
 interface DynamoSdk {
   readonly client: DynamoDBClient;
   readonly GetItem: typeof GetItemCommand;
+  readonly BatchGet: typeof BatchGetItemCommand;
   readonly Put: typeof PutItemCommand;
   readonly Update: typeof UpdateItemCommand;
   readonly TransactWrite: typeof TransactWriteItemsCommand;
   readonly Scan: typeof ScanCommand;
 }
+
+/** How often keys DynamoDB left unprocessed are asked for, and the base of the backoff between. */
+const UNPROCESSED_READ_ATTEMPTS = 5;
+const UNPROCESSED_BASE_DELAY_MS = 25;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class DynamoDbOpeningsLedger implements OpeningsLedger {
   private sdk: Promise<DynamoSdk> | undefined;
@@ -53,7 +61,11 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     const sdk = await this.loadSdk();
     const expiration = N(Math.ceil((request.deadlineMs + LEDGER_RETENTION_MS) / 1000));
     for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
-      const seen = await this.getItem(`trigger#${request.triggerId}`);
+      // Both reads in one round trip: the trigger decides whether the pointer matters at all.
+      const [seen, pointer] = await this.getItems([
+        `trigger#${request.triggerId}`,
+        `target#${targetKey(request.target)}`,
+      ]);
       // A trigger entry whose opening is gone (TTL removes entries one by one): claimed anew.
       let staleOpeningId: string | undefined;
       if (seen !== undefined) {
@@ -64,7 +76,6 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
         if (Number(seen.expiration?.N ?? 0) * 1000 <= request.nowMs) staleOpeningId = seen.openingId?.S ?? '';
         else continue;
       }
-      const pointer = await this.getItem(`target#${targetKey(request.target)}`);
       const currentId = pointer?.openingId?.S;
       const current = currentId === undefined ? undefined : await this.get(currentId);
       const triggerPut = {
@@ -343,6 +354,30 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     }
   }
 
+  /**
+   * Strongly consistent reads of several items in one `BatchGetItem`, in the order asked. Keys
+   * DynamoDB leaves unprocessed (throttling) are asked again, a few times, before giving up.
+   */
+  private async getItems(ids: readonly string[]): Promise<(Item | undefined)[]> {
+    const sdk = await this.loadSdk();
+    const found = new Map<string, Item>();
+    let keys: Item[] = ids.map((id) => ({ id: S(id) }));
+    try {
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt === UNPROCESSED_READ_ATTEMPTS) throw new Error(`${keys.length} keys left unprocessed`);
+        if (attempt > 0) await sleep(UNPROCESSED_BASE_DELAY_MS * 2 ** attempt * Math.random());
+        const { Responses, UnprocessedKeys } = await sdk.client.send(
+          new sdk.BatchGet({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        for (const item of Responses?.[this.tableName] ?? []) found.set(item.id?.S ?? '', item);
+        keys = UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    } catch (error) {
+      throw new LedgerError(`cannot read ${ids.join(', ')} from ${this.tableName}`, { cause: error });
+    }
+    return ids.map((id) => found.get(id));
+  }
+
   /** A conditional update of an opening: false when the condition does not hold. */
   private async update(
     openingId: string,
@@ -382,6 +417,7 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     this.sdk ??= import('@aws-sdk/client-dynamodb').then((sdk) => ({
       client: new sdk.DynamoDBClient(this.clientConfig),
       GetItem: sdk.GetItemCommand,
+      BatchGet: sdk.BatchGetItemCommand,
       Put: sdk.PutItemCommand,
       Update: sdk.UpdateItemCommand,
       TransactWrite: sdk.TransactWriteItemsCommand,

@@ -359,6 +359,17 @@ describe('permissions', () => {
     }
   });
 
+  it("grants both functions the ledger's item reads and conditional writes on the openings table, and no Scan, Query or Delete", () => {
+    const table = arnOf(logicalId(s.stack.opener.openingsTable));
+    const ledger = ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'ConditionCheckItem'].map(
+      (action) => ({ effect: 'Allow', action: `dynamodb:${action}`, resource: table }),
+    );
+    for (const role of [ids.openerRole, ids.checkerRole]) {
+      const granted = roleStatements(s.template, role).filter((st) => st.action.startsWith('dynamodb:'));
+      expect(sorted(granted)).toEqual(sorted(ledger));
+    }
+  });
+
   it('lets each function write logs only to its own log group', () => {
     for (const [role, group] of [
       [ids.openerRole, ids.openerLogGroup],
@@ -376,7 +387,7 @@ describe('permissions', () => {
 
   it('grants nothing else: no wildcard resources, no managed or inline role policies', () => {
     const known =
-      /^(ssm:GetParameter|kms:Decrypt|logs:(CreateLogStream|PutLogEvents)|sqs:\w+|events:PutEvents|dynamodb:(GetItem|PutItem|UpdateItem|ConditionCheckItem))$/;
+      /^(ssm:GetParameter|kms:Decrypt|logs:(CreateLogStream|PutLogEvents)|sqs:\w+|events:PutEvents|dynamodb:(GetItem|BatchGetItem|PutItem|UpdateItem|ConditionCheckItem))$/;
     for (const role of [ids.openerRole, ids.checkerRole]) {
       const statements = roleStatements(s.template, role);
       expect(statements.length).toBeGreaterThan(0);

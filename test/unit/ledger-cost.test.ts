@@ -32,6 +32,19 @@ describe('the ledger cost of the bench', () => {
     expect(callUnits(call('GetItem', { Key: { id: { S: 'big' } } }), sizes).read).toBe(1.5);
   });
 
+  it('counts each key of a BatchGetItem as a read of its own, a missing one as 1', () => {
+    const sizes = new Map([['big', 9_000]]);
+    const batch = (consistent: boolean) =>
+      call('BatchGetItem', {
+        RequestItems: {
+          openings: { Keys: [{ id: { S: 'big' } }, { id: { S: 'gone' } }], ConsistentRead: consistent },
+        },
+      });
+    expect(callUnits(batch(true), sizes)).toEqual({ read: 3 + 1, write: 0 });
+    expect(callUnits(batch(false), sizes).read).toBe(1.5 + 0.5);
+    expect(ledgerUsage([batch(true)], new Set(['gone']), sizes).calls).toEqual({ BatchGetItem: 1 });
+  });
+
   it('counts a write 1 unit per KB and each write of a transaction 2', () => {
     const sizes = new Map([
       ['a', 300],
