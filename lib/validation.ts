@@ -3,6 +3,7 @@
  * configuration file validation (`lib/config.ts`). Each check returns the problems it found
  * WITHOUT the field path; the caller prefixes the path (`schedules[1].timeZone: …`).
  */
+import { Duration } from 'aws-cdk-lib';
 
 /** EventBridge Scheduler schedule names: `[0-9a-zA-Z-_.]+`, at most 64 characters. */
 export const SCHEDULE_NAME_PATTERN = /^[0-9a-zA-Z\-_.]{1,64}$/;
@@ -166,4 +167,25 @@ export function duplicateNames(
     else problems.set(index, `${show(name)} is already used by ${describe(first)}`);
   });
   return problems;
+}
+
+/** Duration → seconds, or a problem (not a Duration, fractional seconds, out of range). */
+export function durationSeconds(
+  value: unknown,
+  fallback: number,
+  range: { min: number; max: number },
+): { seconds: number; problem?: string } {
+  if (value === undefined) return { seconds: fallback };
+  if (!(value instanceof Duration))
+    return { seconds: fallback, problem: `must be a Duration (got ${show(value)})` };
+  const seconds = value.toSeconds({ integral: false });
+  const problem = checkNumber(seconds, { ...range, unit: 's' });
+  return problem === undefined
+    ? { seconds }
+    : { seconds: fallback, problem: problem.replace(/^must be an integer/, 'must be whole seconds') };
+}
+
+/** A Date that holds a time (not `new Date('nonsense')`). */
+export function isDate(value: unknown): value is Date {
+  return value instanceof Date && !Number.isNaN(value.getTime());
 }
