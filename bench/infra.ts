@@ -5,7 +5,15 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Agent, createServer, type IncomingHttpHeaders, request } from 'node:http';
+import {
+  Agent,
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -110,44 +118,17 @@ export class CountingProxy {
   async start(upstream: string): Promise<Started> {
     const target = new URL(upstream);
     const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const call = this.record(req.headers, body);
-        const forward = request(
-          {
-            host: target.hostname,
-            port: target.port,
-            method: req.method,
-            path: req.url,
-            headers: req.headers,
-            agent: this.agent,
-          },
-          (upstreamResponse) => {
-            call.status = upstreamResponse.statusCode;
-            res.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
-            upstreamResponse.pipe(res);
-          },
-        );
-        forward.on('error', (error) => {
-          res.writeHead(502);
-          res.end(String(error));
-        });
-        forward.end(body);
-      });
+      readAll(req).then(
+        (body) => {
+          const call = this.record(req.headers, body);
+          forward(target, this.agent, req, res, body, (status) => {
+            call.status = status;
+          });
+        },
+        () => res.writeHead(400).end(),
+      );
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    if (typeof address !== 'object' || address === null) throw new Error('proxy has no address');
-    return {
-      url: `http://127.0.0.1:${address.port}`,
-      stop: async () => {
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        this.agent.destroy();
-      },
-    };
+    return listening(server, 'http', () => this.agent.destroy());
   }
 
   count(action: string, filter: (call: AwsCall) => boolean = () => true): number {
@@ -200,33 +181,62 @@ export async function startTlsProxy(upstream: string, dir: string): Promise<Star
   const target = new URL(upstream);
   const agent = new Agent({ keepAlive: true });
   const server = createTlsServer({ cert: readFileSync(caFile), key: readFileSync(keyFile) }, (req, res) => {
-    const forward = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-        agent,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
+    readAll(req).then(
+      (body) => forward(target, agent, req, res, body),
+      () => res.writeHead(400).end(),
     );
-    forward.on('error', (error) => res.writeHead(502).end(String(error)));
-    req.pipe(forward);
   });
+  return { ...(await listening(server, 'https', () => agent.destroy())), caFile };
+}
+
+function readAll(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+/** Sends a request on to `target` (its method, path, headers and body) and pipes the answer back. */
+function forward(
+  target: URL,
+  agent: Agent,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+  onStatus?: (status: number | undefined) => void,
+): void {
+  const upstream = request(
+    {
+      host: target.hostname,
+      port: target.port,
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+      agent,
+    },
+    (answer) => {
+      onStatus?.(answer.statusCode);
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    },
+  );
+  upstream.on('error', (error) => res.writeHead(502).end(String(error)));
+  upstream.end(body);
+}
+
+/** A proxy listening on a free port of 127.0.0.1, and how to stop it (its connections too). */
+async function listening(server: Server, scheme: 'http' | 'https', release: () => void): Promise<Started> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
-  if (typeof address !== 'object' || address === null) throw new Error('TLS proxy has no address');
+  if (typeof address !== 'object' || address === null) throw new Error('proxy has no address');
   return {
-    url: `https://127.0.0.1:${address.port}`,
-    caFile,
+    url: `${scheme}://127.0.0.1:${address.port}`,
     stop: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      agent.destroy();
+      release();
     },
   };
 }
