@@ -21,6 +21,7 @@ import { handler as openHandler } from '../../lambda/open-pool.ts';
 import { resetLambdaRuntime } from '../../lambda/wiring/lambda-dependencies.ts';
 import { OutputCapture } from '../support/capture-output.ts';
 import { lambdaContext } from '../support/events.ts';
+import { useHandlerEnvironment } from '../support/handler-environment.ts';
 import { seedFollowing } from '../support/ledger-seed.ts';
 import {
   clients,
@@ -63,23 +64,12 @@ afterAll(async () => {
 beforeEach(async () => {
   triggers = await createQueueWithDlq(sqs, 'triggers', { maxReceiveCount: 2 });
   checks = await createQueueWithDlq(sqs, 'checks', { maxReceiveCount: 2 });
-  Object.assign(process.env, {
-    TOLOKA_ENVIRONMENT: 'sandbox',
-    TOLOKA_API_URL: emulator.url,
-    TOLOKA_TOKEN_PARAMETER: TOKEN_PARAMETER,
-    CHECK_QUEUE_URL: checks.url,
-    OPENINGS_TABLE: await createOpeningsTable(),
-    FAST_PATH_SECONDS: '0',
-    CHECK_MIN_DELAY_SECONDS: '1',
-    CHECK_BACKOFF_FACTOR: '1.5',
-    TOLOKA_REQUEST_TIMEOUT_MS: '2000',
-    TOLOKA_MAX_ATTEMPTS: '2',
-    // Within the queues' 1 s visibility time-out, as the stack's 120 s are within its 360 s.
-    STEP_LEASE_SECONDS: '1',
+  useHandlerEnvironment({
+    tolokaApiUrl: emulator.url,
+    tokenParameter: TOKEN_PARAMETER,
+    checkQueueUrl: checks.url,
+    openingsTable: await createOpeningsTable(),
   });
-  delete process.env.CHECK_MAX_DELAY_SECONDS;
-  delete process.env.CHECK_DEADLINE_SECONDS;
-  resetLambdaRuntime();
   output = new OutputCapture().start();
 });
 

@@ -28,6 +28,7 @@ import type { Opening } from '../../lambda/runtime/openings-ledger.ts';
 import { resetLambdaRuntime } from '../../lambda/wiring/lambda-dependencies.ts';
 import { OutputCapture } from '../support/capture-output.ts';
 import { lambdaContext } from '../support/events.ts';
+import { useHandlerEnvironment } from '../support/handler-environment.ts';
 import { LambdaProcess } from '../support/lambda-process.ts';
 import { leasedRuntime } from '../support/leased-runtime.ts';
 import {
@@ -105,25 +106,15 @@ beforeEach(async () => {
   triggers = await createQueueWithDlq(sqs, 'exactly-once-triggers', queueOptions);
   checks = await createQueueWithDlq(sqs, 'exactly-once-checks', queueOptions);
   table = await createOpeningsTable('exactly-once');
-  Object.assign(process.env, {
-    TOLOKA_ENVIRONMENT: 'sandbox',
-    TOLOKA_API_URL: emulator.url,
-    TOLOKA_TOKEN_PARAMETER: TOKEN_PARAMETER,
-    CHECK_QUEUE_URL: checks.url,
-    OPENINGS_TABLE: table,
-    OUTCOME_EVENT_BUS: EVENT_BUS,
-    FAST_PATH_SECONDS: '0',
-    CHECK_MIN_DELAY_SECONDS: '1',
-    CHECK_BACKOFF_FACTOR: '1.5',
-    TOLOKA_REQUEST_TIMEOUT_MS: '2000',
-    TOLOKA_MAX_ATTEMPTS: '2',
-    // Shorter than the queues' visibility time-out here, as in the stack (120 s < 360 s).
-    STEP_LEASE_SECONDS: '1',
-  });
-  for (const name of ['CHECK_MAX_DELAY_SECONDS', 'CHECK_DEADLINE_SECONDS', 'TOKEN_CACHE_SECONDS']) {
-    delete process.env[name];
-  }
-  resetLambdaRuntime();
+  useHandlerEnvironment(
+    {
+      tolokaApiUrl: emulator.url,
+      tokenParameter: TOKEN_PARAMETER,
+      checkQueueUrl: checks.url,
+      openingsTable: table,
+    },
+    { OUTCOME_EVENT_BUS: EVENT_BUS },
+  );
   output = new OutputCapture().start();
 });
 
