@@ -61,7 +61,8 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     const sdk = await this.loadSdk();
     const expiration = N(Math.ceil((request.deadlineMs + LEDGER_RETENTION_MS) / 1000));
     for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
-      // Both reads in one round trip: the trigger decides whether the pointer matters at all.
+      // Both reads in one round trip. The pointer matters only for a new trigger; a trigger seen
+      // before (a redelivery) pays its read for nothing, the price of the round trip saved.
       const [seen, pointer] = await this.getItems([
         `trigger#${request.triggerId}`,
         `target#${targetKey(request.target)}`,
@@ -361,7 +362,8 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
   private async getItems(ids: readonly string[]): Promise<(Item | undefined)[]> {
     const sdk = await this.loadSdk();
     const found = new Map<string, Item>();
-    let keys: Item[] = ids.map((id) => ({ id: S(id) }));
+    // DynamoDB refuses a batch that names a key twice.
+    let keys: Item[] = [...new Set(ids)].map((id) => ({ id: S(id) }));
     try {
       for (let attempt = 0; keys.length > 0; attempt++) {
         if (attempt === UNPROCESSED_READ_ATTEMPTS) throw new Error(`${keys.length} keys left unprocessed`);

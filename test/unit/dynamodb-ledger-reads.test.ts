@@ -83,6 +83,78 @@ describe('the DynamoDB ledger reads a claim in one BatchGetItem', () => {
       ['target#pool:42'],
       [],
     ]);
+    expect(seen[1]?.body.RequestItems).toMatchObject({ openings: { ConsistentRead: true } });
+  });
+
+  it('finds each item by its id whatever order DynamoDB returns them in: a trigger seen before', async () => {
+    const request = claimRequest();
+    const future = String(Math.ceil((request.nowMs + 86_400_000) / 1000));
+    const opening = {
+      id: { S: 'opening#o-1' },
+      kind: { S: 'opening' },
+      target: { S: 'pool:42' },
+      triggers: { L: [{ S: 'trigger-1' }] },
+      state: { S: 'FOLLOWING' },
+      requestedAt: { N: String(request.nowMs) },
+      deadline: { N: String(request.deadlineMs) },
+      checks: { N: '3' },
+    };
+    const { ledger, seen } = scriptedDynamoDb([
+      () => ({
+        Responses: {
+          openings: [
+            { id: { S: 'target#pool:42' }, kind: { S: 'target' }, openingId: { S: 'o-other' } },
+            {
+              id: { S: 'trigger#trigger-1' },
+              kind: { S: 'trigger' },
+              openingId: { S: 'o-1' },
+              expiration: { N: future },
+            },
+          ],
+        },
+      }),
+      () => ({ Item: opening }),
+    ]);
+    const claim = await ledger.claim(request);
+    expect(claim).toMatchObject({
+      kind: 'seen',
+      opening: { openingId: 'o-1', state: 'FOLLOWING', checks: 3 },
+    });
+    expect(seen.map((call) => call.target)).toEqual([
+      'DynamoDB_20120810.BatchGetItem',
+      'DynamoDB_20120810.GetItem',
+    ]);
+    expect(seen[1]?.body).toMatchObject({ Key: { id: { S: 'opening#o-1' } }, ConsistentRead: true });
+  });
+
+  it('joins the opening in flight the pointer names, read after the batch', async () => {
+    const request = claimRequest();
+    const { ledger, seen } = scriptedDynamoDb([
+      () => ({
+        Responses: {
+          openings: [{ id: { S: 'target#pool:42' }, kind: { S: 'target' }, openingId: { S: 'o-2' } }],
+        },
+      }),
+      () => ({
+        Item: {
+          id: { S: 'opening#o-2' },
+          target: { S: 'pool:42' },
+          triggers: { L: [{ S: 'trigger-0' }] },
+          state: { S: 'FOLLOWING' },
+          requestedAt: { N: String(request.nowMs) },
+          deadline: { N: String(request.deadlineMs) },
+          checks: { N: '0' },
+        },
+      }),
+      () => ({}),
+    ]);
+    const claim = await ledger.claim(request);
+    expect(claim).toMatchObject({
+      kind: 'joined',
+      opening: { openingId: 'o-2', triggers: ['trigger-0', 'trigger-1'] },
+    });
+    expect(seen[2]?.target).toBe('DynamoDB_20120810.TransactWriteItems');
+    expect(JSON.stringify(seen[2]?.body)).toContain('"Key":{"id":{"S":"opening#o-2"}}');
   });
 
   it('gives up with a LedgerError, a transient one, when keys stay unprocessed', async () => {
