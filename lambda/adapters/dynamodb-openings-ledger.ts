@@ -5,16 +5,7 @@
  * moves by an `Update` conditioned on the previous token, and the outcome is decided by an
  * `Update` conditioned on not being decided yet. The SDK client is loaded on first use.
  */
-import type {
-  BatchGetItemCommand,
-  DynamoDBClient,
-  DynamoDBClientConfig,
-  GetItemCommand,
-  PutItemCommand,
-  ScanCommand,
-  TransactWriteItemsCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { LedgerError } from '../runtime/errors.ts';
 import type { OutcomeRecord } from '../runtime/model.ts';
 import {
@@ -31,39 +22,25 @@ import {
   targetKey,
 } from '../runtime/openings-ledger.ts';
 import { type Item, isCancelled, N, openingItem, S, toOpening } from './dynamodb-ledger-items.ts';
-
-interface DynamoSdk {
-  readonly client: DynamoDBClient;
-  readonly GetItem: typeof GetItemCommand;
-  readonly BatchGet: typeof BatchGetItemCommand;
-  readonly Put: typeof PutItemCommand;
-  readonly Update: typeof UpdateItemCommand;
-  readonly TransactWrite: typeof TransactWriteItemsCommand;
-  readonly Scan: typeof ScanCommand;
-}
-
-/** How often keys DynamoDB left unprocessed are asked for, and the base of the backoff between. */
-const UNPROCESSED_READ_ATTEMPTS = 5;
-const UNPROCESSED_BASE_DELAY_MS = 25;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { LedgerTable } from './dynamodb-ledger-table.ts';
 
 export class DynamoDbOpeningsLedger implements OpeningsLedger {
-  private sdk: Promise<DynamoSdk> | undefined;
+  private readonly table: LedgerTable;
 
   constructor(
-    private readonly tableName: string,
-    private readonly clientConfig: DynamoDBClientConfig = {},
+    tableName: string,
+    clientConfig: DynamoDBClientConfig = {},
     private readonly newId: () => string = () => crypto.randomUUID(),
-  ) {}
+  ) {
+    this.table = new LedgerTable(tableName, clientConfig);
+  }
 
   async claim(request: ClaimRequest): Promise<Claim> {
-    const sdk = await this.loadSdk();
     const expiration = N(Math.ceil((request.deadlineMs + LEDGER_RETENTION_MS) / 1000));
     for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
       // Both reads in one round trip. The pointer matters only for a new trigger; a trigger seen
       // before (a redelivery) pays its read for nothing, the price of the round trip saved.
-      const [seen, pointer] = await this.getItems([
+      const [seen, pointer] = await this.table.getItems([
         `trigger#${request.triggerId}`,
         `target#${targetKey(request.target)}`,
       ]);
@@ -81,7 +58,7 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
       const current = currentId === undefined ? undefined : await this.get(currentId);
       const triggerPut = {
         Put: {
-          TableName: this.tableName,
+          TableName: this.table.name,
           Item: { id: S(`trigger#${request.triggerId}`), kind: S('trigger'), openingId: S(''), expiration },
           ...(staleOpeningId === undefined
             ? { ConditionExpression: 'attribute_not_exists(id)' }
@@ -94,11 +71,11 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
       try {
         if (current !== undefined && current.state !== 'DECIDED') {
           triggerPut.Put.Item.openingId = S(current.openingId);
-          await this.transact(sdk, [
+          await this.table.transact([
             triggerPut,
             {
               Update: {
-                TableName: this.tableName,
+                TableName: this.table.name,
                 Key: { id: S(`opening#${current.openingId}`) },
                 UpdateExpression: 'SET triggers = list_append(triggers, :trigger), updatedAt = :now',
                 ConditionExpression: '#state <> :decided',
@@ -119,18 +96,18 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
         const token = `${IN_PROCESS_PREFIX}${this.newId()}`;
         const opening = newOpening(request, this.newId(), token);
         triggerPut.Put.Item.openingId = S(opening.openingId);
-        await this.transact(sdk, [
+        await this.table.transact([
           triggerPut,
           {
             Put: {
-              TableName: this.tableName,
+              TableName: this.table.name,
               Item: openingItem(opening, expiration),
               ConditionExpression: 'attribute_not_exists(id)',
             },
           },
           {
             Put: {
-              TableName: this.tableName,
+              TableName: this.table.name,
               Item: {
                 id: S(`target#${targetKey(request.target)}`),
                 kind: S('target'),
@@ -161,7 +138,7 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
 
   async get(openingId: string): Promise<Opening | undefined> {
     if (openingId === '') return undefined;
-    const item = await this.getItem(`opening#${openingId}`);
+    const item = await this.table.getItem(`opening#${openingId}`);
     return item === undefined ? undefined : toOpening(openingId, item);
   }
 
@@ -173,7 +150,7 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     const token = `${IN_PROCESS_PREFIX}${this.newId()}`;
     const lease = N(nowMs + leaseMs);
     if (opening.checkToken === fromToken) {
-      const taken = await this.update(
+      const taken = await this.table.updateOpening(
         openingId,
         'SET checkToken = :token, previousToken = :from, leaseUntil = :lease',
         'checkToken = :from AND #state <> :decided',
@@ -187,7 +164,7 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     if (!running || opening.previousToken !== fromToken) return { kind: 'stale', opening };
     if ((opening.leaseUntilMs ?? 0) > nowMs) return { kind: 'busy', opening };
     // The step that held it died (its lease ran out): this copy of the same step takes over.
-    const taken = await this.update(
+    const taken = await this.table.updateOpening(
       openingId,
       'SET checkToken = :token, leaseUntil = :lease',
       'checkToken = :held AND leaseUntil <= :now AND #state <> :decided',
@@ -205,14 +182,14 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
   }
 
   async release(openingId: string, token: string, nowMs: number): Promise<void> {
-    await this.update(openingId, 'SET leaseUntil = :now', 'checkToken = :token', {
+    await this.table.updateOpening(openingId, 'SET leaseUntil = :now', 'checkToken = :token', {
       ':now': N(nowMs),
       ':token': S(token),
     });
   }
 
   follow(openingId: string, operationId: string, token: string, checks: number): Promise<boolean> {
-    return this.update(
+    return this.table.updateOpening(
       openingId,
       'SET #state = :following, operationId = :operation, checks = :checks',
       'checkToken = :token AND #state <> :decided',
@@ -227,11 +204,11 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
   }
 
   async firstTime(key: string, nowMs: number): Promise<boolean> {
-    const sdk = await this.loadSdk();
+    const sdk = await this.table.sdk();
     try {
       await sdk.client.send(
         new sdk.Put({
-          TableName: this.tableName,
+          TableName: this.table.name,
           Item: {
             id: S(`once#${key}`),
             kind: S('once'),
@@ -243,12 +220,12 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
       return true;
     } catch (error) {
       if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
-      throw new LedgerError(`cannot note ${key} in ${this.tableName}`, { cause: error });
+      throw new LedgerError(`cannot note ${key} in ${this.table.name}`, { cause: error });
     }
   }
 
   passCheck(openingId: string, from: string, to: string, checks: number): Promise<boolean> {
-    return this.update(
+    return this.table.updateOpening(
       openingId,
       'SET checkToken = :to, checks = :checks',
       'checkToken = :from AND #state <> :decided',
@@ -267,12 +244,12 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     nowMs: number,
     leaseMs: number,
   ): Promise<Opening | undefined> {
-    const sdk = await this.loadSdk();
+    const sdk = await this.table.sdk();
     try {
       // ALL_NEW: the triggers as they stood when the decision was written, which no join can follow.
       const { Attributes } = await sdk.client.send(
         new sdk.Update({
-          TableName: this.tableName,
+          TableName: this.table.name,
           Key: { id: S(`opening#${openingId}`) },
           UpdateExpression:
             'SET #state = :decided, outcome = :outcome, decidedAt = :now, reportLeaseUntil = :lease',
@@ -290,12 +267,12 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
       return Attributes === undefined ? undefined : toOpening(openingId, Attributes);
     } catch (error) {
       if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return undefined;
-      throw new LedgerError(`cannot decide opening ${openingId} in ${this.tableName}`, { cause: error });
+      throw new LedgerError(`cannot decide opening ${openingId} in ${this.table.name}`, { cause: error });
     }
   }
 
   takeReport(openingId: string, nowMs: number, leaseMs: number): Promise<boolean> {
-    return this.update(
+    return this.table.updateOpening(
       openingId,
       'SET reportLeaseUntil = :lease',
       '#state = :decided AND attribute_not_exists(reportedAt) AND reportLeaseUntil <= :now',
@@ -304,11 +281,13 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
   }
 
   async markReported(openingId: string, nowMs: number): Promise<void> {
-    await this.update(openingId, 'SET reportedAt = :now', 'attribute_exists(id)', { ':now': N(nowMs) });
+    await this.table.updateOpening(openingId, 'SET reportedAt = :now', 'attribute_exists(id)', {
+      ':now': N(nowMs),
+    });
   }
 
   async list(filter: OpeningFilter): Promise<Opening[]> {
-    const sdk = await this.loadSdk();
+    const sdk = await this.table.sdk();
     const openings: Opening[] = [];
     let start: Item | undefined;
     const values: Item = { ':opening': S('opening') };
@@ -325,7 +304,7 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
       do {
         const page = await sdk.client.send(
           new sdk.Scan({
-            TableName: this.tableName,
+            TableName: this.table.name,
             FilterExpression: conditions.join(' AND '),
             ExpressionAttributeValues: values,
             ...(start === undefined ? {} : { ExclusiveStartKey: start }),
@@ -338,93 +317,8 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
         start = page.LastEvaluatedKey;
       } while (start !== undefined);
     } catch (error) {
-      throw new LedgerError(`cannot read the openings in ${this.tableName}`, { cause: error });
+      throw new LedgerError(`cannot read the openings in ${this.table.name}`, { cause: error });
     }
     return openings.sort((a, b) => b.requestedAtMs - a.requestedAtMs).slice(0, filter.limit ?? 100);
-  }
-
-  private async getItem(id: string): Promise<Item | undefined> {
-    const sdk = await this.loadSdk();
-    try {
-      const { Item } = await sdk.client.send(
-        new sdk.GetItem({ TableName: this.tableName, Key: { id: S(id) }, ConsistentRead: true }),
-      );
-      return Item;
-    } catch (error) {
-      throw new LedgerError(`cannot read ${id} from ${this.tableName}`, { cause: error });
-    }
-  }
-
-  /**
-   * Strongly consistent reads of several items in one `BatchGetItem`, in the order asked. Keys
-   * DynamoDB leaves unprocessed (throttling) are asked again, a few times, before giving up.
-   */
-  private async getItems(ids: readonly string[]): Promise<(Item | undefined)[]> {
-    const sdk = await this.loadSdk();
-    const found = new Map<string, Item>();
-    // DynamoDB refuses a batch that names a key twice.
-    let keys: Item[] = [...new Set(ids)].map((id) => ({ id: S(id) }));
-    try {
-      for (let attempt = 0; keys.length > 0; attempt++) {
-        if (attempt === UNPROCESSED_READ_ATTEMPTS) throw new Error(`${keys.length} keys left unprocessed`);
-        if (attempt > 0) await sleep(UNPROCESSED_BASE_DELAY_MS * 2 ** attempt * Math.random());
-        const { Responses, UnprocessedKeys } = await sdk.client.send(
-          new sdk.BatchGet({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
-        );
-        for (const item of Responses?.[this.tableName] ?? []) found.set(item.id?.S ?? '', item);
-        keys = UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-      }
-    } catch (error) {
-      throw new LedgerError(`cannot read ${ids.join(', ')} from ${this.tableName}`, { cause: error });
-    }
-    return ids.map((id) => found.get(id));
-  }
-
-  /** A conditional update of an opening: false when the condition does not hold. */
-  private async update(
-    openingId: string,
-    expression: string,
-    condition: string,
-    values: Item,
-  ): Promise<boolean> {
-    const sdk = await this.loadSdk();
-    try {
-      await sdk.client.send(
-        new sdk.Update({
-          TableName: this.tableName,
-          Key: { id: S(`opening#${openingId}`) },
-          UpdateExpression: expression,
-          ConditionExpression: condition,
-          ...(expression.includes('#state') || condition.includes('#state')
-            ? { ExpressionAttributeNames: { '#state': 'state' } }
-            : {}),
-          ExpressionAttributeValues: values,
-        }),
-      );
-      return true;
-    } catch (error) {
-      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
-      throw new LedgerError(`cannot update opening ${openingId} in ${this.tableName}`, { cause: error });
-    }
-  }
-
-  private async transact(
-    sdk: DynamoSdk,
-    items: NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]['TransactItems']>,
-  ) {
-    await sdk.client.send(new sdk.TransactWrite({ TransactItems: items }));
-  }
-
-  private loadSdk(): Promise<DynamoSdk> {
-    this.sdk ??= import('@aws-sdk/client-dynamodb').then((sdk) => ({
-      client: new sdk.DynamoDBClient(this.clientConfig),
-      GetItem: sdk.GetItemCommand,
-      BatchGet: sdk.BatchGetItemCommand,
-      Put: sdk.PutItemCommand,
-      Update: sdk.UpdateItemCommand,
-      TransactWrite: sdk.TransactWriteItemsCommand,
-      Scan: sdk.ScanCommand,
-    }));
-    return this.sdk;
   }
 }
