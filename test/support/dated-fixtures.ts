@@ -3,8 +3,8 @@
  * its own date. A fixture writes `{now+30d}` where a schedule needs an instant (`startDate`,
  * `endDate`), `{now+210d@+02:00}` for the same instant written with a UTC offset, and
  * `at({now+23d})` for a one-time schedule (wall-clock time, no zone), `{now+30d:date}` for a date
- * alone (`2027-01-04`). Units: d, h, m; a minus
- * sign for the past. `materialize()` writes the fixture with its dates filled in to a
+ * alone (`2027-01-04`), and `{now-3700ms:toloka}` for a date as Toloka's API writes it (UTC, no
+ * zone, milliseconds: `2027-01-04T11:59:56.300`). Units: d, h, m, s, ms; a minus sign for the past. `materialize()` writes the fixture with its dates filled in to a
  * temporary file, which is what the code under test then reads like any configuration file.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,17 +17,21 @@ export const CONFIG_FIXTURES = path.resolve(
   '../fixtures/config',
 );
 
-const PLACEHOLDER = /\{now([+-])([0-9]+)([dhm])(?:@([+-][0-9]{2}):([0-9]{2}))?\}/g;
-const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000 } as const;
+const PLACEHOLDER = /\{now([+-])([0-9]+)(ms|[dhms])(?:@([+-][0-9]{2}):([0-9]{2}))?\}/g;
+const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1_000, ms: 1 } as const;
 
 /** Whole seconds: what a configuration file would hold. */
 function floorToSecond(ms: number): number {
   return Math.floor(ms / 1000) * 1000;
 }
 
-function instantOf(now: Date, sign: string, amount: string, unit: string): number {
+function offsetOf(now: Date, sign: string, amount: string, unit: string): number {
   const ms = Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
-  return floorToSecond(now.getTime() + (sign === '-' ? -ms : ms));
+  return now.getTime() + (sign === '-' ? -ms : ms);
+}
+
+function instantOf(now: Date, sign: string, amount: string, unit: string): number {
+  return floorToSecond(offsetOf(now, sign, amount, unit));
 }
 
 /** `2027-01-04T00:00:00`: the UTC wall clock of an instant, without a zone. */
@@ -45,10 +49,13 @@ function withOffset(ms: number, hours: string, minutes: string): string {
 /** The text with every placeholder replaced, relative to `now`. */
 export function expandDates(text: string, now: Date): string {
   return text
-    .replace(/at\(\{now([+-])([0-9]+)([dhm])\}\)/g, (_m, sign: string, amount: string, unit: string) => {
+    .replace(/\{now([+-])([0-9]+)(ms|[dhms]):toloka\}/g, (_m, sign: string, amount: string, unit: string) =>
+      new Date(offsetOf(now, sign, amount, unit)).toISOString().slice(0, 23),
+    )
+    .replace(/at\(\{now([+-])([0-9]+)(ms|[dhms])\}\)/g, (_m, sign: string, amount: string, unit: string) => {
       return `at(${wallClock(instantOf(now, sign, amount, unit))})`;
     })
-    .replace(/\{now([+-])([0-9]+)([dhm]):date\}/g, (_m, sign: string, amount: string, unit: string) =>
+    .replace(/\{now([+-])([0-9]+)(ms|[dhms]):date\}/g, (_m, sign: string, amount: string, unit: string) =>
       wallClock(instantOf(now, sign, amount, unit)).slice(0, 10),
     )
     .replace(PLACEHOLDER, (_m, sign: string, amount: string, unit: string, hh?: string, mm?: string) => {

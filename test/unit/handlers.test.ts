@@ -8,10 +8,10 @@ import type { HandlerRuntime } from '../../lambda/wiring/lambda-dependencies.ts'
 import { isSqsEvent } from '../../lambda/wiring/sqs-batch.ts';
 import { lambdaContext, sqsEvent } from '../support/events.ts';
 import { fakeDependencies, ScriptedToloka } from '../support/fakes.ts';
-import { fixtureJson } from '../support/fixtures.ts';
+import { datedFixtureJson } from '../support/fixtures.ts';
 import { seedFollowing } from '../support/ledger-seed.ts';
 
-const success = fixtureJson<TolokaOperation>('toloka/operation-success.json');
+const success = datedFixtureJson<TolokaOperation>('toloka/operation-success.json');
 
 function runtimeOf(deps: ReturnType<typeof fakeDependencies>): () => HandlerRuntime {
   return () => ({ deps, requestTimeoutMs: 1_000 }) as unknown as HandlerRuntime;
@@ -58,7 +58,7 @@ describe('opener handler', () => {
   });
 
   it('returns PENDING with the operation to a direct invocation that hands over to the checker', async () => {
-    const pending = fixtureJson<TolokaOperation>('toloka/operation-pending.json');
+    const pending = datedFixtureJson<TolokaOperation>('toloka/operation-pending.json');
     const deps = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: pending }]));
     const result = await createOpenPoolHandler(runtimeOf(deps))({ poolId: 21 }, lambdaContext());
     expect(result).toEqual({ outcome: 'PENDING', operationId: pending.id, nextCheckInSeconds: 1 });

@@ -13,13 +13,13 @@ import type { TolokaOperation } from '../../lambda/runtime/model.ts';
 import { checkOperation } from '../../lambda/runtime/operation-check.ts';
 import { openTarget } from '../../lambda/runtime/pool-opening.ts';
 import { fakeDependencies, ScriptedToloka } from '../support/fakes.ts';
-import { fixtureJson } from '../support/fixtures.ts';
+import { datedFixtureJson, fixtureJson } from '../support/fixtures.ts';
 import { seedFollowing } from '../support/ledger-seed.ts';
 
-const pending = fixtureJson<TolokaOperation>('toloka/operation-pending.json');
-const running = fixtureJson<TolokaOperation>('toloka/operation-running.json');
-const success = fixtureJson<TolokaOperation>('toloka/operation-success.json');
-const fail = fixtureJson<TolokaOperation>('toloka/operation-fail.json');
+const pending = datedFixtureJson<TolokaOperation>('toloka/operation-pending.json');
+const running = datedFixtureJson<TolokaOperation>('toloka/operation-running.json');
+const success = datedFixtureJson<TolokaOperation>('toloka/operation-success.json');
+const fail = datedFixtureJson<TolokaOperation>('toloka/operation-fail.json');
 const conflictBody = fixtureJson<TolokaApiError['body']>('toloka/error-409-inappropriate-status.json');
 const pool = { kind: 'pool' as const, id: '21' };
 const budget = { budgetMs: 30_000 };

@@ -8,7 +8,7 @@ import {
   TolokaProtocolError,
 } from '../../lambda/runtime/errors.ts';
 import { parseTolokaDate } from '../../lambda/runtime/model.ts';
-import { fixtureJson, fixtureText } from '../support/fixtures.ts';
+import { datedFixtureJson, datedFixtureText, fixtureText } from '../support/fixtures.ts';
 
 const origin = 'https://toloka.test';
 const auth = 'OAuth unit-token';
@@ -33,7 +33,7 @@ const json = { headers: { 'content-type': 'application/json' } };
 
 describe('HttpTolokaApi.open', () => {
   it('returns the operation when Toloka answers 202', async () => {
-    intercept('POST', '/pools/21/open').reply(202, fixtureText('toloka/operation-pending.json'), json);
+    intercept('POST', '/pools/21/open').reply(202, datedFixtureText('toloka/operation-pending.json'), json);
     const response = await api.open({ kind: 'pool', id: '21' }, auth);
     expect(response).toMatchObject({ kind: 'operation', operation: { status: 'PENDING', progress: 0 } });
   });
@@ -91,7 +91,7 @@ describe('HttpTolokaApi.open', () => {
     await expect(api.open({ kind: 'pool', id: '21' }, auth)).rejects.toBeInstanceOf(TolokaProtocolError);
   });
 
-  const pending = () => fixtureJson<Record<string, unknown>>('toloka/operation-pending.json');
+  const pending = () => datedFixtureJson<Record<string, unknown>>('toloka/operation-pending.json');
 
   it('keeps a status it does not know, as both official SDKs do, rather than refusing the operation', async () => {
     intercept('POST', '/pools/21/open').reply(202, JSON.stringify({ ...pending(), status: 'QUEUED' }), json);
@@ -133,7 +133,9 @@ describe('HttpTolokaApi.open', () => {
   });
 
   it('throws a TIMEOUT network error when no answer comes within the request time-out', async () => {
-    intercept('POST', '/pools/21/open').reply(202, fixtureText('toloka/operation-pending.json')).delay(1_000);
+    intercept('POST', '/pools/21/open')
+      .reply(202, datedFixtureText('toloka/operation-pending.json'))
+      .delay(1_000);
     await expect(api.open({ kind: 'pool', id: '21' }, auth)).rejects.toMatchObject({ code: 'TIMEOUT' });
   });
 
@@ -147,7 +149,7 @@ describe('HttpTolokaApi.open', () => {
 
 describe('HttpTolokaApi.getOperation', () => {
   it('returns the operation with its progress', async () => {
-    const running = fixtureJson<{ id: string }>('toloka/operation-running.json');
+    const running = datedFixtureJson<{ id: string }>('toloka/operation-running.json');
     intercept('GET', `/operations/${running.id}`).reply(200, JSON.stringify(running), json);
     await expect(api.getOperation(running.id, auth)).resolves.toMatchObject({
       status: 'RUNNING',
@@ -169,7 +171,7 @@ describe('HttpTolokaApi.getOperation', () => {
     for (const id of ['019587fd-b536-49f8-b6dc-01ffc25f8594', '57068577e4b0bf7b07a0256f']) {
       intercept('GET', `/operations/${id}`).reply(
         200,
-        JSON.stringify({ ...fixtureJson<object>('toloka/operation-running.json'), id }),
+        JSON.stringify({ ...datedFixtureJson<object>('toloka/operation-running.json'), id }),
         json,
       );
       await expect(api.getOperation(id, auth)).resolves.toMatchObject({ id });
@@ -177,7 +179,7 @@ describe('HttpTolokaApi.getOperation', () => {
   });
 
   it('throws a protocol error when Toloka answers with another operation than the one asked for', async () => {
-    const running = fixtureJson<{ id: string }>('toloka/operation-running.json');
+    const running = datedFixtureJson<{ id: string }>('toloka/operation-running.json');
     intercept('GET', '/operations/57068577e4b0bf7b07a0256f').reply(200, JSON.stringify(running), json);
     await expect(api.getOperation('57068577e4b0bf7b07a0256f', auth)).rejects.toBeInstanceOf(
       TolokaProtocolError,
