@@ -26,8 +26,6 @@ import {
 import { MOTO_CREDENTIALS, NODE_BIN, REGION, ROOT, setRemotePool, withoutNodeOptions } from './infra.ts';
 import { progress } from './output.ts';
 
-export type { BundleSize } from './cold-start-builds.ts';
-
 /** What remains, measured alone: an entry exporting `run()`, timed as import, then first call. */
 const PIECES: ReadonlyArray<{ name: string; code: string }> = [
   {

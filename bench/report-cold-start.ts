@@ -1,5 +1,6 @@
 /** Section 3 of the report: the cold start, technique by technique, and what is left. */
-import type { BundleSize, ColdStartResult, Sample } from './cold-start.ts';
+import type { ColdStartResult, Sample } from './cold-start.ts';
+import type { BundleSize } from './cold-start-builds.ts';
 import { kib, ms, notes, signedMs, table, times } from './report-format.ts';
 import { fmt, median } from './stats.ts';
 

@@ -4,8 +4,6 @@ import { type PoolBehaviour, parsePoolBehaviour } from './pool-behaviour.ts';
 import { poolJson, snapshot, trainingJson } from './resource-json.ts';
 import { DEFAULT_SWITCHES, type EmulatorSwitches } from './switches.ts';
 
-export { type PoolBehaviour, parsePoolBehaviour };
-
 export type ResourceStatus = 'OPEN' | 'CLOSED' | 'ARCHIVED' | 'LOCKED';
 export type ResourceKind = 'pool' | 'training';
 export type OperationStatus = 'PENDING' | 'RUNNING' | 'SUCCESS' | 'FAIL';

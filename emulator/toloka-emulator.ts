@@ -20,18 +20,14 @@ import {
   transition,
 } from './http-answers.ts';
 import { operationFilter } from './operation-query.ts';
-import {
-  EmulatorState,
-  type OperationJson,
-  type PoolBehaviour,
-  type ResourceKind,
-  type ResourceState,
-} from './state.ts';
+import type { PoolBehaviour } from './pool-behaviour.ts';
+import { EmulatorState, type OperationJson, type ResourceKind, type ResourceState } from './state.ts';
 import { DEFAULT_SWITCHES, type EmulatorSwitches, parseSwitches } from './switches.ts';
 
 export type { Fault } from './faults.ts';
 export type { AuthScheme } from './http-answers.ts';
-export type { OperationJson, PoolBehaviour, ResourceState } from './state.ts';
+export type { PoolBehaviour } from './pool-behaviour.ts';
+export type { OperationJson, ResourceState } from './state.ts';
 export type { EmulatorSwitches } from './switches.ts';
 
 export interface EmulatorOptions {

@@ -1,7 +1,8 @@
 /**
  * The openings table as the DynamoDB ledger reads and writes it: the SDK loaded on first use,
  * strongly consistent reads (one item, or several in one `BatchGetItem`), conditional updates of
- * an opening, and transactions. Failures other than a condition come back as a `LedgerError`.
+ * an opening, and transactions. A read or update that fails other than on its condition comes back
+ * as a `LedgerError`; a transaction's failure is the caller's to read (a cancelled one is a lost race).
  */
 import type {
   BatchGetItemCommand,
@@ -16,7 +17,7 @@ import type {
 import { LedgerError } from '../runtime/errors.ts';
 import { type Item, S } from './dynamodb-ledger-items.ts';
 
-export interface DynamoSdk {
+interface DynamoSdk {
   readonly client: DynamoDBClient;
   readonly GetItem: typeof GetItemCommand;
   readonly BatchGet: typeof BatchGetItemCommand;

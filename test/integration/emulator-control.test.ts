@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { TolokaEmulator } from '../../emulator/toloka-emulator.ts';
+import { startEmulatorCli } from '../support/emulator-cli.ts';
 import {
   advance,
   call,
@@ -284,35 +282,12 @@ describe('lifecycle', () => {
 
 describe('command line', () => {
   it('serves on the given port with the given tokens, never prints them, and stops on SIGTERM', async () => {
-    const root = fileURLToPath(new URL('../../', import.meta.url));
-    const child = spawn(
-      'node_modules/.bin/tsx',
-      [
-        'emulator/main.ts',
-        '--port',
-        '0',
-        '--token',
-        'cli-token-one',
-        '--token',
-        'cli-token-two',
-        '--pool',
-        '1',
-      ],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
+    const cli = await startEmulatorCli([
+      ...['--port', '0', '--token', 'cli-token-one', '--token', 'cli-token-two', '--pool', '1'],
+    ]);
     try {
-      const deadline = Date.now() + 20_000;
-      while (!/Accepting/.test(output) && Date.now() < deadline && child.exitCode === null) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      const base = output.match(/http:\/\/127\.0\.0\.1:\d+/)?.[0];
+      const { base } = cli;
+      const output = cli.output();
       expect(base, output).toBeDefined();
       expect(output).toContain('2 tokens');
       expect(output).not.toContain('cli-token');
@@ -321,12 +296,7 @@ describe('command line', () => {
       );
       expect((await call('GET', '/pools/1', { base, authorization: `OAuth ${TOKEN}` })).status).toBe(401);
     } finally {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = once(child, 'exit');
-        child.kill('SIGTERM');
-        const [code] = await exited;
-        expect(code).toBe(0);
-      }
+      expect(await cli.stop()).toBe(0);
     }
   });
 });

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TolokaEmulator } from '../../emulator/toloka-emulator.ts';
 import { parseTolokaDate } from '../../lambda/runtime/model.ts';
+import { startEmulatorCli } from '../support/emulator-cli.ts';
 
 // Each switch of the emulator (emulator/switches.ts; emulator/README.md), through real HTTP, and
 // GET /operations with the specification's filters. Every answer here is also judged against
@@ -176,43 +177,14 @@ describe('GET /operations', () => {
 
 describe('npm run emulator', () => {
   it('takes every switch and --pool on the command line', async () => {
-    const root = fileURLToPath(new URL('../../', import.meta.url));
-    const child = spawn(
-      'node_modules/.bin/tsx',
-      [
-        'emulator/main.ts',
-        '--port',
-        '0',
-        '--token',
-        'cli-token',
-        '--pool',
-        '5',
-        '--second-open',
-        'same-operation',
-        '--no-progress',
-        '--no-details',
-        '--date-fraction-digits',
-        '6',
-        '--operation-ids',
-        'hex24',
-        '--unknown-status',
-        'QUEUED',
-        '--bad-token-status',
-        '403',
-        '--auto-create-pools',
-      ],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
+    const cli = await startEmulatorCli([
+      ...['--port', '0', '--token', 'cli-token', '--pool', '5', '--second-open', 'same-operation'],
+      ...['--no-progress', '--no-details', '--date-fraction-digits', '6', '--operation-ids', 'hex24'],
+      ...['--unknown-status', 'QUEUED', '--bad-token-status', '403', '--auto-create-pools'],
+    ]);
     try {
-      const deadline = Date.now() + 20_000;
-      while (!/Accepting/.test(output) && Date.now() < deadline && child.exitCode === null) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      const base = output.match(/http:\/\/127\.0\.0\.1:\d+/)?.[0];
+      const { base } = cli;
+      const output = cli.output();
       expect(base, output).toBeDefined();
       const switches = await (await fetch(`${base}/_emulator/switches`)).json();
       expect(switches).toEqual({
@@ -234,7 +206,7 @@ describe('npm run emulator', () => {
         id: expect.stringMatching(/^[0-9a-f]{24}$/),
       });
     } finally {
-      child.kill('SIGTERM');
+      await cli.stop();
     }
   });
 
