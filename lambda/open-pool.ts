@@ -1,11 +1,11 @@
 /**
- * The opener Lambda. Triggered by SQS (`{"poolId": "123"}` bodies; answers with partial batch
- * failures) or invoked directly (EventBridge Scheduler, `aws lambda invoke`) with the same
- * object. Parses the trigger, opens the pool through the domain code, maps the result.
+ * The opener Lambda. Triggered by SQS (`{"poolId": "123"}` bodies, with an optional `triggerId`;
+ * answers with partial batch failures) or invoked directly (EventBridge Scheduler, `aws lambda
+ * invoke`) with the same object. Parses the trigger, opens the pool through the domain code, maps the result.
  */
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { InvalidMessageError } from './runtime/errors.ts';
-import { parseDirectTrigger, parseTriggerBody } from './runtime/messages.ts';
+import { parseDirectTrigger, parseTriggerMessage } from './runtime/messages.ts';
 import type { OutcomeRecord } from './runtime/model.ts';
 import type { StepResult } from './runtime/opening-steps.ts';
 import { invalidMessageRecord, openTarget } from './runtime/pool-opening.ts';
@@ -27,9 +27,9 @@ export function createOpenPoolHandler(getRuntime: () => HandlerRuntime) {
     const { deps, requestTimeoutMs } = getRuntime();
     if (isSqsEvent(event)) {
       return processSqsBatch(event, context, deps.log, async (record) => {
-        let target: ReturnType<typeof parseTriggerBody>;
+        let trigger: ReturnType<typeof parseTriggerMessage>;
         try {
-          target = parseTriggerBody(record.body);
+          trigger = parseTriggerMessage(record.body);
         } catch (error) {
           if (!(error instanceof InvalidMessageError)) throw error;
           // A bad message delivered twice is reported once.
@@ -38,12 +38,12 @@ export function createOpenPoolHandler(getRuntime: () => HandlerRuntime) {
           }
           return;
         }
-        // The trigger's identity is its SQS message ID: a redelivery of it is the same trigger.
-        await openTarget(
-          deps,
-          { id: `sqs:${record.messageId}`, target },
-          stepBudget(context, requestTimeoutMs),
-        );
+        // The trigger's identity: its `triggerId` when it has one (a schedule's dead letter
+        // redriven here keeps its occurrence's), else its SQS message ID: a redelivery of it is
+        // the same trigger.
+        const id =
+          trigger.triggerId !== undefined ? `direct:${trigger.triggerId}` : `sqs:${record.messageId}`;
+        await openTarget(deps, { id, target: trigger.target }, stepBudget(context, requestTimeoutMs));
       });
     }
 
@@ -60,8 +60,8 @@ export function createOpenPoolHandler(getRuntime: () => HandlerRuntime) {
       }
       return record;
     }
-    // The payload's triggerId (Scheduler's execution ID) when it has one, else this invocation's
-    // request ID, which Lambda keeps for its own retries of an asynchronous invocation.
+    // The payload's triggerId (a schedule's ARN and scheduled time) when it has one, else this
+    // invocation's request ID, which Lambda keeps for its own retries of an asynchronous invocation.
     const id =
       trigger.triggerId !== undefined
         ? `direct:${trigger.triggerId}`

@@ -47,8 +47,11 @@ export function addOpeningSchedules(
     description: 'Lets the Toloka pool opener schedules invoke the opener and use the trigger DLQ',
   });
   const schedules = props.schedules.map((schedule) => {
-    // Scheduler's execution ID: Scheduler's retries and Lambda's of one run are one trigger.
-    const triggerId = scheduler.ContextAttribute.executionId;
+    // One occurrence is one trigger, however often Scheduler and Lambda retry it: the schedule's
+    // ARN and the time it was meant for (the execution ID is new on every attempt). Scheduler
+    // replaces the keywords inside the string too; its dead letter keeps the body, so a redrive
+    // to the trigger queue is the same trigger.
+    const triggerId = `${scheduler.ContextAttribute.scheduleArn}@${scheduler.ContextAttribute.scheduledTime}`;
     const input =
       schedule.poolId !== undefined
         ? { poolId: schedule.poolId, triggerId }

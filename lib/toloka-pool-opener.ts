@@ -141,6 +141,9 @@ export class TolokaPoolOpener extends Construct {
       OPENINGS_TABLE: this.openingsTable.tableName,
       // Longer than a function runs, shorter than a message's way back through its queue (6 ×).
       STEP_LEASE_SECONDS: String(2 * settings.timeoutSeconds),
+      // When a failed step's message is back at the latest (the visibility time-out, plus a
+      // minute): until then its opening is carried on; after, the next trigger takes it over.
+      REDELIVERY_SECONDS: String(6 * settings.timeoutSeconds + 60),
       CHECK_DEADLINE_SECONDS: String(settings.deadlineSeconds),
       FAST_PATH_SECONDS: String(settings.fastPathSeconds),
       CHECK_MIN_DELAY_SECONDS: String(settings.minDelaySeconds),

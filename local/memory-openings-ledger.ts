@@ -10,11 +10,16 @@ import {
   type Claim,
   type ClaimRequest,
   IN_PROCESS_PREFIX,
+  isCarried,
+  MAX_LISTED_TRIGGERS,
   newOpening,
   type Opening,
   type OpeningFilter,
   type OpeningsLedger,
+  planClaim,
+  startToken,
   targetKey,
+  triggerKey,
 } from '../lambda/runtime/openings-ledger.ts';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -26,22 +31,71 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
   private readonly seenKeys = new Set<string>();
 
   async claim(request: ClaimRequest): Promise<Claim> {
-    const seen = this.triggers.get(request.triggerId);
-    const own = seen === undefined ? undefined : this.openings.get(seen);
+    const entry = triggerKey(request.target, request.triggerId);
+    const own = this.openings.get(this.triggers.get(entry) ?? '');
     if (own !== undefined) return { kind: 'seen', opening: copy(own) };
     const key = targetKey(request.target);
     const current = this.openings.get(this.targets.get(key) ?? '');
-    if (current !== undefined && current.state !== 'DECIDED') {
-      current.triggers = [...current.triggers, request.triggerId];
-      this.triggers.set(request.triggerId, current.openingId);
-      return { kind: 'joined', opening: copy(current) };
+    const plan = planClaim(current, request.triggerId, request.nowMs);
+    if (plan.kind === 'ending') return { kind: 'ending', opening: copy(plan.current) };
+    if (plan.kind === 'join' || plan.kind === 'take-over') {
+      const opening = this.openings.get(plan.current.openingId) as Mutable<Opening>;
+      if (plan.kind === 'take-over') {
+        const token = `${IN_PROCESS_PREFIX}${randomUUID()}`;
+        this.takeOver(
+          opening,
+          token,
+          startToken(opening.openingId),
+          request.nowMs,
+          request.leaseMs,
+          request.triggerId,
+        );
+        this.join(opening, request.triggerId);
+        this.triggers.set(entry, opening.openingId);
+        return { kind: 'took-over', opening: copy(opening), token };
+      }
+      this.join(opening, request.triggerId);
+      this.triggers.set(entry, opening.openingId);
+      return { kind: 'joined', opening: copy(opening) };
     }
     const token = `${IN_PROCESS_PREFIX}${randomUUID()}`;
     const opening: Mutable<Opening> = newOpening(request, randomUUID(), token);
     this.openings.set(opening.openingId, opening);
     this.targets.set(key, opening.openingId);
-    this.triggers.set(request.triggerId, opening.openingId);
+    this.triggers.set(entry, opening.openingId);
     return { kind: 'started', opening: copy(opening), token };
+  }
+
+  private join(opening: Mutable<Opening>, triggerId: string): void {
+    if (opening.droppedTriggers?.includes(triggerId) === true) {
+      opening.droppedTriggers = opening.droppedTriggers.filter((trigger) => trigger !== triggerId);
+    }
+    if (opening.triggers.length < MAX_LISTED_TRIGGERS && !opening.triggers.includes(triggerId)) {
+      opening.triggers = [...opening.triggers, triggerId];
+    }
+    opening.triggerCount += 1;
+  }
+
+  /** Takes over an opening nothing carries: a carrier trigger other than the taker is dropped, its entry released. */
+  private takeOver(
+    opening: Mutable<Opening>,
+    token: string,
+    from: string,
+    nowMs: number,
+    leaseMs: number,
+    carrier: string | undefined,
+  ): void {
+    const dropping = opening.carrier;
+    if (dropping !== undefined && dropping !== carrier && opening.triggers.includes(dropping)) {
+      opening.triggers = opening.triggers.filter((trigger) => trigger !== dropping);
+      opening.droppedTriggers = [...(opening.droppedTriggers ?? []), dropping];
+      opening.triggerCount -= 1;
+      const entry = triggerKey(opening.target, dropping);
+      if (this.triggers.get(entry) === opening.openingId) this.triggers.delete(entry);
+    }
+    Object.assign(opening, { checkToken: token, previousToken: from, leaseUntilMs: nowMs + leaseMs });
+    if (carrier === undefined) delete opening.carrier;
+    else opening.carrier = carrier;
   }
 
   async get(openingId: string): Promise<Opening | undefined> {
@@ -49,27 +103,44 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
     return opening === undefined ? undefined : copy(opening);
   }
 
-  async acquire(openingId: string, fromToken: string, nowMs: number, leaseMs: number): Promise<Acquired> {
+  async acquire(
+    openingId: string,
+    fromToken: string,
+    nowMs: number,
+    leaseMs: number,
+    carrier?: string,
+  ): Promise<Acquired> {
     const opening = this.openings.get(openingId);
     if (opening === undefined) return { kind: 'stale' };
     if (opening.state === 'DECIDED') return { kind: 'decided', opening: copy(opening) };
     const running = opening.checkToken?.startsWith(IN_PROCESS_PREFIX) === true;
-    if (opening.checkToken !== fromToken) {
-      if (!running || opening.previousToken !== fromToken) return { kind: 'stale', opening: copy(opening) };
-      if ((opening.leaseUntilMs ?? 0) > nowMs) return { kind: 'busy', opening: copy(opening) };
-    }
     const token = `${IN_PROCESS_PREFIX}${randomUUID()}`;
+    const copyTakesOver = running && opening.previousToken === fromToken;
+    if (opening.checkToken !== fromToken && !copyTakesOver) {
+      if (isCarried(opening, nowMs)) return { kind: running ? 'busy' : 'stale', opening: copy(opening) };
+      // Nothing carries it any more: taken over by whoever asks.
+      this.takeOver(opening, token, fromToken, nowMs, leaseMs, carrier);
+      return { kind: 'acquired', token, opening: copy(opening) };
+    }
+    if (copyTakesOver && opening.checkToken !== fromToken && (opening.leaseUntilMs ?? 0) > nowMs) {
+      return { kind: 'busy', opening: copy(opening) };
+    }
     Object.assign(opening, {
       checkToken: token,
       previousToken: opening.checkToken === fromToken ? fromToken : opening.previousToken,
       leaseUntilMs: nowMs + leaseMs,
     });
+    if (carrier === undefined) delete opening.carrier;
+    else opening.carrier = carrier;
     return { kind: 'acquired', token, opening: copy(opening) };
   }
 
-  async release(openingId: string, token: string, nowMs: number): Promise<void> {
+  async release(openingId: string, token: string, nowMs: number, carriedUntilMs: number): Promise<void> {
     const opening = this.openings.get(openingId);
-    if (opening !== undefined && opening.checkToken === token) opening.leaseUntilMs = nowMs;
+    if (opening !== undefined && opening.checkToken === token) {
+      opening.leaseUntilMs = nowMs;
+      opening.carriedUntilMs = carriedUntilMs;
+    }
   }
 
   async follow(openingId: string, operationId: string, token: string, checks: number): Promise<boolean> {
@@ -85,10 +156,17 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
     return true;
   }
 
-  async passCheck(openingId: string, from: string, to: string, checks: number): Promise<boolean> {
+  async passCheck(
+    openingId: string,
+    from: string,
+    to: string,
+    checks: number,
+    carriedUntilMs: number,
+  ): Promise<boolean> {
     const opening = this.openings.get(openingId);
     if (opening === undefined || opening.state === 'DECIDED' || opening.checkToken !== from) return false;
-    Object.assign(opening, { checkToken: to, checks });
+    Object.assign(opening, { checkToken: to, checks, carriedUntilMs });
+    delete opening.carrier;
     return true;
   }
 
@@ -138,5 +216,9 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
 }
 
 function copy(opening: Opening): Opening {
-  return { ...opening, triggers: [...opening.triggers] };
+  return {
+    ...opening,
+    triggers: [...opening.triggers],
+    ...(opening.droppedTriggers === undefined ? {} : { droppedTriggers: [...opening.droppedTriggers] }),
+  };
 }

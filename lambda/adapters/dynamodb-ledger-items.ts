@@ -22,7 +22,9 @@ export function openingItem(opening: Opening, expiration: AttributeValue): Item 
     kind: S('opening'),
     target: S(targetKey(opening.target)),
     triggers: { L: opening.triggers.map(S) },
+    triggerCount: N(opening.triggerCount),
     state: S(opening.state),
+    ...optional('carrier', opening.carrier === undefined ? undefined : S(opening.carrier)),
     ...optional('checkToken', opening.checkToken === undefined ? undefined : S(opening.checkToken)),
     ...optional('previousToken', opening.previousToken === undefined ? undefined : S(opening.previousToken)),
     ...optional('leaseUntil', opening.leaseUntilMs === undefined ? undefined : N(opening.leaseUntilMs)),
@@ -34,12 +36,6 @@ export function openingItem(opening: Opening, expiration: AttributeValue): Item 
   };
 }
 
-/** A lost race: a condition of the transaction or the write did not hold. */
-export function isCancelled(error: unknown): boolean {
-  const name = (error as { name?: string }).name;
-  return name === 'TransactionCanceledException' || name === 'ConditionalCheckFailedException';
-}
-
 /** The opening an item holds; undefined for an item that is not a well-formed opening. */
 export function toOpening(openingId: string, item: Item): Opening | undefined {
   const target = parseTargetKey(item.target?.S ?? '');
@@ -47,10 +43,29 @@ export function toOpening(openingId: string, item: Item): Opening | undefined {
   const number = (key: string) => (item[key]?.N === undefined ? undefined : Number(item[key]?.N));
   const outcome = item.outcome?.S;
   const optional = <T>(key: string, value: T | undefined) => (value === undefined ? {} : { [key]: value });
+  // Carriers taken over from stay in the list (DynamoDB cannot remove a list element by value)
+  // and are named once more in `dropped`: the opening answers a trigger listed more often in
+  // `triggers` than in `dropped` (a carrier whose message came back and joined again is listed twice).
+  const listed = (item.triggers?.L ?? []).map((value) => value.S ?? '');
+  const dropped = new Map<string, number>();
+  for (const value of item.dropped?.L ?? [])
+    dropped.set(value.S ?? '', (dropped.get(value.S ?? '') ?? 0) + 1);
+  const answered: string[] = [];
+  const droppedTriggers: string[] = [];
+  for (const trigger of listed) {
+    const owed = dropped.get(trigger) ?? 0;
+    if (owed > 0) {
+      dropped.set(trigger, owed - 1);
+      droppedTriggers.push(trigger);
+    } else if (!answered.includes(trigger)) answered.push(trigger);
+  }
+  const stillDropped = droppedTriggers.filter((trigger) => !answered.includes(trigger));
   return {
     openingId,
     target,
-    triggers: (item.triggers?.L ?? []).map((value) => value.S ?? ''),
+    triggers: answered,
+    triggerCount: number('triggerCount') ?? listed.length,
+    ...(stillDropped.length === 0 ? {} : { droppedTriggers: stillDropped }),
     state: (item.state?.S ?? 'STARTING') as Opening['state'],
     requestedAtMs: number('requestedAt') ?? 0,
     deadlineMs: number('deadline') ?? 0,
@@ -59,6 +74,8 @@ export function toOpening(openingId: string, item: Item): Opening | undefined {
     ...optional('checkToken', item.checkToken?.S),
     ...optional('previousToken', item.previousToken?.S),
     ...optional('leaseUntilMs', number('leaseUntil')),
+    ...optional('carriedUntilMs', number('carriedUntil')),
+    ...optional('carrier', item.carrier?.S),
     ...optional('outcome', outcome === undefined ? undefined : (JSON.parse(outcome) as OutcomeRecord)),
     ...optional('decidedAtMs', number('decidedAt')),
     ...optional('reportLeaseUntilMs', number('reportLeaseUntil')),

@@ -1,9 +1,11 @@
 /**
  * The openings ledger on DynamoDB (the construct's table: partition key `id`, TTL `expiration`,
  * on demand). Every guarantee rests on conditional writes: a trigger is claimed by a `Put` that
- * fails if it exists, an opening is started or joined in the same transaction, the live check
- * moves by an `Update` conditioned on the previous token, and the outcome is decided by an
- * `Update` conditioned on not being decided yet. The SDK client is loaded on first use.
+ * fails if it exists, an opening is started, joined or taken over in the same transaction
+ * (dynamodb-ledger-claim.ts), the live step moves by an `Update` conditioned on the previous
+ * token, and the outcome is decided by an `Update` conditioned on not being decided yet. Each
+ * conditional write knows its own earlier attempt (dynamodb-ledger-table.ts), so a write DynamoDB
+ * applied whose answer was lost still counts as the caller's.
  */
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { LedgerError } from '../runtime/errors.ts';
@@ -13,16 +15,16 @@ import {
   type Claim,
   type ClaimRequest,
   IN_PROCESS_PREFIX,
+  isCarried,
   LEDGER_RETENTION_MS,
-  MAX_CLAIM_ROUNDS,
-  newOpening,
   type Opening,
   type OpeningFilter,
   type OpeningsLedger,
   targetKey,
 } from '../runtime/openings-ledger.ts';
-import { type Item, isCancelled, N, openingItem, S, toOpening } from './dynamodb-ledger-items.ts';
-import { LedgerTable } from './dynamodb-ledger-table.ts';
+import { claimOnTable, takeOverWrites } from './dynamodb-ledger-claim.ts';
+import { type Item, N, S, toOpening } from './dynamodb-ledger-items.ts';
+import { LedgerTable, TransactionRefused } from './dynamodb-ledger-table.ts';
 
 export class DynamoDbOpeningsLedger implements OpeningsLedger {
   private readonly table: LedgerTable;
@@ -35,105 +37,8 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     this.table = new LedgerTable(tableName, clientConfig);
   }
 
-  async claim(request: ClaimRequest): Promise<Claim> {
-    const expiration = N(Math.ceil((request.deadlineMs + LEDGER_RETENTION_MS) / 1000));
-    for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
-      // Both reads in one round trip. The pointer matters only for a new trigger; a trigger seen
-      // before (a redelivery) pays its read for nothing, the price of the round trip saved.
-      const [seen, pointer] = await this.table.getItems([
-        `trigger#${request.triggerId}`,
-        `target#${targetKey(request.target)}`,
-      ]);
-      // A trigger entry whose opening is gone (TTL removes entries one by one): claimed anew.
-      let staleOpeningId: string | undefined;
-      if (seen !== undefined) {
-        const own = await this.get(seen.openingId?.S ?? '');
-        if (own !== undefined) return { kind: 'seen', opening: own };
-        // Only an entry past its expiration lost its opening to TTL; a fresh one is a claim
-        // being written right now (read again next round).
-        if (Number(seen.expiration?.N ?? 0) * 1000 <= request.nowMs) staleOpeningId = seen.openingId?.S ?? '';
-        else continue;
-      }
-      const currentId = pointer?.openingId?.S;
-      const current = currentId === undefined ? undefined : await this.get(currentId);
-      const triggerPut = {
-        Put: {
-          TableName: this.table.name,
-          Item: { id: S(`trigger#${request.triggerId}`), kind: S('trigger'), openingId: S(''), expiration },
-          ...(staleOpeningId === undefined
-            ? { ConditionExpression: 'attribute_not_exists(id)' }
-            : {
-                ConditionExpression: 'openingId = :stale',
-                ExpressionAttributeValues: { ':stale': S(staleOpeningId) },
-              }),
-        },
-      };
-      try {
-        if (current !== undefined && current.state !== 'DECIDED') {
-          triggerPut.Put.Item.openingId = S(current.openingId);
-          await this.table.transact([
-            triggerPut,
-            {
-              Update: {
-                TableName: this.table.name,
-                Key: { id: S(`opening#${current.openingId}`) },
-                UpdateExpression: 'SET triggers = list_append(triggers, :trigger), updatedAt = :now',
-                ConditionExpression: '#state <> :decided',
-                ExpressionAttributeNames: { '#state': 'state' },
-                ExpressionAttributeValues: {
-                  ':trigger': { L: [S(request.triggerId)] },
-                  ':now': N(request.nowMs),
-                  ':decided': S('DECIDED'),
-                },
-              },
-            },
-          ]);
-          return {
-            kind: 'joined',
-            opening: { ...current, triggers: [...current.triggers, request.triggerId] },
-          };
-        }
-        const token = `${IN_PROCESS_PREFIX}${this.newId()}`;
-        const opening = newOpening(request, this.newId(), token);
-        triggerPut.Put.Item.openingId = S(opening.openingId);
-        await this.table.transact([
-          triggerPut,
-          {
-            Put: {
-              TableName: this.table.name,
-              Item: openingItem(opening, expiration),
-              ConditionExpression: 'attribute_not_exists(id)',
-            },
-          },
-          {
-            Put: {
-              TableName: this.table.name,
-              Item: {
-                id: S(`target#${targetKey(request.target)}`),
-                kind: S('target'),
-                openingId: S(opening.openingId),
-                expiration,
-              },
-              // Only over the pointer this round read: two starters race, one wins, the other joins.
-              ...(currentId === undefined
-                ? { ConditionExpression: 'attribute_not_exists(id)' }
-                : {
-                    ConditionExpression: 'openingId = :current',
-                    ExpressionAttributeValues: { ':current': S(currentId) },
-                  }),
-            },
-          },
-        ]);
-        return { kind: 'started', opening, token };
-      } catch (error) {
-        if (!isCancelled(error))
-          throw new LedgerError(`cannot claim trigger ${request.triggerId}`, { cause: error });
-        // Someone else moved first (the same trigger, or another opening of the target): read again.
-      }
-    }
-    throw new LedgerError(
-      `trigger ${request.triggerId} lost ${MAX_CLAIM_ROUNDS} races in a row for ${targetKey(request.target)}`,
-    );
+  claim(request: ClaimRequest): Promise<Claim> {
+    return claimOnTable(this.table, request, (id) => this.get(id), this.newId);
   }
 
   async get(openingId: string): Promise<Opening | undefined> {
@@ -142,56 +47,104 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     return item === undefined ? undefined : toOpening(openingId, item);
   }
 
-  async acquire(openingId: string, fromToken: string, nowMs: number, leaseMs: number): Promise<Acquired> {
+  async acquire(
+    openingId: string,
+    fromToken: string,
+    nowMs: number,
+    leaseMs: number,
+    carrier?: string,
+  ): Promise<Acquired> {
     const opening = await this.get(openingId);
     if (opening === undefined) return { kind: 'stale' };
     if (opening.state === 'DECIDED') return { kind: 'decided', opening };
     const running = opening.checkToken?.startsWith(IN_PROCESS_PREFIX) === true;
     const token = `${IN_PROCESS_PREFIX}${this.newId()}`;
-    const lease = N(nowMs + leaseMs);
+    const held = { ...opening, checkToken: token, leaseUntilMs: nowMs + leaseMs };
+    // A trigger's step names its trigger as the carrier; a check's step carries no trigger.
+    const carrierSet = carrier === undefined ? [] : ['carrier = :carrier'];
+    const carrierRemove = carrier === undefined ? ['carrier'] : [];
+    const carrierValue: Item = carrier === undefined ? {} : { ':carrier': S(carrier) };
+    const acquired = (): Acquired => ({
+      kind: 'acquired',
+      token,
+      opening: carrier === undefined ? withoutCarrier(held) : { ...held, carrier },
+    });
     if (opening.checkToken === fromToken) {
-      const taken = await this.table.updateOpening(
-        openingId,
-        'SET checkToken = :token, previousToken = :from, leaseUntil = :lease',
+      const taken = await this.table.update(
+        `opening#${openingId}`,
+        {
+          set: ['checkToken = :token', 'previousToken = :from', 'leaseUntil = :lease', ...carrierSet],
+          remove: carrierRemove,
+        },
         'checkToken = :from AND #state <> :decided',
-        { ':token': S(token), ':from': S(fromToken), ':lease': lease, ':decided': S('DECIDED') },
+        {
+          ':token': S(token),
+          ':from': S(fromToken),
+          ':lease': N(nowMs + leaseMs),
+          ':decided': S('DECIDED'),
+          ...carrierValue,
+        },
       );
       // Lost to a copy of this step that got there first: it runs now.
-      return taken
-        ? { kind: 'acquired', token, opening: { ...opening, checkToken: token } }
-        : { kind: 'busy', opening };
+      return taken.applied ? acquired() : { kind: 'busy', opening };
     }
-    if (!running || opening.previousToken !== fromToken) return { kind: 'stale', opening };
-    if ((opening.leaseUntilMs ?? 0) > nowMs) return { kind: 'busy', opening };
-    // The step that held it died (its lease ran out): this copy of the same step takes over.
-    const taken = await this.table.updateOpening(
-      openingId,
-      'SET checkToken = :token, leaseUntil = :lease',
-      'checkToken = :held AND leaseUntil <= :now AND #state <> :decided',
-      {
-        ':token': S(token),
-        ':held': S(opening.checkToken ?? ''),
-        ':lease': lease,
-        ':now': N(nowMs),
-        ':decided': S('DECIDED'),
-      },
+    if (running && opening.previousToken === fromToken) {
+      if ((opening.leaseUntilMs ?? 0) > nowMs) return { kind: 'busy', opening };
+      // The step that held it died (its lease ran out): this copy of the same step takes over.
+      const taken = await this.table.update(
+        `opening#${openingId}`,
+        {
+          set: ['checkToken = :token', 'leaseUntil = :lease', ...carrierSet],
+          remove: carrierRemove,
+        },
+        'checkToken = :held AND leaseUntil <= :now AND #state <> :decided',
+        {
+          ':token': S(token),
+          ':held': S(opening.checkToken ?? ''),
+          ':lease': N(nowMs + leaseMs),
+          ':now': N(nowMs),
+          ':decided': S('DECIDED'),
+          ...carrierValue,
+        },
+      );
+      return taken.applied ? acquired() : { kind: 'busy', opening };
+    }
+    if (isCarried(opening, nowMs)) return running ? { kind: 'busy', opening } : { kind: 'stale', opening };
+    // Nothing carries it any more (its message is in a dead-letter queue, or was deleted): taken over.
+    try {
+      await this.table.transact(
+        takeOverWrites(this.table, opening, {
+          token,
+          from: fromToken,
+          ...(carrier === undefined ? {} : { carrier }),
+          nowMs,
+          leaseMs,
+          joining: false,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof TransactionRefused) return { kind: 'busy', opening };
+      throw error;
+    }
+    const after = await this.get(openingId);
+    return after === undefined || after.checkToken !== token
+      ? { kind: 'busy', opening }
+      : { kind: 'acquired', token, opening: after };
+  }
+
+  async release(openingId: string, token: string, nowMs: number, carriedUntilMs: number): Promise<void> {
+    await this.table.update(
+      `opening#${openingId}`,
+      { set: ['leaseUntil = :now', 'carriedUntil = :carried'] },
+      'checkToken = :token',
+      { ':now': N(nowMs), ':carried': N(carriedUntilMs), ':token': S(token) },
     );
-    return taken
-      ? { kind: 'acquired', token, opening: { ...opening, checkToken: token } }
-      : { kind: 'busy', opening };
   }
 
-  async release(openingId: string, token: string, nowMs: number): Promise<void> {
-    await this.table.updateOpening(openingId, 'SET leaseUntil = :now', 'checkToken = :token', {
-      ':now': N(nowMs),
-      ':token': S(token),
-    });
-  }
-
-  follow(openingId: string, operationId: string, token: string, checks: number): Promise<boolean> {
-    return this.table.updateOpening(
-      openingId,
-      'SET #state = :following, operationId = :operation, checks = :checks',
+  async follow(openingId: string, operationId: string, token: string, checks: number): Promise<boolean> {
+    const result = await this.table.update(
+      `opening#${openingId}`,
+      { set: ['#state = :following', 'operationId = :operation', 'checks = :checks'] },
       'checkToken = :token AND #state <> :decided',
       {
         ':following': S('FOLLOWING'),
@@ -201,41 +154,41 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
         ':decided': S('DECIDED'),
       },
     );
+    return result.applied;
   }
 
   async firstTime(key: string, nowMs: number): Promise<boolean> {
-    const sdk = await this.table.sdk();
-    try {
-      await sdk.client.send(
-        new sdk.Put({
-          TableName: this.table.name,
-          Item: {
-            id: S(`once#${key}`),
-            kind: S('once'),
-            expiration: N(Math.ceil((nowMs + LEDGER_RETENTION_MS) / 1000)),
-          },
-          ConditionExpression: 'attribute_not_exists(id)',
-        }),
-      );
-      return true;
-    } catch (error) {
-      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
-      throw new LedgerError(`cannot note ${key} in ${this.table.name}`, { cause: error });
-    }
+    const result = await this.table.put(
+      {
+        id: S(`once#${key}`),
+        kind: S('once'),
+        expiration: N(Math.ceil((nowMs + LEDGER_RETENTION_MS) / 1000)),
+      },
+      'attribute_not_exists(id)',
+    );
+    return result.applied;
   }
 
-  passCheck(openingId: string, from: string, to: string, checks: number): Promise<boolean> {
-    return this.table.updateOpening(
-      openingId,
-      'SET checkToken = :to, checks = :checks',
+  async passCheck(
+    openingId: string,
+    from: string,
+    to: string,
+    checks: number,
+    carriedUntilMs: number,
+  ): Promise<boolean> {
+    const result = await this.table.update(
+      `opening#${openingId}`,
+      { set: ['checkToken = :to', 'checks = :checks', 'carriedUntil = :carried'], remove: ['carrier'] },
       'checkToken = :from AND #state <> :decided',
       {
         ':to': S(to),
         ':from': S(from),
         ':checks': N(checks),
+        ':carried': N(carriedUntilMs),
         ':decided': S('DECIDED'),
       },
     );
+    return result.applied;
   }
 
   async decide(
@@ -244,44 +197,35 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     nowMs: number,
     leaseMs: number,
   ): Promise<Opening | undefined> {
-    const sdk = await this.table.sdk();
-    try {
-      // ALL_NEW: the triggers as they stood when the decision was written, which no join can follow.
-      const { Attributes } = await sdk.client.send(
-        new sdk.Update({
-          TableName: this.table.name,
-          Key: { id: S(`opening#${openingId}`) },
-          UpdateExpression:
-            'SET #state = :decided, outcome = :outcome, decidedAt = :now, reportLeaseUntil = :lease',
-          ConditionExpression: 'attribute_exists(id) AND #state <> :decided',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: {
-            ':decided': S('DECIDED'),
-            ':outcome': S(JSON.stringify(outcome)),
-            ':now': N(nowMs),
-            ':lease': N(nowMs + leaseMs),
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return Attributes === undefined ? undefined : toOpening(openingId, Attributes);
-    } catch (error) {
-      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return undefined;
-      throw new LedgerError(`cannot decide opening ${openingId} in ${this.table.name}`, { cause: error });
-    }
+    // ALL_NEW: the triggers as they stood when the decision was written, which no join can follow.
+    // A retry that meets its own decision gets the item back (ALL_OLD of the refusal): it decided.
+    const result = await this.table.update(
+      `opening#${openingId}`,
+      { set: ['#state = :decided', 'outcome = :outcome', 'decidedAt = :now', 'reportLeaseUntil = :lease'] },
+      'attribute_exists(id) AND #state <> :decided',
+      {
+        ':decided': S('DECIDED'),
+        ':outcome': S(JSON.stringify(outcome)),
+        ':now': N(nowMs),
+        ':lease': N(nowMs + leaseMs),
+      },
+      { returnNew: true },
+    );
+    return result.applied && result.item !== undefined ? toOpening(openingId, result.item) : undefined;
   }
 
-  takeReport(openingId: string, nowMs: number, leaseMs: number): Promise<boolean> {
-    return this.table.updateOpening(
-      openingId,
-      'SET reportLeaseUntil = :lease',
+  async takeReport(openingId: string, nowMs: number, leaseMs: number): Promise<boolean> {
+    const result = await this.table.update(
+      `opening#${openingId}`,
+      { set: ['reportLeaseUntil = :lease'] },
       '#state = :decided AND attribute_not_exists(reportedAt) AND reportLeaseUntil <= :now',
       { ':decided': S('DECIDED'), ':now': N(nowMs), ':lease': N(nowMs + leaseMs) },
     );
+    return result.applied;
   }
 
   async markReported(openingId: string, nowMs: number): Promise<void> {
-    await this.table.updateOpening(openingId, 'SET reportedAt = :now', 'attribute_exists(id)', {
+    await this.table.update(`opening#${openingId}`, { set: ['reportedAt = :now'] }, 'attribute_exists(id)', {
       ':now': N(nowMs),
     });
   }
@@ -321,4 +265,9 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     }
     return openings.sort((a, b) => b.requestedAtMs - a.requestedAtMs).slice(0, filter.limit ?? 100);
   }
+}
+
+function withoutCarrier(opening: Opening): Opening {
+  const { carrier: _carrier, ...rest } = opening;
+  return rest;
 }

@@ -41,6 +41,11 @@ export interface RuntimeConfig {
   readonly openingsTable: string;
   /** How long a running step holds its opening before a copy of it may take over (`STEP_LEASE_SECONDS`). */
   readonly stepLeaseSeconds: number;
+  /**
+   * When a failed step's message is back at the latest (`REDELIVERY_SECONDS`: the queue's
+   * visibility time-out plus a minute): until then its opening counts as carried on.
+   */
+  readonly redeliverySeconds: number;
   /** The EventBridge bus outcome events go to; undefined: no events. */
   readonly outcomeEventBus: string | undefined;
   readonly poll: PollSettings;
@@ -99,6 +104,7 @@ export function readRuntimeConfig(env: Env): RuntimeConfig {
     checkQueueUrl: fields.url('CHECK_QUEUE_URL'),
     openingsTable: tableName(fields.required('OPENINGS_TABLE'), problems),
     stepLeaseSeconds: fields.number('STEP_LEASE_SECONDS', 120, { min: 1, max: 7200, integer: true }),
+    redeliverySeconds: fields.number('REDELIVERY_SECONDS', 420, { min: 1, max: 86_400, integer: true }),
     outcomeEventBus: fields.optional('OUTCOME_EVENT_BUS'),
     poll: {
       deadlineSeconds: fields.number('CHECK_DEADLINE_SECONDS', DEFAULT_POLL.deadlineSeconds, {

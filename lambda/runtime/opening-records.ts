@@ -1,6 +1,6 @@
 /** The outcome records an opening can end in, built from what Toloka answered. */
 import { type InvalidMessageError, isTransient, TolokaApiError, UnsendableTokenError } from './errors.ts';
-import type { OutcomeRecord, TolokaOperation } from './model.ts';
+import { type OpenTarget, type OutcomeRecord, type TolokaOperation, targetFields } from './model.ts';
 
 export type RecordBase = Pick<OutcomeRecord, 'poolId' | 'trainingId' | 'operationId' | 'requestedAt'>;
 
@@ -99,4 +99,115 @@ export function invalidMessageRecord(error: InvalidMessageError, messageId?: str
     reason: error.reason,
     ...(messageId !== undefined ? { messageId } : {}),
   };
+}
+
+/** What an opening needs for the records below: when it was asked for and until when. */
+interface OpeningTimes {
+  readonly target: OpenTarget;
+  readonly requestedAtMs: number;
+  readonly deadlineMs: number;
+  readonly operationId?: string;
+  readonly checks: number;
+}
+
+function baseOfTimes(opening: OpeningTimes): RecordBase {
+  return {
+    ...targetFields(opening.target),
+    ...(opening.operationId === undefined || opening.operationId === ''
+      ? {}
+      : { operationId: opening.operationId }),
+    requestedAt: new Date(opening.requestedAtMs).toISOString(),
+  };
+}
+
+/**
+ * A trigger's step that came after the deadline, before anything was asked of Toloka (a
+ * redelivery or a redrive days later): TIMED_OUT, and no `POST …/open` so late.
+ */
+export function lateOpenRecord(opening: OpeningTimes, nowMs: number, checks: number): OutcomeRecord {
+  const deadline = new Date(opening.deadlineMs).toISOString();
+  return {
+    outcome: 'TIMED_OUT',
+    ...baseOfTimes(opening),
+    code: 'DEADLINE_EXCEEDED',
+    message: `the request to open came after the deadline ${deadline} (a late redelivery or redrive): Toloka was not asked`,
+    elapsedMs: nowMs - opening.requestedAtMs,
+    checks,
+  };
+}
+
+/**
+ * An opening that nothing carried on until after its deadline (its message went to a dead-letter
+ * queue, or was deleted), ended by the next trigger for its pool: TIMED_OUT, its operation's last
+ * status unknown, Toloka not asked.
+ */
+export function abandonedRecord(opening: OpeningTimes, nowMs: number): OutcomeRecord {
+  const deadline = new Date(opening.deadlineMs).toISOString();
+  return {
+    outcome: 'TIMED_OUT',
+    ...baseOfTimes(opening),
+    code: 'DEADLINE_EXCEEDED',
+    message: `nothing carried the opening on before its deadline ${deadline} (its message is in a dead-letter queue, or was deleted)`,
+    elapsedMs: nowMs - opening.requestedAtMs,
+    checks: opening.checks,
+  };
+}
+
+/**
+ * A check that came long after its deadline (a check message redriven from its dead-letter queue
+ * days later): TIMED_OUT without asking Toloka, whose operation may be long gone.
+ */
+export function lateCheckRecord(
+  opening: OpeningTimes,
+  deadlineMs: number,
+  nowMs: number,
+  checks: number,
+): OutcomeRecord {
+  const deadline = new Date(deadlineMs).toISOString();
+  return {
+    outcome: 'TIMED_OUT',
+    ...baseOfTimes(opening),
+    code: 'DEADLINE_EXCEEDED',
+    message: `the check came ${Math.round((nowMs - deadlineMs) / 60_000)} min after the deadline ${deadline} (a late redrive): Toloka was not asked`,
+    elapsedMs: nowMs - opening.requestedAtMs,
+    checks,
+  };
+}
+
+/** The most of Toloka's `payload` (or an operation's `details`) a record keeps, as JSON text. */
+export const MAX_PAYLOAD_CHARS = 4_096;
+/** The most of a message a record keeps. */
+export const MAX_MESSAGE_CHARS = 1_024;
+
+/**
+ * A record of bounded size, whatever Toloka sent: it goes to a log line, an EventBridge event and
+ * a DynamoDB item, the smallest of which (DynamoDB's 400 KB item) it must stay well under. A
+ * longer `payload` is replaced by its first 4 KB of JSON with a marker that says so; a longer
+ * `message` is cut with a marker.
+ */
+export function boundedRecord(record: OutcomeRecord): OutcomeRecord {
+  let bounded = record;
+  if (record.payload !== undefined) {
+    const text = JSON.stringify(record.payload) ?? '';
+    if (text.length > MAX_PAYLOAD_CHARS) {
+      bounded = {
+        ...bounded,
+        payload: {
+          truncated: true,
+          originalLength: text.length,
+          start: text.slice(0, MAX_PAYLOAD_CHARS),
+        },
+      };
+    }
+  }
+  if (record.code !== undefined && record.code.length > 128) {
+    bounded = { ...bounded, code: `${record.code.slice(0, 128)}…` };
+  }
+  if (record.message !== undefined && record.message.length > MAX_MESSAGE_CHARS) {
+    bounded = {
+      ...bounded,
+      message: `${record.message.slice(0, MAX_MESSAGE_CHARS)}… [cut: ${record.message.length} characters in all]`,
+    };
+  }
+  return bounded;
 }

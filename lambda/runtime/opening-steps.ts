@@ -6,7 +6,7 @@
 import type { PollSettings } from './config.ts';
 import { OpeningBusyError } from './errors.ts';
 import { type OutcomeRecord, targetFields } from './model.ts';
-import type { RecordBase } from './opening-records.ts';
+import { boundedRecord, type RecordBase } from './opening-records.ts';
 import type { Opening, OpeningsLedger } from './openings-ledger.ts';
 import type { CheckQueue, Log, OutcomeSink, TokenSource, TolokaApi } from './ports.ts';
 import type { RetryPolicy } from './retry.ts';
@@ -28,6 +28,13 @@ export interface OpeningDependencies {
    * way back through its queue (6 × the time-out).
    */
   readonly reportLeaseMs?: number;
+  /**
+   * How long after a step fails its message is back at the latest (the queue's visibility
+   * time-out, or Lambda's asynchronous retries, plus a margin): until then the opening counts as
+   * carried on, and a new trigger joins it rather than taking it over. Default 7 minutes (the
+   * construct's 6 × 60 s visibility time-out, plus one).
+   */
+  readonly redeliveryMs?: number;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
   /** New check tokens (UUIDs by default). */
@@ -48,6 +55,7 @@ export type StepResult =
   | { readonly kind: 'nothing-new'; readonly opening?: Opening };
 
 const DEFAULT_REPORT_LEASE_MS = 120_000;
+const DEFAULT_REDELIVERY_MS = 420_000;
 
 /**
  * Runs a held step; if it throws (to be tried again), the opening is let go at once, so that the
@@ -62,7 +70,9 @@ export async function releasingOnError(
   try {
     return await step();
   } catch (error) {
-    await deps.ledger.release(openingId, token, (deps.now ?? Date.now)()).catch(() => undefined);
+    // The message comes back (its queue, Lambda's retries): the opening is carried on until then.
+    const nowMs = (deps.now ?? Date.now)();
+    await deps.ledger.release(openingId, token, nowMs, nowMs + redeliveryOf(deps)).catch(() => undefined);
     throw error;
   }
 }
@@ -77,12 +87,12 @@ export async function conclude(
   record: OutcomeRecord,
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
-  const decided = await deps.ledger.decide(opening.openingId, record, now(), leaseOf(deps));
+  const decided = await deps.ledger.decide(opening.openingId, boundedRecord(record), now(), leaseOf(deps));
   if (decided === undefined) {
     deps.log.info('the outcome was decided by another step', { openingId: opening.openingId });
-    return { kind: 'nothing-new', opening };
+    return lostTheStep(deps, opening);
   }
-  return report(deps, decided, record);
+  return report(deps, decided, boundedRecord(record));
 }
 
 /**
@@ -110,7 +120,22 @@ async function report(
   record: OutcomeRecord,
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
-  const full: OutcomeRecord = { ...record, openingId: opening.openingId, triggers: [...opening.triggers] };
+  if (opening.triggers.length === 0 && opening.triggerCount === 0) {
+    // Its only trigger was taken over from (its message is in a dead-letter queue, or was
+    // deleted): that dead letter is its one trace, and a redrive of it is a trigger of its own.
+    deps.log.warn('an abandoned opening ended with no trigger left to answer: no record', {
+      openingId: opening.openingId,
+      outcome: record.outcome,
+    });
+    await deps.ledger.markReported(opening.openingId, now());
+    return { kind: 'nothing-new', opening };
+  }
+  const full: OutcomeRecord = {
+    ...record,
+    openingId: opening.openingId,
+    triggers: [...opening.triggers],
+    ...(opening.triggerCount > opening.triggers.length ? { triggerCount: opening.triggerCount } : {}),
+  };
   await deps.outcomes.report(full);
   await deps.ledger.markReported(opening.openingId, now());
   return { kind: 'finished', record: full };
@@ -124,6 +149,29 @@ export function baseOf(opening: Opening): RecordBase {
       : { operationId: opening.operationId }),
     requestedAt: new Date(opening.requestedAtMs).toISOString(),
   };
+}
+
+/**
+ * A step that found the opening moved on without it (another step took it over, or decided it):
+ * nothing new, unless the step ran for a trigger that the takeover dropped from the opening. Its
+ * message must not be deleted unanswered, so it goes back to its queue: it comes back as a
+ * trigger of its own (joins the opening, or starts the next). On AWS a running step outlives its
+ * lease only if the function is frozen; a test's short lease makes it common.
+ */
+export async function lostTheStep(deps: OpeningDependencies, opening: Opening): Promise<StepResult> {
+  const carrier = opening.carrier;
+  if (carrier !== undefined) {
+    const current = await deps.ledger.get(opening.openingId);
+    if (current?.droppedTriggers?.includes(carrier) === true) {
+      throw new OpeningBusyError(opening.openingId, `trigger ${carrier} was taken over from while it ran`);
+    }
+  }
+  return { kind: 'nothing-new', opening };
+}
+
+/** How long after a failed step its message is due back at the latest. */
+export function redeliveryOf(deps: OpeningDependencies): number {
+  return deps.redeliveryMs ?? DEFAULT_REDELIVERY_MS;
 }
 
 /** The lease of a running step, and of the step that writes a record. */

@@ -5,12 +5,18 @@
  * (local/memory-openings-ledger.ts) the local run's and the unit tests'.
  *
  * Three kinds of entry, each under its own `id`:
- * - `trigger#<triggerId>`: which opening a trigger belongs to. A trigger seen again does nothing new.
+ * - `trigger#<pool|training>:<id>#<triggerId>`: which opening a trigger belongs to. A trigger seen
+ *   again does nothing new. The key names the target: a trigger's identity belongs to its target.
  * - `target#<pool|training>:<id>`: the opening of that pool or training in flight, if any; a later
  *   trigger joins it instead of opening again.
  * - `opening#<openingId>`: the opening itself: its triggers, its operation, the one live check
  *   message (`checkToken`), and, once decided, its outcome (decided by a conditional write, so
  *   exactly once; reported by whoever decided, or by a redelivery if that one died).
+ *
+ * Nothing stays blocked: an opening is joined only while something carries it on (a step holding
+ * its lease, or a message due back: a queued check, or a failed step's own message) and before its
+ * deadline. An opening nothing carries any more (its message went to a dead-letter queue, or was
+ * deleted) is taken over by the next trigger; see {@link isCarried}.
  */
 import type { OpenTarget, OutcomeRecord } from './model.ts';
 
@@ -19,8 +25,17 @@ export type OpeningState = 'STARTING' | 'FOLLOWING' | 'DECIDED';
 export interface Opening {
   readonly openingId: string;
   readonly target: OpenTarget;
-  /** Every trigger that asked for this opening, the first one first. */
+  /**
+   * The triggers this opening answers, the first one first (at most {@link MAX_LISTED_TRIGGERS};
+   * `triggerCount` counts them all). A trigger whose message carried the opening and was taken
+   * over from (it is in a dead-letter queue, or on its way back) is not among them: its message,
+   * when it comes back, is a trigger of its own.
+   */
   readonly triggers: readonly string[];
+  /** How many triggers joined, listed or not. */
+  readonly triggerCount: number;
+  /** Triggers taken over from (and not come back since): the opening no longer answers them. */
+  readonly droppedTriggers?: readonly string[];
   readonly state: OpeningState;
   /** Epoch ms of the first trigger. */
   readonly requestedAtMs: number;
@@ -33,6 +48,13 @@ export interface Opening {
   readonly previousToken?: string;
   /** Until when the running step holds the opening. */
   readonly leaseUntilMs?: number;
+  /**
+   * Until when a message is due to carry the opening on although no step runs: the queued check
+   * (its delay plus one redelivery), or the message of a step that failed and comes back.
+   */
+  readonly carriedUntilMs?: number;
+  /** The trigger whose message carries the opening now; absent while a check message does. */
+  readonly carrier?: string;
   /** `GET /operations` calls made so far. */
   readonly checks: number;
   /** Set once decided. */
@@ -53,7 +75,18 @@ export type Claim =
   /** An opening of the target was in flight: this trigger joined it and has nothing else to do. */
   | { readonly kind: 'joined'; readonly opening: Opening }
   /** The trigger was claimed before (a redelivery or a retry): carry on with its opening. */
-  | { readonly kind: 'seen'; readonly opening: Opening };
+  | { readonly kind: 'seen'; readonly opening: Opening }
+  /**
+   * The target's opening was abandoned (nothing carried it on) before its deadline: this trigger
+   * joined it and its step now holds it (`token`), to carry it on from where it stopped.
+   */
+  | { readonly kind: 'took-over'; readonly opening: Opening; readonly token: string }
+  /**
+   * The target's opening is past its deadline and nothing else will end it (it was abandoned, or
+   * this very trigger took it over to end it and died): the caller ends it (TIMED_OUT) with the
+   * opening's own triggers, then claims again. This trigger is not one of them.
+   */
+  | { readonly kind: 'ending'; readonly opening: Opening };
 
 export interface ClaimRequest {
   readonly triggerId: string;
@@ -70,28 +103,48 @@ export interface ClaimRequest {
 }
 
 export interface OpeningsLedger {
-  /** Starts an opening for the trigger, joins the target's opening in flight, or finds the trigger's own. */
+  /**
+   * Starts an opening for the trigger, joins the target's opening in flight (or takes it over, if
+   * abandoned), finds the trigger's own, or hands back a past-deadline opening to end first.
+   */
   claim(request: ClaimRequest): Promise<Claim>;
   get(openingId: string): Promise<Opening | undefined>;
   /**
    * Takes the opening's live step for this invocation: the holder of `fromToken` (the opening's
    * start token, or a check message's token) gets a fresh in-process token, under a lease. A copy
    * of the same step running at once finds the opening `busy`; once the lease has run out (the
-   * holder died), the next copy takes over. Anything else is `stale`: a step has moved on.
+   * holder died), the next copy takes over. An opening that nothing carries on any more
+   * ({@link isCarried}) is taken over by whoever asks. Anything else is `stale`: a step has moved
+   * on. `carrier`: the trigger whose message this step runs in (absent for a check message); a
+   * takeover drops the previous carrier trigger from the opening (its message is a trigger anew).
    */
-  acquire(openingId: string, fromToken: string, nowMs: number, leaseMs: number): Promise<Acquired>;
+  acquire(
+    openingId: string,
+    fromToken: string,
+    nowMs: number,
+    leaseMs: number,
+    carrier?: string,
+  ): Promise<Acquired>;
   /**
    * Lets go of a step that failed (and will be tried again): its lease ends now, so the retry
-   * takes over at once. Nothing happens if `token` no longer holds the opening.
+   * takes over at once, and the opening counts as carried until `carriedUntilMs` (when the
+   * message is due back at the latest). Nothing happens if `token` no longer holds the opening.
    */
-  release(openingId: string, token: string, nowMs: number): Promise<void>;
+  release(openingId: string, token: string, nowMs: number, carriedUntilMs: number): Promise<void>;
   /** The opening follows `operationId`; false unless `token` is still its live step. */
   follow(openingId: string, operationId: string, token: string, checks: number): Promise<boolean>;
   /**
    * Hands the live check from `from` to `to`. False when `from` is not the live check (a stale or
-   * duplicate message) or the opening is decided: its caller then stops.
+   * duplicate message) or the opening is decided: its caller then stops. The check carries the
+   * opening until `carriedUntilMs` (its delay plus one redelivery).
    */
-  passCheck(openingId: string, from: string, to: string, checks: number): Promise<boolean>;
+  passCheck(
+    openingId: string,
+    from: string,
+    to: string,
+    checks: number,
+    carriedUntilMs: number,
+  ): Promise<boolean>;
   /**
    * Decides the outcome, once: the decided opening (with every trigger that joined before the
    * decision) for the one caller whose write decided it, undefined for every other.
@@ -132,6 +185,8 @@ export function newOpening(request: ClaimRequest, openingId: string, token: stri
     openingId,
     target: request.target,
     triggers: [request.triggerId],
+    triggerCount: 1,
+    carrier: request.triggerId,
     state: 'STARTING',
     requestedAtMs: request.nowMs,
     deadlineMs: request.deadlineMs,
@@ -162,5 +217,52 @@ export function parseTargetKey(key: string): OpenTarget | undefined {
   return { kind: match[1] as 'pool' | 'training', id: match[2] };
 }
 
-/** Claiming lost a race more often than this: the caller retries the whole trigger later. */
-export const MAX_CLAIM_ROUNDS = 5;
+/**
+ * Claiming lost a race more often than this: the caller retries the whole trigger later. Rounds
+ * lost to DynamoDB's transaction conflicts wait with backoff and jitter between them, so that
+ * 50 triggers for one pool at once settle on one opening.
+ */
+export const MAX_CLAIM_ROUNDS = 12;
+
+/** An opening lists this many triggers at most (its record too); `triggerCount` counts them all. */
+export const MAX_LISTED_TRIGGERS = 50;
+
+/**
+ * Whether anything carries the opening on at `nowMs`: a step holding its lease, or a message due
+ * (a queued check, or the message of a step that failed). One that nothing carries may be taken
+ * over by anyone; taking over is always safe (the live token moves, so a late message finds
+ * itself stale), it only decides who goes on.
+ */
+export function isCarried(opening: Opening, nowMs: number): boolean {
+  return Math.max(opening.leaseUntilMs ?? 0, opening.carriedUntilMs ?? 0) > nowMs;
+}
+
+/** Whether a trigger may join the opening: undecided, carried on, and before its deadline. */
+export function isJoinable(opening: Opening, nowMs: number): boolean {
+  return opening.state !== 'DECIDED' && nowMs < opening.deadlineMs && isCarried(opening, nowMs);
+}
+
+/** What a claim does with the target's current opening (the pointer's), read in one round. */
+export type ClaimPlan =
+  | { readonly kind: 'join' | 'take-over' | 'ending'; readonly current: Opening }
+  | { readonly kind: 'start' };
+
+/**
+ * The one rule both ledgers claim by. No current opening, or a decided one: start. Before its
+ * deadline: join it while something carries it on, else take it over. Past its deadline: a new
+ * opening starts while its own carrier ends it; if nothing carries it (or this very trigger took
+ * it over to end it, and came back), this trigger ends it first.
+ */
+export function planClaim(current: Opening | undefined, triggerId: string, nowMs: number): ClaimPlan {
+  if (current === undefined || current.state === 'DECIDED') return { kind: 'start' };
+  if (nowMs < current.deadlineMs) {
+    return isCarried(current, nowMs) ? { kind: 'join', current } : { kind: 'take-over', current };
+  }
+  if (!isCarried(current, nowMs) || current.carrier === triggerId) return { kind: 'ending', current };
+  return { kind: 'start' };
+}
+
+/** The ledger key of a trigger: its identity within its target. */
+export function triggerKey(target: OpenTarget, triggerId: string): string {
+  return `trigger#${targetKey(target)}#${triggerId}`;
+}

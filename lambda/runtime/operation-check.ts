@@ -7,12 +7,13 @@
 import { isTransient, OpeningBusyError, TokenRefusedError, UnsendableTokenError } from './errors.ts';
 import type { CheckMessage } from './messages.ts';
 import { isTerminal, type TolokaOperation, targetFields } from './model.ts';
-import { failedRecord, operationRecord, timedOutRecord } from './opening-records.ts';
+import { failedRecord, lateCheckRecord, operationRecord, timedOutRecord } from './opening-records.ts';
 import {
   baseOf,
   conclude,
   leaseOf,
   type OpeningDependencies,
+  redeliveryOf,
   releasingOnError,
   reportIfOrphaned,
   type StepBudget,
@@ -63,6 +64,11 @@ async function heldCheck(
   // The deadline in force: the earlier of the message's (already capped by the parser) and the ledger's.
   const deadlineMs = Math.min(Date.parse(message.deadline), opening.deadlineMs);
   const notBeforeMs = message.notBefore === undefined ? undefined : Date.parse(message.notBefore);
+  if (now() >= deadlineMs + redeliveryOf(deps)) {
+    // Long past the deadline (a check redriven from its dead-letter queue days later): the last
+    // check was due at the deadline, so the opening is TIMED_OUT, and Toloka is not asked.
+    return conclude(deps, opening, lateCheckRecord(opening, deadlineMs, now(), message.attempt - 1));
+  }
   if (notBeforeMs !== undefined && now() >= deadlineMs) {
     // Toloka's wait outlasted the opening: TIMED_OUT, with no call that Toloka asked not to get.
     return conclude(

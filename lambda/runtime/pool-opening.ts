@@ -7,18 +7,27 @@
 import { isTransient, OpeningBusyError, TolokaApiError, UnsendableTokenError } from './errors.ts';
 import type { CheckMessage } from './messages.ts';
 import { isTerminal, type OpenTarget, type TolokaOperation, targetFields } from './model.ts';
-import { failedRecord, operationRecord, type RecordBase, timedOutRecord } from './opening-records.ts';
+import {
+  abandonedRecord,
+  failedRecord,
+  lateOpenRecord,
+  operationRecord,
+  type RecordBase,
+  timedOutRecord,
+} from './opening-records.ts';
 import {
   baseOf,
   conclude,
   leaseOf,
+  lostTheStep,
   type OpeningDependencies,
+  redeliveryOf,
   releasingOnError,
   reportIfOrphaned,
   type StepBudget,
   type StepResult,
 } from './opening-steps.ts';
-import { type Opening, startToken } from './openings-ledger.ts';
+import { type Claim, type Opening, startToken } from './openings-ledger.ts';
 import { nextCheckDueMs, queuedCheckDelaySeconds } from './poll-schedule.ts';
 import { type Credential, callToloka, credentialOf, isTokenRefusal, retryAfterOf } from './toloka-calls.ts';
 
@@ -40,14 +49,35 @@ export async function openTarget(
   budget: StepBudget,
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
-  const nowMs = now();
-  const claim = await deps.ledger.claim({
-    triggerId: trigger.id,
-    target: trigger.target,
-    nowMs,
-    deadlineMs: nowMs + deps.poll.deadlineSeconds * 1000,
-    leaseMs: leaseOf(deps),
-  });
+  // At most twice round: a claim that meets a past-deadline opening nothing else will end ends it
+  // first (its own triggers get their TIMED_OUT record), then claims again.
+  for (let round = 0; ; round++) {
+    const nowMs = now();
+    const claim = await deps.ledger.claim({
+      triggerId: trigger.id,
+      target: trigger.target,
+      nowMs,
+      deadlineMs: nowMs + deps.poll.deadlineSeconds * 1000,
+      leaseMs: leaseOf(deps),
+    });
+    if (claim.kind === 'ending' && round === 0) {
+      await endAbandoned(deps, claim.opening, trigger.id);
+      continue;
+    }
+    if (claim.kind === 'ending') {
+      throw new OpeningBusyError(claim.opening.openingId, 'the previous opening of the pool is still ending');
+    }
+    return carryOn(deps, trigger, budget, claim);
+  }
+}
+
+async function carryOn(
+  deps: OpeningDependencies,
+  trigger: Trigger,
+  budget: StepBudget,
+  claim: Exclude<Claim, { kind: 'ending' }>,
+): Promise<StepResult> {
+  const now = deps.now ?? Date.now;
   const { opening } = claim;
   if (claim.kind === 'started') {
     return releasingOnError(deps, opening.openingId, claim.token, () =>
@@ -55,19 +85,28 @@ export async function openTarget(
     );
   }
   const fields = { ...targetFields(opening.target), openingId: opening.openingId, triggerId: trigger.id };
+  if (claim.kind === 'took-over') {
+    deps.log.warn('took over an opening that nothing carried on any more', {
+      ...fields,
+      state: opening.state,
+      operationId: opening.operationId,
+    });
+    return releasingOnError(deps, opening.openingId, claim.token, () =>
+      goOnHeld(deps, opening, budget, claim.token),
+    );
+  }
   if (claim.kind === 'joined') {
     deps.log.info('joined the opening in flight', { ...fields, operationId: opening.operationId });
     return { kind: 'nothing-new', opening };
   }
-  if (claim.kind === 'seen') {
-    deps.log.info('trigger seen before: carrying on with its opening', { ...fields, state: opening.state });
-  }
+  deps.log.info('trigger seen before: carrying on with its opening', { ...fields, state: opening.state });
   if (opening.state === 'DECIDED') return reportIfOrphaned(deps, opening);
   const acquired = await deps.ledger.acquire(
     opening.openingId,
     startToken(opening.openingId),
     now(),
     leaseOf(deps),
+    trigger.id,
   );
   if (acquired.kind !== 'acquired') {
     if (acquired.kind === 'decided') return reportIfOrphaned(deps, acquired.opening ?? opening);
@@ -78,17 +117,51 @@ export async function openTarget(
     deps.log.info('the opening goes on from its queued step: nothing new for this trigger', fields);
     return { kind: 'nothing-new', opening };
   }
+  return releasingOnError(deps, acquired.opening.openingId, acquired.token, () =>
+    goOnHeld(deps, acquired.opening, budget, acquired.token),
+  );
+}
+
+/** Carries a held opening on from where it stopped: following its operation, or asking to open. */
+function goOnHeld(
+  deps: OpeningDependencies,
+  held: Opening,
+  budget: StepBudget,
+  token: string,
+): Promise<StepResult> {
+  if (held.state === 'FOLLOWING' && held.operationId !== undefined) {
+    // The step that followed it died, or its check went to the dead-letter queue: the chain
+    // starts again from here.
+    return handOver(deps, held, token, { operationId: held.operationId, attempt: held.checks + 1 });
+  }
+  return askToOpen(deps, held, budget, token);
+}
+
+/**
+ * An opening past its deadline that nothing carries on: this trigger takes it over and ends it
+ * TIMED_OUT, without asking Toloka, so that the triggers that joined it get their record. Its
+ * carrier trigger (whose message is in a dead-letter queue) is dropped by the takeover: its
+ * redrive is a trigger of its own.
+ */
+async function endAbandoned(deps: OpeningDependencies, opening: Opening, triggerId: string): Promise<void> {
+  const now = deps.now ?? Date.now;
+  const acquired = await deps.ledger.acquire(opening.openingId, '', now(), leaseOf(deps), triggerId);
+  if (acquired.kind === 'decided') {
+    await reportIfOrphaned(deps, acquired.opening ?? opening);
+    return;
+  }
+  if (acquired.kind !== 'acquired') {
+    throw new OpeningBusyError(opening.openingId, 'the previous opening of the pool is being ended');
+  }
   const held = acquired.opening;
-  return releasingOnError(deps, held.openingId, acquired.token, () => {
-    if (held.state === 'FOLLOWING' && held.operationId !== undefined) {
-      // The step that followed it died before handing over: the chain starts again from here.
-      return handOver(deps, held, acquired.token, {
-        operationId: held.operationId,
-        attempt: held.checks + 1,
-      });
-    }
-    return askToOpen(deps, held, budget, acquired.token);
+  deps.log.warn('ending an abandoned opening past its deadline before opening again', {
+    ...targetFields(held.target),
+    openingId: held.openingId,
+    state: held.state,
   });
+  await releasingOnError(deps, held.openingId, acquired.token, () =>
+    conclude(deps, held, abandonedRecord(held, now())),
+  );
 }
 
 /**
@@ -105,6 +178,10 @@ export async function askToOpen(
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
   const base = baseOf(opening);
+  if (now() >= opening.deadlineMs) {
+    // Too late to ask (a trigger redelivered or redriven after its deadline): TIMED_OUT, no POST.
+    return conclude(deps, opening, lateOpenRecord(opening, now(), attempt - 1));
+  }
   const credential = await credentialOf(deps);
   if (credential instanceof UnsendableTokenError) {
     return conclude(deps, opening, failedRecord(credential, base, opening.requestedAtMs, now()));
@@ -171,8 +248,9 @@ async function follow(
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
   if (!(await deps.ledger.follow(opening.openingId, operation.id, token, 0))) {
-    // Decided meanwhile (a duplicate of this trigger ran faster): it has or will have its record.
-    return { kind: 'nothing-new', opening };
+    // Decided or taken over meanwhile (a duplicate of this trigger ran faster): it has or will
+    // have its record.
+    return lostTheStep(deps, opening);
   }
   const base = { ...baseOf(opening), operationId: operation.id };
   const followed = await followInProcess(deps, {
@@ -192,6 +270,7 @@ async function follow(
     operationId: operation.id,
     attempt: followed.checks + 1,
     status: followed.operation.status,
+    ...(followed.waitMs === undefined ? {} : { waitMs: followed.waitMs }),
   });
 }
 
@@ -210,7 +289,7 @@ async function followInProcess(
     credential: Credential;
     until: number;
   },
-): Promise<StepResult | { kind: 'unfinished'; operation: TolokaOperation; checks: number }> {
+): Promise<StepResult | { kind: 'unfinished'; operation: TolokaOperation; checks: number; waitMs?: number }> {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? defaultSleep;
   const { opening } = run;
@@ -237,6 +316,9 @@ async function followInProcess(
         (authorization) => deps.toloka.getOperation(id, authorization),
       );
     } catch (error) {
+      // Toloka asked to wait (Retry-After): the queued check waits that long, not the usual step.
+      const waitMs = isTransient(error) ? retryAfterOf(error) : undefined;
+      if (waitMs !== undefined) return { kind: 'unfinished', operation, checks, waitMs };
       if (isTransient(error) || isTokenRefusal(error)) return { kind: 'unfinished', operation, checks };
       return conclude(deps, opening, {
         ...failedRecord(error, run.base, opening.requestedAtMs, now()),
@@ -290,7 +372,14 @@ export async function handOver(
     ...(next.waitMs === undefined ? {} : { notBefore: new Date(now() + next.waitMs).toISOString() }),
   };
   await deps.checks.enqueue(message, delay);
-  const live = await deps.ledger.passCheck(opening.openingId, fromToken, token, next.attempt - 1);
+  // The check carries the opening until it is due, plus one redelivery should its step fail.
+  const live = await deps.ledger.passCheck(
+    opening.openingId,
+    fromToken,
+    token,
+    next.attempt - 1,
+    now() + delay * 1000 + redeliveryOf(deps),
+  );
   deps.log.info(
     live ? 'opening in progress, status check enqueued' : 'a newer check took over; this one is stale',
     {
@@ -302,13 +391,12 @@ export async function handOver(
       nextCheckInSeconds: delay,
     },
   );
-  return live
-    ? {
-        kind: 'following',
-        ...(next.operationId === undefined ? {} : { operationId: next.operationId }),
-        nextCheckInSeconds: delay,
-      }
-    : { kind: 'nothing-new', opening };
+  if (!live) return lostTheStep(deps, opening);
+  return {
+    kind: 'following',
+    ...(next.operationId === undefined ? {} : { operationId: next.operationId }),
+    nextCheckInSeconds: delay,
+  };
 }
 
 /**

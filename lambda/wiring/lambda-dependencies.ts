@@ -59,6 +59,7 @@ export function lambdaRuntime(): HandlerRuntime {
       log,
       poll: config.poll,
       reportLeaseMs: config.stepLeaseSeconds * 1000,
+      redeliveryMs: config.redeliverySeconds * 1000,
       retry: { ...DEFAULT_RETRY_POLICY, maxAttempts: config.http.maxAttempts },
     },
   };

@@ -140,17 +140,18 @@ describe('TolokaPoolOpener with custom props', () => {
       {
         name: 'pool-11-1',
         timeZone: 'UTC',
-        input: '{"poolId":"11","triggerId":"<aws.scheduler.execution-id>"}',
+        input: '{"poolId":"11","triggerId":"<aws.scheduler.schedule-arn>@<aws.scheduler.scheduled-time>"}',
       },
       {
         name: 'pool-11-2',
         timeZone: 'UTC',
-        input: '{"poolId":"11","triggerId":"<aws.scheduler.execution-id>"}',
+        input: '{"poolId":"11","triggerId":"<aws.scheduler.schedule-arn>@<aws.scheduler.scheduled-time>"}',
       },
       {
         name: 'training-22-1',
         timeZone: 'UTC',
-        input: '{"trainingId":"22","triggerId":"<aws.scheduler.execution-id>"}',
+        input:
+          '{"trainingId":"22","triggerId":"<aws.scheduler.schedule-arn>@<aws.scheduler.scheduled-time>"}',
       },
     ]);
     expect(construct.schedules).toHaveLength(7);

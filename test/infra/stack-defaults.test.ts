@@ -34,6 +34,7 @@ describe('a stack from a minimal configuration', () => {
           CHECK_QUEUE_URL: { Ref: checkQueue },
           OPENINGS_TABLE: { Ref: logicalId(s.stack.opener.openingsTable) },
           STEP_LEASE_SECONDS: '120',
+          REDELIVERY_SECONDS: '420',
           CHECK_DEADLINE_SECONDS: '3600',
           FAST_PATH_SECONDS: '20',
           CHECK_MIN_DELAY_SECONDS: '1',

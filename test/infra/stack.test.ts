@@ -161,6 +161,7 @@ describe('functions', () => {
       CHECK_QUEUE_URL: { Ref: ids.checkQueue },
       OPENINGS_TABLE: { Ref: logicalId(s.stack.opener.openingsTable) },
       STEP_LEASE_SECONDS: '120',
+      REDELIVERY_SECONDS: '420',
       CHECK_DEADLINE_SECONDS: '7200',
       FAST_PATH_SECONDS: '15',
       CHECK_MIN_DELAY_SECONDS: '5',
@@ -262,7 +263,10 @@ describe('schedules', () => {
     const target = (input: object) => ({
       Arn: { 'Fn::GetAtt': [ids.opener, 'Arn'] },
       // Scheduler's execution ID goes with each invocation: the trigger's identity in the ledger.
-      Input: JSON.stringify({ ...input, triggerId: '<aws.scheduler.execution-id>' }),
+      Input: JSON.stringify({
+        ...input,
+        triggerId: '<aws.scheduler.schedule-arn>@<aws.scheduler.scheduled-time>',
+      }),
       RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
       DeadLetterConfig: { Arn: { 'Fn::GetAtt': [ids.triggerDlq, 'Arn'] } },
     });

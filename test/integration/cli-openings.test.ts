@@ -267,6 +267,7 @@ describe.concurrent('toloka-pool openings', SLOW, () => {
       target: { kind: 'pool', id: '5101' },
       poolId: '5101',
       triggers: [trigger('first'), trigger('second')],
+      triggerCount: 2,
       state: 'DECIDED',
       requestedAtMs,
       requestedAt: new Date(requestedAtMs).toISOString(),
@@ -276,6 +277,7 @@ describe.concurrent('toloka-pool openings', SLOW, () => {
       checkToken: expect.any(String),
       previousToken: expect.any(String),
       leaseUntilMs: expect.any(Number),
+      carriedUntilMs: expect.any(Number),
       checks: 3,
       outcome: {
         outcome: 'OPENED',

@@ -4,6 +4,7 @@ import { DynamoDbOpeningsLedger } from '../../lambda/adapters/dynamodb-openings-
 import type { OutcomeRecord } from '../../lambda/runtime/model.ts';
 import {
   LEDGER_RETENTION_MS,
+  MAX_LISTED_TRIGGERS,
   type OpeningsLedger,
   startToken,
 } from '../../lambda/runtime/openings-ledger.ts';
@@ -26,6 +27,8 @@ afterAll(() => {
 });
 
 const NOW = Date.now();
+/** Until when a queued check carries an opening in these tests: an hour, past every `nowMs` used. */
+const CARRIED = NOW + 3_600_000;
 const pool = (id: string) => ({ kind: 'pool' as const, id });
 const opened: OutcomeRecord = { outcome: 'OPENED', poolId: '1' };
 let unique = 0;
@@ -109,15 +112,15 @@ describe.each(ledgers)('the openings ledger on %s', (_name, make) => {
     if (started.kind !== 'started') throw new Error(started.kind);
     const { opening } = started;
     expect(await ledger.follow(opening.openingId, 'op-1', started.token, 0)).toBe(true);
-    expect(await ledger.passCheck(opening.openingId, started.token, 'token-1', 0)).toBe(true);
+    expect(await ledger.passCheck(opening.openingId, started.token, 'token-1', 0, CARRIED)).toBe(true);
     const moves = await Promise.all([
-      ledger.passCheck(opening.openingId, 'token-1', 'token-2a', 1),
-      ledger.passCheck(opening.openingId, 'token-1', 'token-2b', 1),
+      ledger.passCheck(opening.openingId, 'token-1', 'token-2a', 1, CARRIED),
+      ledger.passCheck(opening.openingId, 'token-1', 'token-2b', 1, CARRIED),
     ]);
     expect(moves.filter(Boolean)).toHaveLength(1);
     const stored = await ledger.get(opening.openingId);
     expect(['token-2a', 'token-2b']).toContain(stored?.checkToken);
-    expect(await ledger.passCheck(opening.openingId, 'token-1', 'token-3', 2)).toBe(false);
+    expect(await ledger.passCheck(opening.openingId, 'token-1', 'token-3', 2, CARRIED)).toBe(false);
   });
 
   it('lets another step write a decided record only after the lease of the one that decided ran out', async () => {
@@ -224,7 +227,7 @@ describe.each(ledgers)('the steps of an opening on %s', (_name, make) => {
       leaseMs: 60_000,
     });
     const held = await ledger.get(opening.openingId);
-    await ledger.passCheck(opening.openingId, held?.checkToken ?? '', 'queued-1', 1);
+    await ledger.passCheck(opening.openingId, held?.checkToken ?? '', 'queued-1', 1, CARRIED);
     expect(
       (await ledger.acquire(opening.openingId, startToken(opening.openingId), NOW + 500_000, 60_000)).kind,
     ).toBe('stale');
@@ -236,5 +239,99 @@ describe.each(ledgers)('the steps of an opening on %s', (_name, make) => {
     const key = fresh('bad-message');
     expect(await ledger.firstTime(key, NOW)).toBe(true);
     expect(await ledger.firstTime(key, NOW)).toBe(false);
+  });
+});
+
+describe.each(ledgers)('recovery in the openings ledger on %s', (_name, make) => {
+  const request = (triggerId: string, target: string, nowMs: number) => ({
+    triggerId,
+    target: pool(target),
+    nowMs,
+    deadlineMs: nowMs + 3_600_000,
+    leaseMs: 60_000,
+  });
+
+  /** A trigger's step failed and its message went on to the dead-letter queue: carried for 5 minutes, then nothing. */
+  async function deadLettered(ledger: OpeningsLedger, triggerId: string, target: string) {
+    const started = await ledger.claim(request(triggerId, target, NOW));
+    if (started.kind !== 'started') throw new Error(started.kind);
+    await ledger.release(started.opening.openingId, started.token, NOW + 1_000, NOW + 300_000);
+    return started.opening;
+  }
+
+  it('lets a trigger join an opening whose failed step is due back, and take over one nothing carries', async () => {
+    const ledger = make();
+    const target = String(1_100 + unique++);
+    const carrier = fresh('carrier');
+    const opening = await deadLettered(ledger, carrier, target);
+    const joiner = fresh('joiner');
+    expect(await ledger.claim(request(joiner, target, NOW + 200_000))).toMatchObject({
+      kind: 'joined',
+      opening: { openingId: opening.openingId },
+    });
+    const taker = fresh('taker');
+    const taken = await ledger.claim(request(taker, target, NOW + 301_000));
+    expect(taken).toMatchObject({
+      kind: 'took-over',
+      opening: { openingId: opening.openingId, carrier: taker },
+    });
+    // The dead-lettered carrier is no longer answered by this opening: its redrive is a trigger of its own.
+    const stored = await ledger.get(opening.openingId);
+    expect(stored?.triggers).toEqual([joiner, taker]);
+    expect(stored?.triggerCount).toBe(2);
+    const redriven = await ledger.claim(request(carrier, target, NOW + 302_000));
+    expect(redriven).toMatchObject({ kind: 'joined', opening: { openingId: opening.openingId } });
+    expect((await ledger.get(opening.openingId))?.triggers).toEqual([joiner, taker, carrier]);
+  });
+
+  it('never joins an opening past its deadline: starts a new one beside it, or hands it back to be ended', async () => {
+    const ledger = make();
+    const target = String(1_200 + unique++);
+    const opening = await deadLettered(ledger, fresh('late'), target);
+    const afterDeadline = NOW + 3_700_000;
+    const ending = await ledger.claim(request(fresh('next-day'), target, afterDeadline));
+    expect(ending).toMatchObject({ kind: 'ending', opening: { openingId: opening.openingId } });
+    // Carried on (its step holds it) but past the deadline: a new opening starts, the old one ends on its own.
+    const held = await ledger.acquire(opening.openingId, '', afterDeadline, 60_000, 'ender');
+    expect(held.kind).toBe('acquired');
+    const next = await ledger.claim(request(fresh('another'), target, afterDeadline + 1_000));
+    expect(next.kind).toBe('started');
+    expect(next.opening.openingId).not.toBe(opening.openingId);
+  });
+
+  it('takes over an opening whose queued check stopped coming, once its due time and a redelivery passed', async () => {
+    const ledger = make();
+    const started = await ledger.claim(request(fresh('t'), String(1_300 + unique++), NOW));
+    if (started.kind !== 'started') throw new Error(started.kind);
+    const { openingId } = started.opening;
+    await ledger.follow(openingId, 'op-1', started.token, 0);
+    await ledger.passCheck(openingId, started.token, 'check-1', 0, NOW + 120_000);
+    // An unrelated token is stale while the check is due, and takes the opening over after.
+    expect((await ledger.acquire(openingId, 'someone-else', NOW + 60_000, 60_000)).kind).toBe('stale');
+    const taken = await ledger.acquire(openingId, 'someone-else', NOW + 121_000, 60_000);
+    expect(taken).toMatchObject({ kind: 'acquired', opening: { operationId: 'op-1', state: 'FOLLOWING' } });
+    // The check, should it come back after all, is stale now.
+    expect((await ledger.acquire(openingId, 'check-1', NOW + 122_000, 60_000)).kind).toBe('busy');
+  });
+
+  it('keeps a trigger identity to its target: the same triggerId for two pools starts two openings', async () => {
+    const ledger = make();
+    const shared = fresh('shared');
+    const first = await ledger.claim(request(shared, String(1_400 + unique++), NOW));
+    const second = await ledger.claim(request(shared, String(1_500 + unique++), NOW));
+    expect([first.kind, second.kind]).toEqual(['started', 'started']);
+    expect(first.opening.openingId).not.toBe(second.opening.openingId);
+  });
+
+  it(`lists at most ${MAX_LISTED_TRIGGERS} triggers and counts them all`, async () => {
+    const ledger = make();
+    const target = String(1_600 + unique++);
+    const started = await ledger.claim(request(fresh('first'), target, NOW));
+    for (let index = 1; index < MAX_LISTED_TRIGGERS + 5; index++) {
+      await ledger.claim(request(fresh('more'), target, NOW + 1_000));
+    }
+    const stored = await ledger.get(started.opening.openingId);
+    expect(stored?.triggers).toHaveLength(MAX_LISTED_TRIGGERS);
+    expect(stored?.triggerCount).toBe(MAX_LISTED_TRIGGERS + 5);
   });
 });

@@ -151,7 +151,15 @@ export const SCENARIOS: readonly FaultScenario[] = [
       expected: 'SUCCESS',
       arrange: httpFault(fault, 'twice'),
     },
-    { name: `${name}, every time`, paths: PATHS, expected: 'DLQ', arrange: httpFault(fault, 'persistent') },
+    {
+      name: `${name}, every time`,
+      // Long enough for every receive to fail before it: what this row tests is the dead letter.
+      // A receive after the deadline asks Toloka nothing and ends TIMED_OUT (recovery.test.ts).
+      deadlineSeconds: 10,
+      paths: PATHS,
+      expected: 'DLQ',
+      arrange: httpFault(fault, 'persistent'),
+    },
   ]),
   {
     // A wait asked for by Toloka outlasts the run's usual 2 s deadline: 6 s here.

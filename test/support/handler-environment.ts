@@ -11,7 +11,7 @@ const OPTIONAL = [
 /**
  * The real handlers' environment for a test against moto and the emulator: short checks and
  * time-outs, no fast path, a step lease within the test queues' visibility time-out (as the
- * stack's 120 s are within its 360 s). `more` adds or overrides settings; the handlers' runtime
+ * stack's 120 s are within its 360 s), and a redelivery window just past it (as the stack's 420 s). `more` adds or overrides settings; the handlers' runtime
  * is built again from it on their next call.
  */
 export function useHandlerEnvironment(
@@ -31,6 +31,9 @@ export function useHandlerEnvironment(
     TOLOKA_REQUEST_TIMEOUT_MS: '2000',
     TOLOKA_MAX_ATTEMPTS: '2',
     STEP_LEASE_SECONDS: '1',
+    // A failed step's message is back within the test queues' visibility time-out (1-2 s): an
+    // opening nothing carries on is taken over seconds later, not the stack's 7 minutes.
+    REDELIVERY_SECONDS: '3',
     ...more,
   });
   resetLambdaRuntime();

@@ -64,7 +64,7 @@ describe('the DynamoDB ledger reads a claim in one BatchGetItem', () => {
       'DynamoDB_20120810.BatchGetItem',
       'DynamoDB_20120810.TransactWriteItems',
     ]);
-    expect(keysOf(seen[0]?.body ?? {})).toEqual(['trigger#trigger-1', 'target#pool:42']);
+    expect(keysOf(seen[0]?.body ?? {})).toEqual(['trigger#pool:42#trigger-1', 'target#pool:42']);
     expect(seen[0]?.body.RequestItems).toMatchObject({ openings: { ConsistentRead: true } });
   });
 
@@ -79,7 +79,7 @@ describe('the DynamoDB ledger reads a claim in one BatchGetItem', () => {
     ]);
     expect((await ledger.claim(claimRequest())).kind).toBe('started');
     expect(seen.map((call) => keysOf(call.body))).toEqual([
-      ['trigger#trigger-1', 'target#pool:42'],
+      ['trigger#pool:42#trigger-1', 'target#pool:42'],
       ['target#pool:42'],
       [],
     ]);
@@ -105,7 +105,7 @@ describe('the DynamoDB ledger reads a claim in one BatchGetItem', () => {
           openings: [
             { id: { S: 'target#pool:42' }, kind: { S: 'target' }, openingId: { S: 'o-other' } },
             {
-              id: { S: 'trigger#trigger-1' },
+              id: { S: 'trigger#pool:42#trigger-1' },
               kind: { S: 'trigger' },
               openingId: { S: 'o-1' },
               expiration: { N: future },
@@ -144,6 +144,8 @@ describe('the DynamoDB ledger reads a claim in one BatchGetItem', () => {
           requestedAt: { N: String(request.nowMs) },
           deadline: { N: String(request.deadlineMs) },
           checks: { N: '0' },
+          // Its queued check is due: the opening is carried on, so it is joined.
+          carriedUntil: { N: String(request.nowMs + 60_000) },
         },
       }),
       () => ({}),
@@ -160,13 +162,15 @@ describe('the DynamoDB ledger reads a claim in one BatchGetItem', () => {
   it('gives up with a LedgerError, a transient one, when keys stay unprocessed', async () => {
     const unprocessed = () => ({
       Responses: { openings: [] },
-      UnprocessedKeys: { openings: { Keys: [{ id: { S: 'trigger#trigger-1' } }], ConsistentRead: true } },
+      UnprocessedKeys: {
+        openings: { Keys: [{ id: { S: 'trigger#pool:42#trigger-1' } }], ConsistentRead: true },
+      },
     });
     const { ledger, seen } = scriptedDynamoDb(Array.from({ length: 5 }, () => unprocessed));
     const error = await ledger.claim(claimRequest()).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(LedgerError);
     expect(isTransient(error)).toBe(true);
-    expect((error as LedgerError).message).toContain('cannot read trigger#trigger-1, target#pool:42');
+    expect((error as LedgerError).message).toContain('cannot read trigger#pool:42#trigger-1, target#pool:42');
     expect(String((error as LedgerError).cause)).toContain('1 keys left unprocessed');
     expect(seen).toHaveLength(5);
   });
