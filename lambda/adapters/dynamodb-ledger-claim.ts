@@ -22,9 +22,17 @@ import {
   triggerKey,
 } from '../runtime/openings-ledger.ts';
 import { type Item, N, openingItem, S } from './dynamodb-ledger-items.ts';
-import { type LedgerTable, type TransactItems, TransactionRefused } from './dynamodb-ledger-table.ts';
+import {
+  conflictBackoffMs,
+  type LedgerTable,
+  type TransactItems,
+  TransactionConflicted,
+  TransactionRefused,
+} from './dynamodb-ledger-table.ts';
 
 type TransactItem = TransactItems[number];
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function claimOnTable(
   table: LedgerTable,
@@ -34,6 +42,9 @@ export async function claimOnTable(
 ): Promise<Claim> {
   const expiration = N(Math.ceil((request.deadlineMs + LEDGER_RETENTION_MS) / 1000));
   const entryKey = triggerKey(request.target, request.triggerId);
+  // A round cancelled by a conflict reads again after a backoff with jitter: what it meant to
+  // write (start, join, take over) may no longer be right once the other transaction went through.
+  const transact = (items: TransactItems) => table.transact(items, { onConflict: 'throw' });
   for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
     // Both reads in one round trip. The pointer matters only for a new trigger; a trigger seen
     // before (a redelivery) pays its read for nothing, the price of the round trip saved.
@@ -60,12 +71,12 @@ export async function claimOnTable(
     try {
       if (plan.kind === 'ending') return { kind: 'ending', opening: plan.current };
       if (plan.kind === 'join') {
-        await table.transact([entry(plan.current.openingId), joinUpdate(table, plan.current, request)]);
+        await transact([entry(plan.current.openingId), joinUpdate(table, plan.current, request)]);
         return { kind: 'joined', opening: joined(plan.current, request.triggerId) };
       }
       if (plan.kind === 'take-over') {
         const token = `${IN_PROCESS_PREFIX}${newId()}`;
-        await table.transact([
+        await transact([
           entry(plan.current.openingId),
           ...takeOverWrites(table, plan.current, {
             token,
@@ -90,7 +101,7 @@ export async function claimOnTable(
       }
       const token = `${IN_PROCESS_PREFIX}${newId()}`;
       const opening = newOpening(request, newId(), token);
-      await table.transact([
+      await transact([
         entry(opening.openingId),
         {
           Put: {
@@ -121,7 +132,8 @@ export async function claimOnTable(
       return { kind: 'started', opening, token };
     } catch (error) {
       // Someone else moved first (the same trigger, or another opening of the target): read again.
-      if (!(error instanceof TransactionRefused)) throw error;
+      if (error instanceof TransactionConflicted) await sleep(conflictBackoffMs(Math.min(round, 6)));
+      else if (!(error instanceof TransactionRefused)) throw error;
     }
   }
   throw new LedgerError(

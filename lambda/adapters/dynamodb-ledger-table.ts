@@ -44,8 +44,11 @@ export type TransactItems = NonNullable<
 /** How often keys DynamoDB left unprocessed are asked for, and the base of the backoff between. */
 const UNPROCESSED_READ_ATTEMPTS = 5;
 const UNPROCESSED_BASE_DELAY_MS = 25;
-/** How often a write that met a transaction is tried, and the base of its backoff (full jitter). */
-export const CONFLICT_ATTEMPTS = 8;
+/**
+ * How often a write that met a transaction is tried, and the base of its backoff (full jitter).
+ * A step's own write waits out a burst of joins on its opening (50 at once settle within seconds).
+ */
+export const CONFLICT_ATTEMPTS = 20;
 export const CONFLICT_BASE_DELAY_MS = 20;
 const CONFLICT_MAX_DELAY_MS = 1_000;
 
@@ -60,6 +63,13 @@ export function conflictBackoffMs(attempt: number): number {
 export type WriteResult =
   | { readonly applied: true; readonly item?: Item }
   | { readonly applied: false; readonly item?: Item };
+
+/** The transaction met another one on an item (and the caller asked to re-plan rather than retry it). */
+export class TransactionConflicted extends Error {
+  constructor() {
+    super('transaction cancelled: TransactionConflict');
+  }
+}
 
 /** The transaction was cancelled because a condition did not hold (not a conflict): a lost race. */
 export class TransactionRefused extends Error {
@@ -187,10 +197,11 @@ export class LedgerTable {
   /**
    * A transaction, idempotent by its `ClientRequestToken` (the SDK's own retries of it send the
    * same token, and DynamoDB answers a repeat of an applied one with success). Cancelled for a
-   * conflict with another transaction: tried again, with a new token, after a backoff. Cancelled
-   * on a condition: {@link TransactionRefused}.
+   * conflict with another transaction: tried again, with a new token, after a backoff, or, with
+   * `onConflict: 'throw'`, {@link TransactionConflicted} for a caller that reads again first (what
+   * it meant to write may no longer be right). Cancelled on a condition: {@link TransactionRefused}.
    */
-  async transact(items: TransactItems): Promise<void> {
+  async transact(items: TransactItems, options: { onConflict?: 'retry' | 'throw' } = {}): Promise<void> {
     const sdk = await this.sdk();
     for (let attempt = 0; ; attempt++) {
       try {
@@ -201,6 +212,7 @@ export class LedgerTable {
       } catch (error) {
         const reasons = cancellationReasons(error);
         if (reasons === undefined) {
+          if (isConflict(error) && options.onConflict === 'throw') throw new TransactionConflicted();
           if (isConflict(error) && attempt + 1 < CONFLICT_ATTEMPTS) {
             await sleep(conflictBackoffMs(attempt));
             continue;
@@ -208,6 +220,9 @@ export class LedgerTable {
           throw new LedgerError(`cannot write a transaction in ${this.name}`, { cause: error });
         }
         if (reasons.includes('ConditionalCheckFailed')) throw new TransactionRefused(reasons);
+        if (reasons.includes('TransactionConflict') && options.onConflict === 'throw') {
+          throw new TransactionConflicted();
+        }
         if (reasons.includes('TransactionConflict') && attempt + 1 < CONFLICT_ATTEMPTS) {
           await sleep(conflictBackoffMs(attempt));
           continue;

@@ -106,7 +106,7 @@ export function parseId(field: string, value: unknown): string {
   return value;
 }
 
-/** The longest deadline the construct allows (12 h): no check message may be older than this. */
+/** The longest deadline the construct allows (12 h). */
 export const MAX_DEADLINE_SECONDS = 43_200;
 /** Clocks differ between functions: a `requestedAt` this far in the future is still accepted. */
 const CLOCK_SKEW_MS = 60_000;

@@ -102,8 +102,10 @@ export interface OutcomeRecord {
   readonly checks?: number;
   /** The opening's identity in the ledger: the same on every copy of its record and event. */
   readonly openingId?: string;
-  /** Every trigger that asked for this opening (SQS message IDs, Scheduler execution IDs, …). */
+  /** The triggers this opening answers (SQS message IDs, `triggerId`s, request IDs), at most 50. */
   readonly triggers?: readonly string[];
+  /** How many triggers it answers, when more than are listed. */
+  readonly triggerCount?: number;
 }
 
 export function targetFields(target: OpenTarget): { poolId: string } | { trainingId: string } {

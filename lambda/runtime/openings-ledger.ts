@@ -222,7 +222,7 @@ export function parseTargetKey(key: string): OpenTarget | undefined {
  * lost to DynamoDB's transaction conflicts wait with backoff and jitter between them, so that
  * 50 triggers for one pool at once settle on one opening.
  */
-export const MAX_CLAIM_ROUNDS = 12;
+export const MAX_CLAIM_ROUNDS = 25;
 
 /** An opening lists this many triggers at most (its record too); `triggerCount` counts them all. */
 export const MAX_LISTED_TRIGGERS = 50;

@@ -4,6 +4,8 @@
  * opening's live check token acts; a duplicate or older message is dropped, so one opening has
  * one chain of checks however often SQS delivers them.
  */
+
+import { handOver } from './check-hand-over.ts';
 import { isTransient, OpeningBusyError, TokenRefusedError, UnsendableTokenError } from './errors.ts';
 import type { CheckMessage } from './messages.ts';
 import { isTerminal, type TolokaOperation, targetFields } from './model.ts';
@@ -20,7 +22,7 @@ import {
   type StepResult,
 } from './opening-steps.ts';
 import type { Opening } from './openings-ledger.ts';
-import { askToOpen, handOver } from './pool-opening.ts';
+import { askToOpen } from './pool-opening.ts';
 import { callToloka, credentialOf, isTokenRefusal, retryAfterOf } from './toloka-calls.ts';
 
 export async function checkOperation(

@@ -4,8 +4,9 @@
  * flight joins it, and a trigger seen before carries on with its own. The outcome is decided
  * once by the ledger and reported by whoever decided it. The checks are in operation-check.ts.
  */
+
+import { handOver } from './check-hand-over.ts';
 import { isTransient, OpeningBusyError, TolokaApiError, UnsendableTokenError } from './errors.ts';
-import type { CheckMessage } from './messages.ts';
 import { isTerminal, type OpenTarget, type TolokaOperation, targetFields } from './model.ts';
 import {
   abandonedRecord,
@@ -21,19 +22,18 @@ import {
   leaseOf,
   lostTheStep,
   type OpeningDependencies,
-  redeliveryOf,
   releasingOnError,
   reportIfOrphaned,
   type StepBudget,
   type StepResult,
 } from './opening-steps.ts';
 import { type Claim, type Opening, startToken } from './openings-ledger.ts';
-import { nextCheckDueMs, queuedCheckDelaySeconds } from './poll-schedule.ts';
+import { nextCheckDueMs } from './poll-schedule.ts';
 import { type Credential, callToloka, credentialOf, isTokenRefusal, retryAfterOf } from './toloka-calls.ts';
 
 export { invalidMessageRecord } from './opening-records.ts';
 
-/** A trigger's identity: its SQS message ID, Scheduler's execution ID, or the invocation's request ID. */
+/** A trigger's identity within its target: its `triggerId` (a schedule's ARN@scheduled time), its SQS message ID, or the invocation's request ID. */
 export interface Trigger {
   readonly id: string;
   readonly target: OpenTarget;
@@ -336,70 +336,6 @@ async function followInProcess(
 }
 
 /**
- * Sends the opening's next check and makes it the live one: the message goes first, then the
- * ledger's token moves from `fromToken` to it, so that a crash in between leaves the previous
- * message live (and the new one stale), never neither.
- */
-export async function handOver(
-  deps: OpeningDependencies,
-  opening: Opening,
-  fromToken: string,
-  next: {
-    readonly operationId?: string;
-    readonly attempt: number;
-    readonly status?: string;
-    readonly waitMs?: number;
-  },
-): Promise<StepResult> {
-  const now = deps.now ?? Date.now;
-  const token = (deps.newToken ?? randomToken)();
-  const elapsedMs = now() - opening.requestedAtMs;
-  const waitMs = next.waitMs ?? opening.requestedAtMs + nextCheckDueMs(deps.poll, elapsedMs) - now();
-  // A wait for Toloka (Retry-After) is never cut short; its last leg ends at the deadline at the latest.
-  const delay =
-    next.waitMs === undefined
-      ? queuedCheckDelaySeconds(waitMs, opening.deadlineMs - now())
-      : Math.min(900, Math.max(0, Math.ceil(Math.min(waitMs, opening.deadlineMs - now()) / 1000)));
-  const message: CheckMessage = {
-    version: 2,
-    target: opening.target,
-    openingId: opening.openingId,
-    checkToken: token,
-    ...(next.operationId === undefined ? {} : { operationId: next.operationId }),
-    requestedAt: new Date(opening.requestedAtMs).toISOString(),
-    deadline: new Date(opening.deadlineMs).toISOString(),
-    attempt: next.attempt,
-    ...(next.waitMs === undefined ? {} : { notBefore: new Date(now() + next.waitMs).toISOString() }),
-  };
-  await deps.checks.enqueue(message, delay);
-  // The check carries the opening until it is due, plus one redelivery should its step fail.
-  const live = await deps.ledger.passCheck(
-    opening.openingId,
-    fromToken,
-    token,
-    next.attempt - 1,
-    now() + delay * 1000 + redeliveryOf(deps),
-  );
-  deps.log.info(
-    live ? 'opening in progress, status check enqueued' : 'a newer check took over; this one is stale',
-    {
-      ...targetFields(opening.target),
-      openingId: opening.openingId,
-      operationId: next.operationId,
-      status: next.status,
-      checks: next.attempt - 1,
-      nextCheckInSeconds: delay,
-    },
-  );
-  if (!live) return lostTheStep(deps, opening);
-  return {
-    kind: 'following',
-    ...(next.operationId === undefined ? {} : { operationId: next.operationId }),
-    nextCheckInSeconds: delay,
-  };
-}
-
-/**
  * Toloka asked to wait longer than this step may (a `Retry-After`): the POST waits on the check
  * queue, in steps of at most 900 s, and nothing is asked before the time Toloka gave. The
  * trigger itself is done, so waiting uses up none of its receives.
@@ -413,10 +349,6 @@ async function deferOpen(
 ): Promise<StepResult> {
   const jitterMs = Math.round(Math.random() * Math.min(30_000, waitMs * 0.1));
   return handOver(deps, opening, token, { attempt, waitMs: waitMs + jitterMs });
-}
-
-function randomToken(): string {
-  return crypto.randomUUID();
 }
 
 function defaultSleep(ms: number): Promise<void> {

@@ -27,6 +27,7 @@ import { createOpenPoolHandler, handler as openHandler } from '../../lambda/open
 import type { Opening } from '../../lambda/runtime/openings-ledger.ts';
 import { resetLambdaRuntime } from '../../lambda/wiring/lambda-dependencies.ts';
 import { OutputCapture } from '../support/capture-output.ts';
+import { DynamoDbFaultProxy } from '../support/dynamodb-fault-proxy.ts';
 import { lambdaContext } from '../support/events.ts';
 import { useHandlerEnvironment } from '../support/handler-environment.ts';
 import { LambdaProcess } from '../support/lambda-process.ts';
@@ -54,6 +55,8 @@ const EVENT_RULE = `exactly-once-outcomes-${process.pid}`;
 const VISIBILITY_SECONDS = 2;
 
 let moto: ReturnType<typeof useMoto>;
+/** DynamoDB as AWS answers it (contention, idempotent transactions, item size) in front of moto. */
+let proxy: DynamoDbFaultProxy;
 let sqs: SQSClient;
 let ssm: SSMClient;
 let events: EventBridgeClient;
@@ -67,6 +70,8 @@ const publishedEvents: Array<{ detail: Record<string, unknown> }> = [];
 
 beforeAll(async () => {
   moto = useMoto(inject('motoEndpoint'));
+  proxy = new DynamoDbFaultProxy(inject('motoEndpoint'), { transactionHoldMs: 2 });
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = await proxy.start();
   ({ sqs, ssm } = clients());
   events = new EventBridgeClient({});
   emulator = new TolokaEmulator({ tokens: [TOKEN] });
@@ -95,6 +100,8 @@ afterAll(async () => {
   await events.send(new DeleteRuleCommand({ Name: EVENT_RULE, EventBusName: EVENT_BUS }));
   await events.send(new DeleteEventBusCommand({ Name: EVENT_BUS }));
   await emulator.stop();
+  expect(proxy.count('forwarded', 'TransactWriteItems')).toBeGreaterThan(0);
+  await proxy.stop();
   moto.restore();
   resetLambdaRuntime();
 });

@@ -6,6 +6,7 @@
 import type { Fault } from '../../emulator/toloka-emulator.ts';
 import { CheckQueueError, TokenUnavailableError } from '../../lambda/runtime/errors.ts';
 import type { Outcome } from '../../lambda/runtime/model.ts';
+import type { OpeningsLedger } from '../../lambda/runtime/openings-ledger.ts';
 import type { CheckQueue, TokenSource } from '../../lambda/runtime/ports.ts';
 import { ASYNC_INVOKE_ATTEMPTS } from '../../local/local-app.ts';
 import type { Duplicate } from '../../local/local-queue.ts';
@@ -256,6 +257,8 @@ export interface RunOptions {
    * @default 'off'
    */
   readonly duplicate?: Duplicate;
+  /** The openings ledger of the run (a DynamoDB one behind the fault proxy); default in memory. */
+  readonly ledger?: () => Promise<OpeningsLedger>;
 }
 
 /** Runs one scenario on one path from trigger to the end, and reports what came of it. */
@@ -269,6 +272,7 @@ export async function runScenario(
   const flakyTokens = new FlakyTokenSource();
   const flakyChecks = new FlakyCheckQueue();
   const harness = await new Harness().start({
+    ...(options.ledger === undefined ? {} : { ledger: await options.ledger() }),
     tokens: flakyTokens,
     wrapCheckQueue: (queue) => {
       flakyChecks.inner = queue;
