@@ -102,15 +102,16 @@ export function invalidMessageRecord(error: InvalidMessageError, messageId?: str
 }
 
 /** What an opening needs for the records below: when it was asked for and until when. */
-interface OpeningTimes {
+export interface OpeningTimes {
   readonly target: OpenTarget;
   readonly requestedAtMs: number;
   readonly deadlineMs: number;
   readonly operationId?: string;
-  readonly checks: number;
+  readonly checks?: number;
 }
 
-function baseOfTimes(opening: OpeningTimes): RecordBase {
+/** The fields every record of an opening starts with: its target, operation and request time. */
+export function recordBaseOf(opening: OpeningTimes): RecordBase {
   return {
     ...targetFields(opening.target),
     ...(opening.operationId === undefined || opening.operationId === ''
@@ -128,7 +129,7 @@ export function lateOpenRecord(opening: OpeningTimes, nowMs: number, checks: num
   const deadline = new Date(opening.deadlineMs).toISOString();
   return {
     outcome: 'TIMED_OUT',
-    ...baseOfTimes(opening),
+    ...recordBaseOf(opening),
     code: 'DEADLINE_EXCEEDED',
     message: `the request to open came after the deadline ${deadline} (a late redelivery or redrive): Toloka was not asked`,
     elapsedMs: nowMs - opening.requestedAtMs,
@@ -145,11 +146,11 @@ export function abandonedRecord(opening: OpeningTimes, nowMs: number): OutcomeRe
   const deadline = new Date(opening.deadlineMs).toISOString();
   return {
     outcome: 'TIMED_OUT',
-    ...baseOfTimes(opening),
+    ...recordBaseOf(opening),
     code: 'DEADLINE_EXCEEDED',
     message: `nothing carried the opening on before its deadline ${deadline} (its message is in a dead-letter queue, or was deleted)`,
     elapsedMs: nowMs - opening.requestedAtMs,
-    checks: opening.checks,
+    checks: opening.checks ?? 0,
   };
 }
 
@@ -166,7 +167,7 @@ export function lateCheckRecord(
   const deadline = new Date(deadlineMs).toISOString();
   return {
     outcome: 'TIMED_OUT',
-    ...baseOfTimes(opening),
+    ...recordBaseOf(opening),
     code: 'DEADLINE_EXCEEDED',
     message: `the check came ${Math.round((nowMs - deadlineMs) / 60_000)} min after the deadline ${deadline} (a late redrive): Toloka was not asked`,
     elapsedMs: nowMs - opening.requestedAtMs,

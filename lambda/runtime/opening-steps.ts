@@ -5,8 +5,8 @@
  */
 import type { PollSettings } from './config.ts';
 import { OpeningBusyError } from './errors.ts';
-import { type OutcomeRecord, targetFields } from './model.ts';
-import { boundedRecord, type RecordBase } from './opening-records.ts';
+import type { OutcomeRecord } from './model.ts';
+import { boundedRecord, type RecordBase, recordBaseOf } from './opening-records.ts';
 import type { Opening, OpeningsLedger } from './openings-ledger.ts';
 import type { CheckQueue, Log, OutcomeSink, TokenSource, TolokaApi } from './ports.ts';
 import type { RetryPolicy } from './retry.ts';
@@ -141,14 +141,9 @@ async function report(
   return { kind: 'finished', record: full };
 }
 
+/** The fields every record of an opening starts with. */
 export function baseOf(opening: Opening): RecordBase {
-  return {
-    ...targetFields(opening.target),
-    ...(opening.operationId === undefined || opening.operationId === ''
-      ? {}
-      : { operationId: opening.operationId }),
-    requestedAt: new Date(opening.requestedAtMs).toISOString(),
-  };
+  return recordBaseOf(opening);
 }
 
 /**
