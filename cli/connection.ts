@@ -6,7 +6,8 @@ import { DEFAULT_HTTP, type TolokaEnvironment } from '../lambda/runtime/config.t
 import type { Log, TokenSource } from '../lambda/runtime/ports.ts';
 import { DEFAULT_RETRY_POLICY, withRetries } from '../lambda/runtime/retry.ts';
 import { CliFailure, missingTokenFailure } from './exit-codes.ts';
-import { resolveOrigin } from './settings.ts';
+import type { CliIo } from './io.ts';
+import { resolveOrigin, targetBanner } from './settings.ts';
 import { troubleOf } from './trouble.ts';
 
 /** The options every command shares. */
@@ -14,6 +15,8 @@ export interface ConnectionOptions {
   readonly env: TolokaEnvironment;
   /** Already checked by `parseApiOrigin`. */
   readonly apiUrl?: string | undefined;
+  /** Where `apiUrl` came from: `--api-url` or `TOLOKA_API_URL`. */
+  readonly apiUrlFrom?: string | undefined;
   readonly tokenParameter?: string | undefined;
 }
 
@@ -47,11 +50,10 @@ export function tokenSourceFor(
   return new StaticTokenSource(token, 'TOLOKA_TOKEN');
 }
 
-export function connect(
-  options: ConnectionOptions,
-  env: Readonly<Record<string, string | undefined>>,
-): Connection {
-  const tokens = tokenSourceFor(options, env);
+export function connect(options: ConnectionOptions, io: Pick<CliIo, 'env' | 'stderr'>): Connection {
+  // First of all, with --json too (stdout keeps the one JSON object): where this goes.
+  io.stderr.write(`${targetBanner(options)}\n`);
+  const tokens = tokenSourceFor(options, io.env);
   const origin = resolveOrigin(options);
   const agent: Agent = createKeepAliveAgent(DEFAULT_HTTP.requestTimeoutMs);
   return {

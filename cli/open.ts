@@ -66,7 +66,7 @@ export async function openCommand(
   options: OpenOptions,
   io: CliIo,
 ): Promise<CommandResult> {
-  const connection = connect(options, io.env);
+  const connection = connect(options, io);
   try {
     return await open(target, options, connection, io);
   } finally {

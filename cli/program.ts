@@ -47,7 +47,7 @@ const MISSING_TABLE =
   'no openings table: give --table <name> or set OPENINGS_TABLE (the stack output OpeningsTableName)';
 
 interface RawConnectionOptions {
-  env: TolokaEnvironment;
+  env?: TolokaEnvironment;
   apiUrl?: string;
   tokenParameter?: string;
   json?: true;
@@ -182,7 +182,7 @@ Examples:
         }
         const target = parseTarget(open.args[0] ?? '', options.training === true);
         const settings = {
-          ...connectionOptions(options),
+          ...connectionOptions(options, io.env),
           wait: options.wait === true,
           timeoutSeconds: parseTimeoutSeconds(String(options.timeout)),
         };
@@ -213,7 +213,7 @@ Examples:
     .action(
       run(async () => {
         const operationId = parseOperationId(status.args[0] ?? '');
-        const settings = connectionOptions(status.opts<RawConnectionOptions>());
+        const settings = connectionOptions(status.opts<RawConnectionOptions>(), io.env);
         const { statusCommand } = await import('./read-commands.ts');
         return statusCommand(operationId, settings, io);
       }),
@@ -242,7 +242,7 @@ Examples:
       run(async () => {
         const options = pool.opts<RawConnectionOptions & { training?: true }>();
         const target = parseTarget(pool.args[0] ?? '', options.training === true);
-        const settings = connectionOptions(options);
+        const settings = connectionOptions(options, io.env);
         const { poolCommand } = await import('./read-commands.ts');
         return poolCommand(target, settings, io);
       }),
@@ -345,9 +345,10 @@ Examples:
 function withConnectionOptions(command: Command): Command {
   return command
     .addOption(
-      new Option('--env <name>', 'the Toloka environment')
-        .choices(['production', 'sandbox'])
-        .default('production'),
+      new Option(
+        '--env <name>',
+        'the Toloka environment (default: TOLOKA_API_URL or TOLOKA_ENVIRONMENT, as the functions read them, else production)',
+      ).choices(['production', 'sandbox']),
     )
     .addOption(
       new Option(
@@ -359,12 +360,38 @@ function withConnectionOptions(command: Command): Command {
     .option('--json', 'print one JSON object on stdout');
 }
 
-function connectionOptions(options: RawConnectionOptions): ConnectionOptions {
-  return {
-    env: options.env,
-    apiUrl: options.apiUrl === undefined ? undefined : parseApiOrigin(options.apiUrl),
-    tokenParameter: options.tokenParameter,
-  };
+/**
+ * Where a command goes, as the functions decide it, flags first: `--api-url`, `--env`, then
+ * TOLOKA_API_URL, TOLOKA_ENVIRONMENT, then production. A bad value names where it came from.
+ */
+function connectionOptions(
+  options: RawConnectionOptions,
+  env: Readonly<Record<string, string | undefined>>,
+): ConnectionOptions {
+  const base = { tokenParameter: options.tokenParameter };
+  if (options.apiUrl !== undefined) {
+    return { ...base, env: 'production', apiUrl: parseApiOrigin(options.apiUrl), apiUrlFrom: '--api-url' };
+  }
+  if (options.env !== undefined) return { ...base, env: options.env };
+  const apiUrl = env.TOLOKA_API_URL?.trim();
+  if (apiUrl !== undefined && apiUrl !== '') {
+    return {
+      ...base,
+      env: 'production',
+      apiUrl: parseApiOrigin(apiUrl, 'TOLOKA_API_URL'),
+      apiUrlFrom: 'TOLOKA_API_URL',
+    };
+  }
+  const named = env.TOLOKA_ENVIRONMENT?.trim();
+  if (named === undefined || named === '') return { ...base, env: 'production' };
+  if (named !== 'production' && named !== 'sandbox') {
+    throw new BadInputError(
+      'TOLOKA_ENVIRONMENT',
+      `must be "production" or "sandbox", got ${JSON.stringify(named.slice(0, 40))}`,
+      'Unset it, or give --env.',
+    );
+  }
+  return { ...base, env: named };
 }
 
 /** `toloka-pool open`, for "see … --help" after a usage error. */

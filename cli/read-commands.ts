@@ -88,7 +88,7 @@ async function withConnection(
 ): Promise<CommandResult> {
   let connection: Connection;
   try {
-    connection = connect(options, io.env);
+    connection = connect(options, io);
   } catch (error) {
     return { kind: 'failure', failure: failureFromError(error, subject) };
   }

@@ -70,13 +70,29 @@ export function parseTimeoutSeconds(value: string): number {
   return seconds;
 }
 
-/** `--api-url <origin>`: the rule of TOLOKA_API_URL (https, or http only to this machine). */
-export function parseApiOrigin(value: string): string {
+/** `--api-url <origin>` (or TOLOKA_API_URL): the functions' rule (https, or http only to this machine). */
+export function parseApiOrigin(value: string, argument = '--api-url'): string {
   const parsed = parseApiOriginRule(value);
   if ('problem' in parsed) {
-    throw new BadInputError('--api-url', parsed.problem, 'Give an origin such as https://host:port.');
+    throw new BadInputError(argument, parsed.problem, 'Give an origin such as https://host:port.');
   }
   return parsed.origin;
+}
+
+/**
+ * The line every command prints on stderr before its first request: where it goes, by name and
+ * host (`→ sandbox (sandbox.toloka.dev)`, `→ 127.0.0.1:8080 (from TOLOKA_API_URL)`), so that a
+ * real host is never a surprise.
+ */
+export function targetBanner(options: {
+  env: TolokaEnvironment;
+  apiUrl?: string | undefined;
+  apiUrlFrom?: string | undefined;
+}): string {
+  if (options.apiUrl !== undefined) {
+    return `→ ${new URL(options.apiUrl).host} (from ${options.apiUrlFrom ?? '--api-url'})`;
+  }
+  return `→ ${options.env} (${new URL(TOLOKA_HOSTS[options.env]).host})`;
 }
 
 /** Where requests go: `--api-url` when given, otherwise the host of `--env`. */

@@ -21,6 +21,9 @@ Switches (emulator/README.md; also POST /_emulator/switches):
   --bad-token-status 401|403            the answer to a bad token; default 401
   --auto-create-pools                   create unknown pools and trainings on first use (default: 404)`;
 
+/** The token the emulator accepts when none is given: a known local value, not a secret. */
+const DEFAULT_TOKEN = 'local-dev-token';
+
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
   process.exit(2);
@@ -92,7 +95,20 @@ async function main(): Promise<void> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     fail(`--port: "${values.port}" is not a port number`);
-  const tokens = values.token ?? ['local-dev-token'];
+  const tokens = values.token ?? [DEFAULT_TOKEN];
+  for (const [flag, ids] of [
+    ['--pool', values.pool ?? []],
+    ['--training', values.training ?? []],
+  ] as const) {
+    for (const id of ids) {
+      // As Toloka's IDs and the app's trigger messages: a positive whole number, no leading zero.
+      if (!/^[1-9][0-9]{0,18}$/.test(id)) {
+        fail(
+          `${flag}: "${id.slice(0, 40)}" is not a Toloka ID (a positive whole number in ASCII digits, no leading zero)`,
+        );
+      }
+    }
+  }
 
   const emulator = new TolokaEmulator({
     tokens,
@@ -101,11 +117,22 @@ async function main(): Promise<void> {
     trainings: Object.fromEntries((values.training ?? []).map((id) => [id, {}])),
   });
   const origin = await emulator.start(port, values.host);
-  // Tokens are secrets even locally: say how many are accepted, never which.
   console.log(
     `Toloka emulator listening on ${origin} (API at ${origin}/api/v1, control at ${origin}/_emulator)`,
   );
-  console.log(`Accepting ${tokens.length} token${tokens.length === 1 ? '' : 's'} with OAuth or ApiKey`);
+  const list = (ids: readonly string[] | undefined) =>
+    ids === undefined || ids.length === 0 ? 'none' : ids.join(', ');
+  console.log(
+    `Pools: ${list(values.pool)}; trainings: ${list(values.training)}` +
+      (switches.autoCreatePools === true ? ' (others are created on first use)' : ' (others answer 404)'),
+  );
+  // The default token is a known local one; tokens given with --token are secrets even locally:
+  // say how many are accepted, never which.
+  console.log(
+    values.token === undefined
+      ? `Token: ${DEFAULT_TOKEN} (the default), with OAuth or ApiKey`
+      : `Accepting ${tokens.length} token${tokens.length === 1 ? '' : 's'} given with --token, with OAuth or ApiKey`,
+  );
 
   const shutdown = (signal: string) => {
     console.log(`${signal}: stopping`);

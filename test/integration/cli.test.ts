@@ -29,10 +29,11 @@ async function cli(
     token?: string | null;
     withApiUrl?: boolean;
     apiUrl?: string;
+    env?: Record<string, string>;
     onStderr?: (stderrSoFar: string) => void;
   } = {},
 ): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...options.env };
   delete env.TOLOKA_TOKEN;
   const token = options.token === undefined ? TOKEN : options.token;
   if (token !== null) env.TOLOKA_TOKEN = token;
@@ -200,6 +201,47 @@ describe.concurrent('toloka-pool open', SLOW, () => {
     expect(run.stderr).toContain('try again later');
     expectUsersWords(run.stderr);
     expect(emulator.countRequests('POST', '/pools/4112/open')).toBe(4);
+  });
+});
+
+describe.concurrent('toloka-pool names its target before the first request', SLOW, () => {
+  it('reads TOLOKA_API_URL as the functions do: the emulator, named on stderr, also with --json', async () => {
+    emulator.setPool('4301', { openDurationMs: 0 });
+    const run = await cli(['open', '4301', '--json'], { withApiUrl: false, env: { TOLOKA_API_URL: origin } });
+    expect(run.code).toBe(0);
+    expect(jsonOf(run)).toMatchObject({ poolId: '4301' });
+    expect(run.stderr.split('\n')[0]).toBe(`→ ${new URL(origin).host} (from TOLOKA_API_URL)`);
+    expect(emulator.countRequests('POST', '/pools/4301/open')).toBe(1);
+  });
+
+  it('lets --api-url win over TOLOKA_API_URL and TOLOKA_ENVIRONMENT, and names it', async () => {
+    emulator.setPool('4302', { openDurationMs: 600_000 });
+    const run = await cli(['pool', '4302'], {
+      env: { TOLOKA_API_URL: 'https://toloka.invalid', TOLOKA_ENVIRONMENT: 'sandbox' },
+    });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`→ ${new URL(origin).host} (from --api-url)`);
+  });
+
+  it('names sandbox from TOLOKA_ENVIRONMENT, and --env wins over it; a bad value exits 2 naming it', async () => {
+    // No token: the command stops after naming its target, before any request.
+    const sandbox = await cli(['pool', '1'], {
+      withApiUrl: false,
+      token: null,
+      env: { TOLOKA_ENVIRONMENT: 'sandbox' },
+    });
+    expect(sandbox.code).toBe(3);
+    expect(sandbox.stderr.split('\n')[0]).toBe('→ sandbox (sandbox.toloka.dev)');
+    const production = await cli(['pool', '1', '--env', 'production'], {
+      withApiUrl: false,
+      token: null,
+      env: { TOLOKA_ENVIRONMENT: 'sandbox' },
+    });
+    expect(production.code).toBe(3);
+    expect(production.stderr.split('\n')[0]).toBe('→ production (toloka.dev)');
+    const bad = await cli(['pool', '1'], { withApiUrl: false, env: { TOLOKA_ENVIRONMENT: 'staging' } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('TOLOKA_ENVIRONMENT: must be "production" or "sandbox", got "staging"');
   });
 });
 

@@ -291,6 +291,7 @@ describe('command line', () => {
       expect(base, output).toBeDefined();
       expect(output).toContain('2 tokens');
       expect(output).not.toContain('cli-token');
+      expect(output).toContain('Pools: 1; trainings: none (others answer 404)');
       expect((await call('GET', '/pools/1', { base, authorization: 'ApiKey cli-token-two' })).status).toBe(
         200,
       );
@@ -298,5 +299,41 @@ describe('command line', () => {
     } finally {
       expect(await cli.stop()).toBe(0);
     }
+  });
+});
+
+describe('command line: what it serves', () => {
+  it('names the pools, trainings and the default token it serves on its start lines', async () => {
+    const cli = await startEmulatorCli([
+      '--port',
+      '0',
+      '--pool',
+      '1001',
+      '--pool',
+      '1002',
+      '--training',
+      '7',
+    ]);
+    try {
+      expect(cli.output()).toContain('Pools: 1001, 1002; trainings: 7 (others answer 404)');
+      expect(cli.output()).toContain('Token: local-dev-token (the default)');
+    } finally {
+      expect(await cli.stop()).toBe(0);
+    }
+  });
+
+  it.each([
+    ['--pool', 'abc'],
+    ['--pool', '01'],
+    ['--training', '1.5'],
+  ])('refuses %s %s: not a Toloka ID, exit 2, nothing served', async (flag, id) => {
+    const cli = await startEmulatorCli(['--port', '0', flag, id]);
+    const code = await new Promise<number | null>((resolve) => {
+      if (cli.child.exitCode !== null) resolve(cli.child.exitCode);
+      else cli.child.once('exit', (exitCode) => resolve(exitCode));
+    });
+    expect(code).toBe(2);
+    expect(cli.base).toBeUndefined();
+    expect(cli.output()).toContain(`${flag}: "${id}" is not a Toloka ID`);
   });
 });

@@ -14,7 +14,7 @@ export interface EmulatorCli {
   stop(): Promise<number | null>;
 }
 
-/** `npm run emulator` (emulator/main.ts) with `args`, once it says it is accepting (or gives up after 20 s). */
+/** `npm run emulator` (emulator/main.ts) with `args`, once it says which tokens it accepts (or gives up after 20 s). */
 export async function startEmulatorCli(args: readonly string[]): Promise<EmulatorCli> {
   const child = spawn('node_modules/.bin/tsx', ['emulator/main.ts', ...args], { cwd: ROOT });
   let output = '';
@@ -24,7 +24,7 @@ export async function startEmulatorCli(args: readonly string[]): Promise<Emulato
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
   const deadline = Date.now() + 20_000;
-  while (!/Accepting/.test(output) && Date.now() < deadline && child.exitCode === null) {
+  while (!/Accepting|Token: /.test(output) && Date.now() < deadline && child.exitCode === null) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return {
