@@ -157,6 +157,8 @@ export class TolokaPoolOpener extends Construct {
       name: string,
       entry: string,
       description: string,
+      /** The ledger's DynamoDB actions this function's code makes (test/integration/least-privilege.test.ts). */
+      ledgerActions: readonly string[],
       extra: Partial<nodejs.NodejsFunctionProps> = {},
     ) => {
       const logGroup = new logs.LogGroup(this, `${name}LogGroup`, { retention: settings.logRetention });
@@ -182,17 +184,12 @@ export class TolokaPoolOpener extends Construct {
         new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.checkQueue.queueArn] }),
       );
       // The ledger's conditional reads and writes, transactions included (which need the actions
-      // of their parts), and the claim's two reads in one BatchGetItem: no Scan, no Query, no
-      // Delete; the command line's history reads with its own.
+      // of their parts: Put and Update, never a ConditionCheck), and, for the opener, the claim's
+      // two reads in one BatchGetItem: no Scan, no Query, no Delete; the command line's history
+      // reads with its own.
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
-          actions: [
-            'dynamodb:GetItem',
-            'dynamodb:BatchGetItem',
-            'dynamodb:PutItem',
-            'dynamodb:UpdateItem',
-            'dynamodb:ConditionCheckItem',
-          ],
+          actions: ledgerActions.map((action) => `dynamodb:${action}`),
           resources: [this.openingsTable.tableArn],
         }),
       );
@@ -253,15 +250,25 @@ export class TolokaPoolOpener extends Construct {
       return { fn, logGroup };
     };
 
-    const opener = makeFunction('Opener', 'lambda/open-pool.ts', 'Opens Toloka pools and trainings', {
-      // Async invocations (EventBridge Scheduler): 2 retries, then the original event goes to
-      // the trigger DLQ as the message body, ready to be redriven to the trigger queue.
-      retryAttempts: 2,
-      deadLetterQueue: this.triggerDeadLetterQueue,
-    });
+    const opener = makeFunction(
+      'Opener',
+      'lambda/open-pool.ts',
+      'Opens Toloka pools and trainings',
+      ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem'],
+      {
+        // Async invocations (EventBridge Scheduler): 2 retries, then the original event goes to
+        // the trigger DLQ as the message body, ready to be redriven to the trigger queue.
+        retryAttempts: 2,
+        deadLetterQueue: this.triggerDeadLetterQueue,
+      },
+    );
     this.opener = opener.fn;
     this.openerLogGroup = opener.logGroup;
-    const checker = makeFunction('Checker', 'lambda/check-operation.ts', 'Follows Toloka open operations');
+    const checker = makeFunction('Checker', 'lambda/check-operation.ts', 'Follows Toloka open operations', [
+      'GetItem',
+      'PutItem',
+      'UpdateItem',
+    ]);
     this.checker = checker.fn;
     this.checkerLogGroup = checker.logGroup;
 

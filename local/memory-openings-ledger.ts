@@ -36,8 +36,9 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
     if (own !== undefined) return { kind: 'seen', opening: copy(own) };
     const key = targetKey(request.target);
     const current = this.openings.get(this.targets.get(key) ?? '');
-    const plan = planClaim(current, request.triggerId, request.nowMs);
-    if (plan.kind === 'ending') return { kind: 'ending', opening: copy(plan.current) };
+    const plan = planClaim(current, request.nowMs);
+    if (plan.kind === 'ending' || plan.kind === 'unreported')
+      return { kind: 'ending', opening: copy(plan.current) };
     if (plan.kind === 'join' || plan.kind === 'take-over') {
       const opening = this.openings.get(plan.current.openingId) as Mutable<Opening>;
       if (plan.kind === 'take-over') {
@@ -175,9 +176,11 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
     outcome: OutcomeRecord,
     nowMs: number,
     leaseMs: number,
+    token?: string,
   ): Promise<Opening | undefined> {
     const opening = this.openings.get(openingId);
     if (opening === undefined || opening.state === 'DECIDED') return undefined;
+    if (token !== undefined && opening.checkToken !== token) return undefined;
     Object.assign(opening, {
       state: 'DECIDED',
       outcome,

@@ -67,9 +67,10 @@ export async function claimOnTable(
     });
     const currentId = pointer?.openingId?.S;
     const current = currentId === undefined ? undefined : await get(currentId);
-    const plan = planClaim(current, request.triggerId, request.nowMs);
+    const plan = planClaim(current, request.nowMs);
     try {
-      if (plan.kind === 'ending') return { kind: 'ending', opening: plan.current };
+      if (plan.kind === 'ending' || plan.kind === 'unreported')
+        return { kind: 'ending', opening: plan.current };
       if (plan.kind === 'join') {
         await transact([entry(plan.current.openingId), joinUpdate(table, plan.current, request)]);
         return { kind: 'joined', opening: joined(plan.current, request.triggerId) };

@@ -109,6 +109,8 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
       );
       return taken.applied ? acquired() : { kind: 'busy', opening };
     }
+    // A step holds it (running, or released with its message due back): a message meeting it may
+    // be the next check, sent before the step passed it the token, so it comes back (busy).
     if (isCarried(opening, nowMs)) return running ? { kind: 'busy', opening } : { kind: 'stale', opening };
     // Nothing carries it any more (its message is in a dead-letter queue, or was deleted): taken over.
     try {
@@ -196,18 +198,20 @@ export class DynamoDbOpeningsLedger implements OpeningsLedger {
     outcome: OutcomeRecord,
     nowMs: number,
     leaseMs: number,
+    token?: string,
   ): Promise<Opening | undefined> {
     // ALL_NEW: the triggers as they stood when the decision was written, which no join can follow.
     // A retry that meets its own decision gets the item back (ALL_OLD of the refusal): it decided.
     const result = await this.table.update(
       `opening#${openingId}`,
       { set: ['#state = :decided', 'outcome = :outcome', 'decidedAt = :now', 'reportLeaseUntil = :lease'] },
-      'attribute_exists(id) AND #state <> :decided',
+      `attribute_exists(id) AND #state <> :decided${token === undefined ? '' : ' AND checkToken = :token'}`,
       {
         ':decided': S('DECIDED'),
         ':outcome': S(JSON.stringify(outcome)),
         ':now': N(nowMs),
         ':lease': N(nowMs + leaseMs),
+        ...(token === undefined ? {} : { ':token': S(token) }),
       },
       { returnNew: true },
     );

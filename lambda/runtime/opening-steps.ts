@@ -87,7 +87,13 @@ export async function conclude(
   record: OutcomeRecord,
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
-  const decided = await deps.ledger.decide(opening.openingId, boundedRecord(record), now(), leaseOf(deps));
+  const decided = await deps.ledger.decide(
+    opening.openingId,
+    boundedRecord(record),
+    now(),
+    leaseOf(deps),
+    opening.checkToken,
+  );
   if (decided === undefined) {
     deps.log.info('the outcome was decided by another step', { openingId: opening.openingId });
     return lostTheStep(deps, opening);

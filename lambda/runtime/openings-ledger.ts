@@ -82,9 +82,10 @@ export type Claim =
    */
   | { readonly kind: 'took-over'; readonly opening: Opening; readonly token: string }
   /**
-   * The target's opening is past its deadline and nothing else will end it (it was abandoned, or
-   * this very trigger took it over to end it and died): the caller ends it (TIMED_OUT) with the
-   * opening's own triggers, then claims again. This trigger is not one of them.
+   * The target's opening is past its deadline and undecided, or decided and its record never
+   * written: the caller ends it (TIMED_OUT, if nothing carries it) or writes its record, for the
+   * opening's own triggers, then claims again; or, while another step still holds it, comes back
+   * later. This trigger is not one of its triggers. The pool's pointer moves on only after.
    */
   | { readonly kind: 'ending'; readonly opening: Opening };
 
@@ -154,6 +155,8 @@ export interface OpeningsLedger {
     outcome: OutcomeRecord,
     nowMs: number,
     leaseMs: number,
+    /** The deciding step's token: a step taken over from (it outlived its lease) decides nothing. */
+    token?: string,
   ): Promise<Opening | undefined>;
   /** Takes over writing the record of a decided, unreported opening whose report lease has run out. */
   takeReport(openingId: string, nowMs: number, leaseMs: number): Promise<boolean>;
@@ -244,22 +247,30 @@ export function isJoinable(opening: Opening, nowMs: number): boolean {
 
 /** What a claim does with the target's current opening (the pointer's), read in one round. */
 export type ClaimPlan =
-  | { readonly kind: 'join' | 'take-over' | 'ending'; readonly current: Opening }
+  | { readonly kind: 'join' | 'take-over' | 'ending' | 'unreported'; readonly current: Opening }
   | { readonly kind: 'start' };
 
 /**
- * The one rule both ledgers claim by. No current opening, or a decided one: start. Before its
- * deadline: join it while something carries it on, else take it over. Past its deadline: a new
- * opening starts while its own carrier ends it; if nothing carries it (or this very trigger took
- * it over to end it, and came back), this trigger ends it first.
+ * The one rule both ledgers claim by. No current opening, or a decided and reported one: start.
+ * Before its deadline: join it while something carries it on, else take it over. Past its
+ * deadline, or decided but unreported: the caller ends it or writes its record first (see
+ * {@link Claim} `ending`), then claims again.
  */
-export function planClaim(current: Opening | undefined, triggerId: string, nowMs: number): ClaimPlan {
-  if (current === undefined || current.state === 'DECIDED') return { kind: 'start' };
+export function planClaim(current: Opening | undefined, nowMs: number): ClaimPlan {
+  if (current === undefined) return { kind: 'start' };
+  if (current.state === 'DECIDED') {
+    // Decided and never reported (its decider died, or failed to write the record): the record
+    // is written before the pool's pointer moves on, or nothing would ever meet it again.
+    return current.reportedAtMs === undefined && current.outcome !== undefined
+      ? { kind: 'unreported', current }
+      : { kind: 'start' };
+  }
   if (nowMs < current.deadlineMs) {
     return isCarried(current, nowMs) ? { kind: 'join', current } : { kind: 'take-over', current };
   }
-  if (!isCarried(current, nowMs) || current.carrier === triggerId) return { kind: 'ending', current };
-  return { kind: 'start' };
+  // Past its deadline: it is ended (TIMED_OUT) before the pointer moves on, by whoever carries it
+  // or, if nothing does, by this trigger: the pointer never leaves an opening that has no end.
+  return { kind: 'ending', current };
 }
 
 /** The ledger key of a trigger: its identity within its target. */

@@ -188,8 +188,14 @@ export async function askToOpen(
   }
   let operation: TolokaOperation;
   try {
-    const response = await callToloka(deps, budget.budgetMs, 'open', credential, (authorization) =>
-      deps.toloka.open(opening.target, authorization),
+    // Retries stop at the deadline too: no POST after it, however the budget stands.
+    const untilDeadlineMs = Math.max(0, opening.deadlineMs - now());
+    const response = await callToloka(
+      deps,
+      Math.min(budget.budgetMs, untilDeadlineMs),
+      'open',
+      credential,
+      (authorization) => deps.toloka.open(opening.target, authorization),
     );
     if (response.kind === 'already-open') {
       return conclude(deps, opening, {

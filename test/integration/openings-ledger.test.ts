@@ -67,6 +67,9 @@ describe.each(ledgers)('the openings ledger on %s', (_name, make) => {
     expect(joined).toMatchObject({ kind: 'joined', opening: { openingId: first.opening.openingId } });
     const decided = await ledger.decide(first.opening.openingId, opened, NOW, 60_000);
     expect(decided?.triggers).toEqual([first.opening.triggers[0], second]);
+    // Decided, but its record not written yet: the pointer stays until it is.
+    expect((await claim(ledger, fresh('c'), target)).kind).toBe('ending');
+    await ledger.markReported(first.opening.openingId, NOW);
     const next = await claim(ledger, fresh('c'), target);
     expect(next.kind).toBe('started');
     expect(next.opening.openingId).not.toBe(first.opening.openingId);
@@ -146,6 +149,7 @@ describe.each(ledgers)('the openings ledger on %s', (_name, make) => {
       leaseMs: 60_000,
     });
     await ledger.decide(older.opening.openingId, opened, NOW - 7_000_000, 60_000);
+    await ledger.markReported(older.opening.openingId, NOW - 7_000_000);
     const newer = await claim(ledger, fresh('n'), target);
     const listed = await ledger.list({ target: pool(target) });
     expect(listed.map((o) => o.openingId)).toEqual([newer.opening.openingId, older.opening.openingId]);
@@ -284,17 +288,26 @@ describe.each(ledgers)('recovery in the openings ledger on %s', (_name, make) =>
     expect((await ledger.get(opening.openingId))?.triggers).toEqual([joiner, taker, carrier]);
   });
 
-  it('never joins an opening past its deadline: starts a new one beside it, or hands it back to be ended', async () => {
+  it('never joins an opening past its deadline: hands it back to be ended, and starts anew once it is', async () => {
     const ledger = make();
     const target = String(1_200 + unique++);
     const opening = await deadLettered(ledger, fresh('late'), target);
     const afterDeadline = NOW + 3_700_000;
     const ending = await ledger.claim(request(fresh('next-day'), target, afterDeadline));
     expect(ending).toMatchObject({ kind: 'ending', opening: { openingId: opening.openingId } });
-    // Carried on (its step holds it) but past the deadline: a new opening starts, the old one ends on its own.
+    // Held by the step that ends it: still handed back, the pointer does not move on.
     const held = await ledger.acquire(opening.openingId, '', afterDeadline, 60_000, 'ender');
-    expect(held.kind).toBe('acquired');
-    const next = await ledger.claim(request(fresh('another'), target, afterDeadline + 1_000));
+    if (held.kind !== 'acquired') throw new Error(held.kind);
+    expect((await ledger.claim(request(fresh('another'), target, afterDeadline + 1_000))).kind).toBe(
+      'ending',
+    );
+    // A step taken over from decides nothing: only the holder's token does.
+    expect(
+      await ledger.decide(opening.openingId, opened, afterDeadline, 60_000, 'not-the-holder'),
+    ).toBeUndefined();
+    expect(await ledger.decide(opening.openingId, opened, afterDeadline, 60_000, held.token)).toBeDefined();
+    await ledger.markReported(opening.openingId, afterDeadline);
+    const next = await ledger.claim(request(fresh('another'), target, afterDeadline + 2_000));
     expect(next.kind).toBe('started');
     expect(next.opening.openingId).not.toBe(opening.openingId);
   });
