@@ -167,6 +167,8 @@ export class TolokaPoolOpener extends Construct {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `Execution role of the Toloka pool ${name.toLowerCase()} function`,
       });
+      // logs:CreateLogStream and logs:PutLogEvents: used by Lambda's service on the function's
+      // behalf (its code only prints), so no call of the code shows them.
       logGroup.grantWrite(role);
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [this.tokenParameterArn] }),
@@ -272,6 +274,9 @@ export class TolokaPoolOpener extends Construct {
     this.checker = checker.fn;
     this.checkerLogGroup = checker.logGroup;
 
+    // The event source mappings' grants (sqs:ReceiveMessage, DeleteMessage, ChangeMessageVisibility,
+    // GetQueueAttributes, GetQueueUrl on each function's own queue) are used by Lambda's service,
+    // which polls the queue on the function's behalf: the code never calls them.
     this.opener.addEventSource(
       new SqsEventSource(this.triggerQueue, {
         batchSize: settings.triggerBatchSize,

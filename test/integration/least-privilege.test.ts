@@ -338,3 +338,40 @@ describe('the calls AWS services make with the template’s roles', () => {
     });
   });
 });
+
+/** A KMS key's default policy: the account's IAM policies decide. */
+const DEFAULT_KEY_POLICY = {
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${WHERE.account}:root` },
+      Action: 'kms:*',
+      Resource: '*',
+    },
+  ],
+};
+
+describe('a customer managed key for the token', () => {
+  it('lets the functions decrypt with it only through SSM', async () => {
+    const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+    const keyArn = `arn:aws:kms:${WHERE.region}:${WHERE.account}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+    const config = { ...loadConfig(path.join(FIXTURES, 'least-privilege.json')), tokenKeyArn: keyArn };
+    const stack = new TolokaPoolOpenerStack(app, 'LeastPrivilegeWithKey', { config, env: WHERE_ENV });
+    const keyed = app.synth().getStackByName(stack.stackName).template as TemplateJson;
+    const keyedRefs = await makeResources(keyed);
+    for (const construct of [stack.opener.opener, stack.opener.checker]) {
+      const properties = keyed.Resources[logicalId(construct)]?.Properties ?? {};
+      const role = String((properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]);
+      const policies = rolePolicies(keyed, role, keyedRefs, WHERE);
+      const decrypt = { action: 'kms:Decrypt', resource: keyArn, context: {} };
+      const viaSsm = { ...decrypt, context: { 'kms:ViaService': `ssm.${WHERE.region}.amazonaws.com` } };
+      // The key's default policy, which leaves the decision to IAM (as the key a user makes has).
+      const verdict = await judge(roleArnOf(role), viaSsm, policies, WHERE, DEFAULT_KEY_POLICY);
+      expect(verdict, JSON.stringify(verdict)).toEqual({ allowed: true });
+      expect(await judge(roleArnOf(role), decrypt, policies, WHERE, DEFAULT_KEY_POLICY)).toMatchObject({
+        allowed: false,
+      });
+    }
+  });
+});

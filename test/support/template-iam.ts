@@ -109,11 +109,14 @@ export async function judge(
   request: IamRequest,
   policies: readonly NamedPolicy[],
   where: Where,
+  /** The resource's own policy, where its service requires one (a KMS key's). */
+  resourcePolicy?: Record<string, unknown>,
 ): Promise<{ allowed: true } | { allowed: false; why: string }> {
   const simulation: Simulation = {
     identityPolicies: policies.map((policy) => ({ name: policy.name, policy: policy.policy })),
     serviceControlPolicies: [],
     resourceControlPolicies: [],
+    ...(resourcePolicy === undefined ? {} : { resourcePolicy }),
     request: {
       action: request.action,
       principal,
