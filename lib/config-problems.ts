@@ -27,7 +27,10 @@ export class Problems {
   keys(obj: JsonObject, path: string, allowed: readonly string[]): void {
     for (const key of Object.keys(obj)) {
       if (!allowed.includes(key)) {
-        this.add(join(path, key), `unknown key (allowed here: ${allowed.join(', ')})`);
+        // A key of the right letters in the wrong case (`timezone`) is almost always that key.
+        const meant = allowed.find((name) => name.toLowerCase() === key.toLowerCase());
+        const hint = meant === undefined ? '' : `did you mean "${meant}"? `;
+        this.add(join(path, key), `unknown key (${hint}allowed here: ${allowed.join(', ')})`);
       }
     }
   }

@@ -91,8 +91,9 @@ export interface PollSettings {
   /**
    * How long the opener follows the operation itself (the fast path: checks at 0.5 s, then about
    * every second) before it hands over to the delayed check queue. Most openings finish within
-   * it, with no SQS message. Whole seconds, 0 (hand over at once) to 600, and at least 10 s less
-   * than `functionTimeout`.
+   * it, with no SQS message. Whole seconds, 0 (hand over at once) to 600, and at least 12 s less
+   * than `functionTimeout` (one Toloka request of 10 s and a 2 s margin): 48 s at most with the
+   * default 60 s.
    *
    * @default Duration.seconds(20)
    */

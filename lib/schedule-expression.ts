@@ -92,10 +92,23 @@ function checkCronField(text: string, field: CronField): string | undefined {
     const problem = value(from) ?? (to === undefined ? undefined : value(to));
     if (problem !== undefined) return bad(problem);
     if (to !== undefined && (cronValue(to, field) ?? 0) < (cronValue(from, field) ?? 0)) {
-      return bad(`the range ${show(base)} goes backwards`);
+      return bad(`the range ${show(base)} goes backwards${wrapHint(from, to, field)}`);
     }
   }
   return undefined;
+}
+
+/** For a range that wraps around (`SAT-SUN`, `NOV-FEB`), the list that means it (`SAT,SUN`). */
+function wrapHint(from: string, to: string, field: CronField): string {
+  const start = cronValue(from, field);
+  const end = cronValue(to, field);
+  if (field.names === undefined || start === undefined || end === undefined) return '';
+  const values = [
+    ...Array.from({ length: field.max - start + 1 }, (_, i) => start + i),
+    ...Array.from({ length: end - field.min + 1 }, (_, i) => field.min + i),
+  ];
+  const list = values.map((value) => field.names?.[value - field.min] ?? String(value)).join(',');
+  return ` (${field.names[0]} is ${field.min}: write ${list})`;
 }
 
 function mapBad(problem: string | undefined, bad: (why: string) => string): string | undefined {

@@ -266,16 +266,22 @@ describe('parseConfig', () => {
   });
 
   it('requires the end date after the start date', () => {
-    expect(
-      problemsOf(
-        withSchedule({
-          expression: 'rate(1 day)',
-          startDate: '2027-01-01T00:00:00Z',
-          endDate: '2027-01-01T01:00:00+02:00',
-        }),
+    // A year from the test's clock: the dates never pass.
+    const day = new Date(NOW.getTime() + 365 * 86_400_000).toISOString().slice(0, 10);
+    const [startDate, endDate] = [`${day}T00:00:00Z`, `${day}T01:00:00+02:00`];
+    expect(problemsOf(withSchedule({ expression: 'rate(1 day)', startDate, endDate }))).toEqual([
+      `pools[0].schedules[0].endDate: "${endDate}" must be after startDate ("${startDate}")`,
+    ]);
+  });
+
+  it('suggests the list a wrapping range means, and the key a wrong case means', () => {
+    expect(problemsOf(withSchedule({ expression: 'cron(0 9 ? * SAT-SUN *)' }))).toEqual([
+      'pools[0].schedules[0].expression: "cron(0 9 ? * SAT-SUN *)" has an invalid day-of-week field "SAT-SUN": the range "SAT-SUN" goes backwards (SUN is 1: write SAT,SUN)',
+    ]);
+    expect(problemsOf(withSchedule({ expression: 'rate(1 day)', timezone: 'UTC' }))).toEqual([
+      expect.stringMatching(
+        /^pools\[0\]\.schedules\[0\]\.timezone: unknown key \(did you mean "timeZone"\? allowed here: /,
       ),
-    ).toEqual([
-      'pools[0].schedules[0].endDate: "2027-01-01T01:00:00+02:00" must be after startDate ("2027-01-01T00:00:00Z")',
     ]);
   });
 
