@@ -5,6 +5,7 @@
 import type { PoolConfig, ScheduleConfig } from './config.ts';
 import { isObject, type Problems, present } from './config-problems.ts';
 import { checkScheduleExpression, expressionKind } from './schedule-expression.ts';
+import { passedStartDate } from './schedule-settings.ts';
 import {
   assignScheduleNames,
   checkScheduleName,
@@ -28,7 +29,7 @@ const SCHEDULE_KEYS = [
 const INSTANT =
   /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})$/;
 
-export function parsePools(raw: readonly unknown[], p: Problems): PoolConfig[] {
+export function parsePools(raw: readonly unknown[], p: Problems, nowMs: number): PoolConfig[] {
   const pools: { poolId?: string; trainingId?: string; schedules: ParsedSchedule[] }[] = [];
   const firstListing = new Map<string, string>();
   raw.forEach((entry, i) => {
@@ -70,7 +71,7 @@ export function parsePools(raw: readonly unknown[], p: Problems): PoolConfig[] {
     } else {
       entry.schedules.forEach((schedule: unknown, j: number) => {
         const at = p.list.length;
-        const parsed = parseSchedule(schedule, `${path}.schedules[${j}]`, p);
+        const parsed = parseSchedule(schedule, `${path}.schedules[${j}]`, p, nowMs);
         if (parsed !== undefined) schedules.push({ ...parsed, at });
       });
     }
@@ -130,6 +131,7 @@ function parseSchedule(
   raw: unknown,
   path: string,
   p: Problems,
+  nowMs: number,
 ): (ScheduleConfig & { path: string }) | undefined {
   if (!isObject(raw)) {
     p.add(path, `must be an object (got ${show(raw)})`);
@@ -162,6 +164,11 @@ function parseSchedule(
     return value;
   };
   const startDate = instant('startDate');
+  // Against the clock here too, so that a start date that has passed is reported with every other
+  // problem of the file, not in a second run once they are fixed.
+  if (startDate !== undefined && kind !== 'at') {
+    p.add(`${path}.startDate`, passedStartDate(new Date(startDate), nowMs));
+  }
   const endDate = instant('endDate');
   if (startDate !== undefined && endDate !== undefined && Date.parse(endDate) <= Date.parse(startDate)) {
     p.add(`${path}.endDate`, `${show(endDate)} must be after startDate (${show(startDate)})`);

@@ -206,7 +206,7 @@ export function parseConfig(raw: unknown, source: string, options: ConfigOptions
   let pools: PoolConfig[] = [];
   if (present(raw.pools)) {
     if (!Array.isArray(raw.pools)) p.add('pools', `must be an array (got ${show(raw.pools)})`);
-    else pools = parsePools(raw.pools, p);
+    else pools = parsePools(raw.pools, p, (options.now ?? new Date()).getTime());
   }
 
   let logRetentionDays: number | undefined;

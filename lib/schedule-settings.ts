@@ -103,6 +103,15 @@ export function resolveSchedules(
 /** Scheduler refuses a `StartDate` more than 5 minutes in the past (CreateSchedule). */
 const START_DATE_TOLERANCE_MS = 5 * 60_000;
 
+/** The problem of a recurring schedule's start date that has passed, as Scheduler would refuse it. */
+export function passedStartDate(startDate: Date, nowMs: number): string | undefined {
+  if (startDate.getTime() >= nowMs - START_DATE_TOLERANCE_MS) return undefined;
+  return (
+    `${startDate.toISOString()} has passed, and EventBridge Scheduler refuses a start date ` +
+    'more than 5 minutes in the past; remove it (the schedule then starts when deployed) or move it forward'
+  );
+}
+
 /**
  * Dates that have passed. Scheduler refuses a start date more than 5 minutes in the past ("The
  * StartDate you specify cannot be earlier than 5 minutes ago."), so that is a problem: the
@@ -120,16 +129,8 @@ export function checkScheduleDates(
     const where = schedule.label;
     // Scheduler ignores both dates on a one-time schedule (and resolveSchedules says so).
     const oneTime = typeof schedule.expression === 'string' && expressionKind(schedule.expression) === 'at';
-    if (
-      !oneTime &&
-      isDate(schedule.startDate) &&
-      schedule.startDate.getTime() < nowMs - START_DATE_TOLERANCE_MS
-    ) {
-      add(
-        `${where}.startDate`,
-        `${schedule.startDate.toISOString()} has passed, and EventBridge Scheduler refuses a start date ` +
-          'more than 5 minutes in the past; remove it (the schedule then starts when deployed) or move it forward',
-      );
+    if (!oneTime && isDate(schedule.startDate)) {
+      add(`${where}.startDate`, passedStartDate(schedule.startDate, nowMs));
     }
     if (!oneTime && isDate(schedule.endDate) && schedule.endDate.getTime() <= nowMs) {
       warn(

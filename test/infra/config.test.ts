@@ -274,6 +274,17 @@ describe('parseConfig', () => {
     ]);
   });
 
+  it("reports a start date that has passed together with the file's other problems, in one run", () => {
+    const startDate = new Date(NOW.getTime() - 2 * 86_400_000).toISOString();
+    const problems = problemsOf({ ...withSchedule({ expression: 'rate(1 day)', startDate }), region: 'x' });
+    expect(problems).toEqual([
+      expect.stringContaining('region: unknown key'),
+      expect.stringMatching(
+        /^pools\[0\]\.schedules\[0\]\.startDate: .* has passed, and EventBridge Scheduler refuses/,
+      ),
+    ]);
+  });
+
   it('suggests the list a wrapping range means, and the key a wrong case means', () => {
     expect(problemsOf(withSchedule({ expression: 'cron(0 9 ? * SAT-SUN *)' }))).toEqual([
       'pools[0].schedules[0].expression: "cron(0 9 ? * SAT-SUN *)" has an invalid day-of-week field "SAT-SUN": the range "SAT-SUN" goes backwards (SUN is 1: write SAT,SUN)',
