@@ -174,6 +174,11 @@ export function parseLocalRunArgs(args: readonly string[]): ParsedCommandLine {
       '--refuse and --already-open cannot be used together: Toloka either refuses (409) or answers 204 for an open pool',
     );
   }
+  if (given.has('result') && alreadyOpen) {
+    throw new UsageError(
+      '--result and --already-open cannot be used together: an open pool is answered 204, with no operation to end in SUCCESS or FAIL',
+    );
+  }
   return {
     kind: 'run',
     options: {
@@ -283,8 +288,15 @@ function unknownOption(rawName: string): string {
 }
 
 function unexpectedArgument(value: string): string {
-  const hint = /^[0-9]+$/.test(value) ? ` (to choose the pool, write --pool-id ${value})` : '';
-  return `unexpected argument ${shown(value)}: every option starts with --${hint}`;
+  // `npm start --duration 0` (no `--`): npm keeps the option and passes only its value on.
+  const npmAte = ' (npm passes options on only after --: npm start -- --duration 20)';
+  let poolHint = '';
+  try {
+    poolHint = ` (to choose the pool, write --pool-id ${parseId('poolId', value)})`;
+  } catch {
+    // Not a pool ID: suggesting --pool-id would suggest a mistake.
+  }
+  return `unexpected argument ${shown(value)}: every option starts with --${poolHint || npmAte}`;
 }
 
 function example(name: OptionName): string {

@@ -98,7 +98,21 @@ describe.concurrent('npm start with a bad command line', SLOW, () => {
       '--refuse: must be a Toloka error code',
     ],
     ['a value given to a flag', ['--direct=yes'], '--direct: takes no value, got "yes"'],
-    ['a stray argument', ['1001'], 'unexpected argument "1001"'],
+    [
+      'a stray argument',
+      ['1001'],
+      'unexpected argument "1001": every option starts with -- (to choose the pool, write --pool-id 1001)',
+    ],
+    [
+      'the value of an option npm kept (npm start --duration 0, no --)',
+      ['0'],
+      'unexpected argument "0": every option starts with -- (npm passes options on only after --: npm start -- --duration 20)',
+    ],
+    [
+      'a result for an open pool',
+      ['--already-open', '--result', 'FAIL'],
+      '--result and --already-open cannot be used together',
+    ],
     [
       'a refusal of an open pool',
       ['--refuse', 'EMPTY_POOL', '--already-open'],
