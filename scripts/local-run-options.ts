@@ -17,6 +17,8 @@ export interface LocalRunOptions {
   readonly refuse: string | undefined;
   readonly alreadyOpen: boolean;
   readonly direct: boolean;
+  /** The ID is a training pool's (`POST /trainings/{id}/open`, `{"trainingId": …}`). */
+  readonly training: boolean;
   readonly deadlineSeconds: number;
   readonly fastPathSeconds: number;
 }
@@ -82,6 +84,10 @@ export const LOCAL_RUN_OPTIONS = {
   'already-open': {
     type: 'boolean',
     help: 'Start with the pool already open, so that Toloka answers 204.',
+  },
+  training: {
+    type: 'boolean',
+    help: 'The ID is a training pool: open it with POST /trainings/{id}/open and a {"trainingId": …} trigger.',
   },
   direct: {
     type: 'boolean',
@@ -163,7 +169,9 @@ export function parseLocalRunArgs(args: readonly string[]): ParsedCommandLine {
   if (given.get('help') === true) return { kind: 'help' };
   if (problem !== undefined) throw new UsageError(problem);
 
-  const text = (name: Exclude<OptionName, 'already-open' | 'direct' | 'help'>): string | undefined => {
+  const text = (
+    name: Exclude<OptionName, 'already-open' | 'direct' | 'training' | 'help'>,
+  ): string | undefined => {
     const value = given.get(name);
     return typeof value === 'string' ? value : LOCAL_RUN_OPTIONS[name].default;
   };
@@ -192,6 +200,7 @@ export function parseLocalRunArgs(args: readonly string[]): ParsedCommandLine {
       refuse: refuse === undefined ? undefined : checkErrorCode(refuse),
       alreadyOpen,
       direct: given.has('direct'),
+      training: given.has('training'),
       deadlineSeconds: checkSeconds('--deadline-seconds', text('deadline-seconds') ?? '', {
         min: 1,
         max: MAX_DEADLINE_SECONDS,

@@ -49,7 +49,7 @@ const say = (line: string) => console.log(`${stamp()}  ${line}`);
 const { poolId, durationSeconds } = options;
 const emulator = new TolokaEmulator({ tokens: ['local-dev-token'] });
 const origin = await emulator.start();
-emulator.setPool(poolId, {
+(options.training ? emulator.setTraining.bind(emulator) : emulator.setPool.bind(emulator))(poolId, {
   status: options.alreadyOpen ? 'OPEN' : 'CLOSED',
   openDurationMs: durationSeconds * 1000,
   result: options.result,
@@ -81,7 +81,7 @@ const app = createLocalApp({
   },
 });
 
-const trigger = { poolId };
+const trigger = options.training ? { trainingId: poolId } : { poolId };
 if (options.direct) {
   say(`invoking the opener directly with ${JSON.stringify(trigger)}`);
   const result = await app.opener(trigger);
@@ -101,14 +101,16 @@ process.exit(outcome === 'OPENED' || outcome === 'ALREADY_OPEN' ? LocalRunExit.O
 
 /** The banner's promise, true to the options: what Toloka (the emulator) will answer. */
 function whatTolokaDoes(run: LocalRunOptions): string {
-  if (run.refuse !== undefined) return `Toloka refuses to open pool ${run.poolId} with 409 ${run.refuse}`;
-  if (run.alreadyOpen) return `pool ${run.poolId} is already open: Toloka answers 204`;
+  if (run.refuse !== undefined)
+    return `Toloka refuses to open ${run.training ? 'training' : 'pool'} ${run.poolId} with 409 ${run.refuse}`;
+  if (run.alreadyOpen)
+    return `${run.training ? 'training' : 'pool'} ${run.poolId} is already open: Toloka answers 204`;
   if (run.durationSeconds === 0) {
-    return `pool ${run.poolId} ${run.result === 'SUCCESS' ? 'opens' : 'fails to open'} at once, in Toloka's first answer`;
+    return `${run.training ? 'training' : 'pool'} ${run.poolId} ${run.result === 'SUCCESS' ? 'opens' : 'fails to open'} at once, in Toloka's first answer`;
   }
   return run.result === 'SUCCESS'
-    ? `pool ${run.poolId} opens in ${run.durationSeconds} s`
-    : `pool ${run.poolId} fails to open after ${run.durationSeconds} s`;
+    ? `${run.training ? 'training' : 'pool'} ${run.poolId} opens in ${run.durationSeconds} s`
+    : `${run.training ? 'training' : 'pool'} ${run.poolId} fails to open after ${run.durationSeconds} s`;
 }
 
 function progressBar(percent: number): string {

@@ -132,6 +132,17 @@ describe.concurrent('npm start with a bad command line', SLOW, () => {
 });
 
 describe.concurrent('npm start runs', SLOW, () => {
+  it('--training opens a training pool: the banner, the trigger and the record say training', async () => {
+    const run = await localRun(['--training', '--pool-id', '2002', '--duration', '0']);
+    expect(run.code).toBe(0);
+    const lines = linesOf(run.stdout);
+    expect(lines[0]).toMatch(/\(training 2002 opens at once, in Toloka's first answer\)$/);
+    expect(lines[1]).toBe('sending {"trainingId":"2002"} to the trigger queue');
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^outcome record: \{"outcome":"OPENED","trainingId":"2002"/),
+    );
+  });
+
   it('a quick opening: the banner says when the pool opens, exit 0 with OPENED', async () => {
     const run = await localRun(['--duration', '1']);
     expect(run.code).toBe(0);
