@@ -17,6 +17,8 @@ export interface ConnectionOptions {
   readonly apiUrl?: string | undefined;
   /** Where `apiUrl` came from: `--api-url` or `TOLOKA_API_URL`. */
   readonly apiUrlFrom?: string | undefined;
+  /** Whether a flag, a variable or nothing chose the target (doctor then takes the configuration's). */
+  readonly envFrom?: 'flag' | 'variable' | 'default';
   readonly tokenParameter?: string | undefined;
 }
 

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { TolokaEnvironment } from '../lambda/runtime/config.ts';
+import type { AppConfig } from '../lib/config.ts';
 import packageJson from '../package.json' with { type: 'json' };
 import type { ConnectionOptions } from './connection.ts';
 import { ExitCode, failureFromError } from './exit-codes.ts';
@@ -248,6 +249,49 @@ Examples:
       }),
     );
 
+  const doctor = withConnectionOptions(
+    program
+      .command('doctor')
+      .description(
+        'Check what a deployment needs before its first opening: AWS, the CDK bootstrap, the token parameter, Toloka, the balance and each configured pool.',
+      )
+      .option(
+        '-c, --config <file>',
+        'the configuration file to check (its token parameter, environment and pools)',
+      ),
+  );
+  doctor
+    .addHelpText(
+      'after',
+      `
+One line per check, with the fix when it fails. Exit code 0 only when every check passes; 5 when
+one fails; 2 for a configuration file that is not valid.
+AWS: the standard settings (AWS_PROFILE, AWS_REGION, ...). Toloka: the configuration's environment
+(or --env, --api-url, TOLOKA_API_URL, TOLOKA_ENVIRONMENT), the token from its parameter.
+
+Examples:
+  $ toloka-pool doctor -c config/my.jsonc
+  $ toloka-pool doctor --token-parameter /toloka/sandbox/api-token --env sandbox`,
+    )
+    .action(
+      run(async () => {
+        const options = doctor.opts<RawConnectionOptions & { config?: string }>();
+        const settings = connectionOptions(options, io.env);
+        let config: { file: string; value: AppConfig } | undefined;
+        if (options.config !== undefined) {
+          const { InvalidConfigurationError, loadConfig } = await import('../lib/config.ts');
+          try {
+            config = { file: options.config, value: loadConfig(options.config) };
+          } catch (error) {
+            if (!(error instanceof InvalidConfigurationError) && !(error instanceof Error)) throw error;
+            throw new BadInputError('--config', (error as Error).message.replaceAll('\n', ' '));
+          }
+        }
+        const { doctorCommand } = await import('./doctor.ts');
+        return doctorCommand({ connection: settings, ...(config === undefined ? {} : { config }) }, io);
+      }),
+    );
+
   const openings = program
     .command('openings')
     .description(
@@ -370,20 +414,27 @@ function connectionOptions(
 ): ConnectionOptions {
   const base = { tokenParameter: options.tokenParameter };
   if (options.apiUrl !== undefined) {
-    return { ...base, env: 'production', apiUrl: parseApiOrigin(options.apiUrl), apiUrlFrom: '--api-url' };
+    return {
+      ...base,
+      env: 'production',
+      envFrom: 'flag',
+      apiUrl: parseApiOrigin(options.apiUrl),
+      apiUrlFrom: '--api-url',
+    };
   }
-  if (options.env !== undefined) return { ...base, env: options.env };
+  if (options.env !== undefined) return { ...base, env: options.env, envFrom: 'flag' };
   const apiUrl = env.TOLOKA_API_URL?.trim();
   if (apiUrl !== undefined && apiUrl !== '') {
     return {
       ...base,
       env: 'production',
+      envFrom: 'variable',
       apiUrl: parseApiOrigin(apiUrl, 'TOLOKA_API_URL'),
       apiUrlFrom: 'TOLOKA_API_URL',
     };
   }
   const named = env.TOLOKA_ENVIRONMENT?.trim();
-  if (named === undefined || named === '') return { ...base, env: 'production' };
+  if (named === undefined || named === '') return { ...base, env: 'production', envFrom: 'default' };
   if (named !== 'production' && named !== 'sandbox') {
     throw new BadInputError(
       'TOLOKA_ENVIRONMENT',
@@ -391,13 +442,13 @@ function connectionOptions(
       'Unset it, or give --env.',
     );
   }
-  return { ...base, env: named };
+  return { ...base, env: named, envFrom: 'variable' };
 }
 
 /** `toloka-pool open`, for "see … --help" after a usage error. */
 function commandPath(args: readonly string[]): string {
   const command = args.find(
-    (arg) => arg === 'open' || arg === 'status' || arg === 'pool' || arg === 'openings',
+    (arg) => arg === 'open' || arg === 'status' || arg === 'pool' || arg === 'openings' || arg === 'doctor',
   );
   return command === undefined ? 'toloka-pool' : `toloka-pool ${command}`;
 }

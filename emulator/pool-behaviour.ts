@@ -16,6 +16,8 @@ export interface PoolBehaviour {
   refuse?: { code: string; message?: string; payload?: unknown };
   /** Shown as `last_close_reason` while the pool is closed. */
   lastCloseReason?: string;
+  /** How many tasks `GET /tasks?pool_id=` finds in it. Default 1. */
+  tasks?: number;
 }
 
 const RESOURCE_STATUSES: ReadonlySet<string> = new Set<ResourceStatus>([
@@ -32,6 +34,7 @@ const BEHAVIOUR_KEYS: ReadonlySet<string> = new Set([
   'result',
   'refuse',
   'lastCloseReason',
+  'tasks',
 ]);
 
 /** Checks a behaviour that may have come over HTTP; unknown keys are rejected so typos do not pass silently. */
@@ -64,6 +67,12 @@ export function parsePoolBehaviour(input: unknown): PoolBehaviour {
     if (typeof raw.lastCloseReason !== 'string')
       throw new EmulatorConfigError('lastCloseReason must be a string');
     behaviour.lastCloseReason = raw.lastCloseReason;
+  }
+  if (raw.tasks !== undefined) {
+    if (typeof raw.tasks !== 'number' || !Number.isInteger(raw.tasks) || raw.tasks < 0) {
+      throw new EmulatorConfigError('tasks must be a whole number >= 0');
+    }
+    behaviour.tasks = raw.tasks;
   }
   return behaviour;
 }

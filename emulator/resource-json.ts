@@ -9,6 +9,7 @@ export function snapshot(resource: Resource): ResourceState {
     id: resource.id,
     status: resource.status,
     createdAt: resource.createdAt,
+    tasks: resource.behaviour.tasks ?? 1,
   };
   if (resource.lastStartedAt !== undefined) state.lastStartedAt = resource.lastStartedAt;
   if (resource.lastStoppedAt !== undefined) state.lastStoppedAt = resource.lastStoppedAt;

@@ -22,6 +22,8 @@ export interface ResourceState {
   lastCloseReason?: string;
   /** The open or close operation still in progress, if any. */
   activeOperationId?: string;
+  /** How many tasks it has (`GET /tasks?pool_id=`). */
+  tasks: number;
 }
 
 /** The operation exactly as `GET /operations/{id}` renders it. */

@@ -21,6 +21,7 @@ import {
 } from './http-answers.ts';
 import { operationFilter } from './operation-query.ts';
 import type { PoolBehaviour } from './pool-behaviour.ts';
+import { requesterJson, taskPageJson } from './requester-and-tasks.ts';
 import { EmulatorState, type OperationJson, type ResourceKind, type ResourceState } from './state.ts';
 import { DEFAULT_SWITCHES, type EmulatorSwitches, parseSwitches } from './switches.ts';
 
@@ -45,6 +46,8 @@ export interface EmulatorOptions {
   rateLimitPerSecond?: number;
   /** The clock behind operation progress, dates, the request log and the rate limit. Default `Date.now`. */
   now?: () => number;
+  /** The account balance `GET /requester` shows, in US dollars. Default 100. */
+  balance?: number;
 }
 
 /** One request to `/api/v1` and its answer, as observers see it (for conformance checks). */
@@ -104,6 +107,8 @@ export class TolokaEmulator {
   readonly requests: RequestLogEntry[] = [];
   /** TCP connections accepted so far: tells whether a client reuses its connections. */
   connectionsAccepted = 0;
+  /** What `GET /requester` shows as the balance; a test may change it. */
+  balance: number;
 
   private readonly state: EmulatorState;
   private readonly faults = new FaultQueue();
@@ -128,6 +133,7 @@ export class TolokaEmulator {
     this.tokens = new Set(tokens);
     this.rateLimit = rateLimit;
     this.now = options.now ?? Date.now;
+    this.balance = options.balance ?? 100;
     this.initialSwitches = {
       ...DEFAULT_SWITCHES,
       ...(options.autoCreatePools === undefined ? {} : { autoCreatePools: options.autoCreatePools }),
@@ -364,6 +370,17 @@ export class TolokaEmulator {
 
   private findRoute(segments: string[]): { id: string; handlers: Record<string, Handler> } | undefined {
     const [collection, id, action, ...rest] = segments;
+    if (collection === 'requester' && id === undefined) {
+      return { id: '', handlers: { GET: () => ok(requesterJson(this.balance)) } };
+    }
+    if (collection === 'tasks' && id === undefined) {
+      const resourceOf = (poolId: string) =>
+        this.state.resourceState('pool', poolId) ?? this.state.resourceState('training', poolId);
+      return {
+        id: '',
+        handlers: { GET: (_key, query) => ok(taskPageJson(resourceOf(query.get('pool_id') ?? ''), query)) },
+      };
+    }
     if (collection === 'operations' && id === undefined) {
       return {
         id: '',

@@ -137,6 +137,29 @@ export class HttpTolokaApi implements TolokaApi {
     throw apiError(response);
   }
 
+  /** `GET /requester`: the account the token belongs to and its balance (the command line's doctor). */
+  async getRequester(authorization: string): Promise<{ id: string; balance?: number; name?: string }> {
+    const response = await this.send('GET', '/requester', authorization);
+    if (response.status !== 200) throw apiError(response);
+    const body = parseJsonObject(response.text, 'requester');
+    const name = (body.public_name as { EN?: unknown } | undefined)?.EN;
+    return {
+      id: typeof body.id === 'string' ? body.id : '',
+      ...(typeof body.balance === 'number' ? { balance: body.balance } : {}),
+      ...(typeof name === 'string' ? { name } : {}),
+    };
+  }
+
+  /** Whether the pool (or training pool) has at least one task: `GET /tasks?pool_id=…&limit=1`. */
+  async hasTasks(target: OpenTarget, authorization: string): Promise<boolean> {
+    const query = new URLSearchParams({ pool_id: target.id, limit: '1' });
+    const response = await this.send('GET', `/tasks?${query}`, authorization);
+    if (response.status !== 200) throw apiError(response);
+    const body = parseJsonObject(response.text, 'task list');
+    if (!Array.isArray(body.items)) throw new TolokaProtocolError('the task list has no items');
+    return body.items.length > 0;
+  }
+
   private async send(method: 'GET' | 'POST', path: string, authorization: string): Promise<RawResponse> {
     try {
       const url = new URL(`${this.baseUrl}${path}`);

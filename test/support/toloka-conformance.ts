@@ -305,6 +305,10 @@ export function strictSchema(schema: Json, insideCombination = false): Json {
       copy[key] = value.map((sub) => (isJsonObject(sub) ? strictSchema(sub, true) : sub));
     } else if ((key === 'items' || key === 'additionalProperties' || key === 'not') && isJsonObject(value)) {
       copy[key] = strictSchema(value);
+    } else if (key === 'enum' && Array.isArray(value)) {
+      // An enum is a set; Ajv refuses one that lists a value twice, as the specification's
+      // `localization_config.default_language` (of tasks) does: the same set, once each.
+      copy.enum = [...new Set(value)];
     } else {
       copy[key] = value;
     }
