@@ -5,6 +5,7 @@
  * one line says what to set, and the command stops with exit code 3, instead of CDK's generic
  * "Unable to resolve AWS account" after bundling. Nothing is sent to AWS.
  */
+import { pathToFileURL } from 'node:url';
 import { SSMClient } from '@aws-sdk/client-ssm';
 
 const HINT =
@@ -31,8 +32,11 @@ export async function preflight(): Promise<string | undefined> {
   }
 }
 
-const problem = await preflight();
-if (problem !== undefined) {
-  process.stderr.write(`toloka-pool: ${problem}\n`);
-  process.exit(3);
+// Run as a script (`npm run diff`); imported by scripts/deploy.ts, which runs it itself.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const problem = await preflight();
+  if (problem !== undefined) {
+    process.stderr.write(`toloka-pool: ${problem}\n`);
+    process.exit(3);
+  }
 }

@@ -15,11 +15,11 @@ const preflight = (env: Record<string, string>) =>
   });
 
 describe('the AWS preflight of deploy and diff', { timeout: 30_000 }, () => {
-  it('runs before cdk deploy and cdk diff', () => {
+  it('runs before cdk diff, and first thing in scripts/deploy.ts', () => {
     const scripts = (
       JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { scripts: Record<string, string> }
     ).scripts;
-    expect(scripts.deploy).toBe('tsx scripts/aws-preflight.ts && cdk deploy');
+    expect(scripts.deploy).toBe('tsx scripts/deploy.ts');
     expect(scripts.diff).toBe('tsx scripts/aws-preflight.ts && cdk diff');
   });
 

@@ -151,3 +151,42 @@ describe('toloka-pool doctor', { timeout: 60_000 }, () => {
     expect(refused.stderr).toContain(`✗ Toloka accepts the token: ${emulator.url} refused it (HTTP 401)`);
   });
 });
+
+describe('npm run deploy', { timeout: 60_000 }, () => {
+  const deploy = (args: string[], env: Record<string, string> = {}) =>
+    runNode(['--import', 'tsx', 'scripts/deploy.ts', ...args], {
+      PATH: process.env.PATH ?? '',
+      HOME: dir,
+      NO_COLOR: '1',
+      AWS_ENDPOINT_URL: motoEndpoint,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      ...env,
+    });
+
+  it('runs doctor on the configuration it deploys, and stops before CDK when a check fails', async () => {
+    const file = configFile('undeployable', { tokenParameterName: '/toloka/not-there/api-token' });
+    for (const form of [
+      ['-c', `configFile=${file}`],
+      ['--context', `configFile=${file}`],
+      [`--context=configFile=${file}`],
+    ]) {
+      const run = await deploy([...form, '--require-approval', 'never']);
+      expect(run.code).toBe(5);
+      expect(run.stderr).toContain('✗ token parameter /toloka/not-there/api-token: does not exist');
+      expect(run.stderr).toContain('toloka-pool: not deploying: fix what doctor found above');
+      expect(run.stdout + run.stderr).not.toMatch(/Bundling|cdk deploy|CloudFormation/);
+    }
+  });
+
+  it('stops at once without AWS credentials, before doctor or CDK', async () => {
+    const run = await deploy(['-c', 'configFile=config/example.jsonc'], {
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+    });
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain('toloka-pool: no AWS credentials');
+    expect(run.stderr).not.toContain('✓');
+  });
+});
