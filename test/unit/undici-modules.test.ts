@@ -74,10 +74,12 @@ describe('undici, imported through its internal modules', () => {
     });
 
     it("recognises undici's own time-out errors as time-outs", async () => {
-      const origin = await serve(() => ({ status: 204, delayMs: 1_000 }));
+      // An answer far later than the agent's headers time-out (undici's timers are coarse, and a
+      // busy machine is slow: 1 s of margin was once not enough), and a request time-out later still.
+      const origin = await serve(() => ({ status: 204, delayMs: 4_000 }));
       // The agent's headers time-out fires first: an error of undici's errors module, not an abort.
       const agent = createKeepAliveAgent(100);
-      const api = new HttpTolokaApi({ origin, requestTimeoutMs: 5_000, dispatcher: agent });
+      const api = new HttpTolokaApi({ origin, requestTimeoutMs: 10_000, dispatcher: agent });
       const error = await api.open({ kind: 'pool', id: '42' }, 'OAuth t').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TolokaNetworkError);
       expect(error).toMatchObject({ code: 'TIMEOUT' });
