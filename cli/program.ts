@@ -1,8 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
-import type { TolokaEnvironment } from '../lambda/runtime/config.ts';
 import type { AppConfig } from '../lib/config.ts';
 import packageJson from '../package.json' with { type: 'json' };
-import type { ConnectionOptions } from './connection.ts';
+import { connectionOptions, type RawConnectionOptions, withConnectionOptions } from './connection-options.ts';
 import { ExitCode, failureFromError } from './exit-codes.ts';
 import { type CliIo, type CommandResult, printResult } from './io.ts';
 import {
@@ -12,7 +11,6 @@ import {
   DEFAULT_TIMEOUT_SECONDS,
   MAX_OPENINGS_LIMIT,
   MAX_TIMEOUT_SECONDS,
-  parseApiOrigin,
   parseOpeningsLimit,
   parseOperationId,
   parseSince,
@@ -46,13 +44,6 @@ Exit codes:
 
 const MISSING_TABLE =
   'no openings table: give --table <name> or set OPENINGS_TABLE (the stack output OpeningsTableName)';
-
-interface RawConnectionOptions {
-  env?: TolokaEnvironment;
-  apiUrl?: string;
-  tokenParameter?: string;
-  json?: true;
-}
 
 /**
  * Runs `toloka-pool` with `args` (without `node` and the script) and returns the exit code.
@@ -383,66 +374,6 @@ Examples:
     );
 
   return program;
-}
-
-/** --env / --api-url, --token-parameter and --json, on every command. */
-function withConnectionOptions(command: Command): Command {
-  return command
-    .addOption(
-      new Option(
-        '--env <name>',
-        'the Toloka environment (default: TOLOKA_API_URL or TOLOKA_ENVIRONMENT, as the functions read them, else production)',
-      ).choices(['production', 'sandbox']),
-    )
-    .addOption(
-      new Option(
-        '--api-url <origin>',
-        'an explicit API origin instead of --env, e.g. an emulator (https, or http for localhost)',
-      ).conflicts('env'),
-    )
-    .option('--token-parameter <name>', 'read the token from this SSM SecureString instead of TOLOKA_TOKEN')
-    .option('--json', 'print one JSON object on stdout');
-}
-
-/**
- * Where a command goes, as the functions decide it, flags first: `--api-url`, `--env`, then
- * TOLOKA_API_URL, TOLOKA_ENVIRONMENT, then production. A bad value names where it came from.
- */
-function connectionOptions(
-  options: RawConnectionOptions,
-  env: Readonly<Record<string, string | undefined>>,
-): ConnectionOptions {
-  const base = { tokenParameter: options.tokenParameter };
-  if (options.apiUrl !== undefined) {
-    return {
-      ...base,
-      env: 'production',
-      envFrom: 'flag',
-      apiUrl: parseApiOrigin(options.apiUrl),
-      apiUrlFrom: '--api-url',
-    };
-  }
-  if (options.env !== undefined) return { ...base, env: options.env, envFrom: 'flag' };
-  const apiUrl = env.TOLOKA_API_URL?.trim();
-  if (apiUrl !== undefined && apiUrl !== '') {
-    return {
-      ...base,
-      env: 'production',
-      envFrom: 'variable',
-      apiUrl: parseApiOrigin(apiUrl, 'TOLOKA_API_URL'),
-      apiUrlFrom: 'TOLOKA_API_URL',
-    };
-  }
-  const named = env.TOLOKA_ENVIRONMENT?.trim();
-  if (named === undefined || named === '') return { ...base, env: 'production', envFrom: 'default' };
-  if (named !== 'production' && named !== 'sandbox') {
-    throw new BadInputError(
-      'TOLOKA_ENVIRONMENT',
-      `must be "production" or "sandbox", got ${JSON.stringify(named.slice(0, 40))}`,
-      'Unset it, or give --env.',
-    );
-  }
-  return { ...base, env: named, envFrom: 'variable' };
 }
 
 /** `toloka-pool open`, for "see … --help" after a usage error. */
