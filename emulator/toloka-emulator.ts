@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { findRoute } from './api-routes.ts';
 import { CONTROL_PREFIX, controlAnswer } from './control-api.ts';
 import { EmulatorConfigError, errorBody, TolokaError } from './errors.ts';
 import { type Fault, FaultQueue } from './faults.ts';
@@ -10,19 +11,14 @@ import {
   decodePathSegment,
   faultAnswer,
   noRoute,
-  ok,
-  operationMissing,
   ownValue,
   readBody,
   rendered,
   schemeOf,
   send,
-  transition,
 } from './http-answers.ts';
-import { operationFilter } from './operation-query.ts';
 import type { PoolBehaviour } from './pool-behaviour.ts';
-import { requesterJson, taskPageJson } from './requester-and-tasks.ts';
-import { EmulatorState, type OperationJson, type ResourceKind, type ResourceState } from './state.ts';
+import { EmulatorState, type OperationJson, type ResourceState } from './state.ts';
 import { DEFAULT_SWITCHES, type EmulatorSwitches, parseSwitches } from './switches.ts';
 
 export type { Fault } from './faults.ts';
@@ -95,8 +91,6 @@ export interface RequestLogEntry {
 
 const DEFAULT_TOKENS = ['local-dev-token'];
 const DEFAULT_RATE_LIMIT = 300;
-
-type Handler = (id: string, query: URLSearchParams) => Answer;
 
 /**
  * A Toloka API emulator on a real HTTP server: `/api/v1` behaves like the parts of Toloka this app uses,
@@ -349,7 +343,7 @@ export class TolokaEmulator {
         body: errorBody(429, 'TOO_MANY_REQUESTS', `More than ${this.rateLimit} requests per second`),
       };
     }
-    const route = this.findRoute(path.split('/').slice(1));
+    const route = findRoute(path.split('/').slice(1), { state: this.state, balance: this.balance });
     const id = route && decodePathSegment(route.id);
     if (!route || id === undefined) return noRoute(path);
     const handler = ownValue(route.handlers, method);
@@ -366,49 +360,6 @@ export class TolokaEmulator {
       if (error instanceof TolokaError) return { status: error.status, body: error.toBody() };
       throw error;
     }
-  }
-
-  private findRoute(segments: string[]): { id: string; handlers: Record<string, Handler> } | undefined {
-    const [collection, id, action, ...rest] = segments;
-    if (collection === 'requester' && id === undefined) {
-      return { id: '', handlers: { GET: () => ok(requesterJson(this.balance)) } };
-    }
-    if (collection === 'tasks' && id === undefined) {
-      const resourceOf = (poolId: string) =>
-        this.state.resourceState('pool', poolId) ?? this.state.resourceState('training', poolId);
-      return {
-        id: '',
-        handlers: { GET: (_key, query) => ok(taskPageJson(resourceOf(query.get('pool_id') ?? ''), query)) },
-      };
-    }
-    if (collection === 'operations' && id === undefined) {
-      return {
-        id: '',
-        handlers: { GET: (_key, query) => ok(this.state.listOperations(operationFilter(query))) },
-      };
-    }
-    if (id === undefined || id === '' || rest.length > 0) return undefined;
-    if (collection === 'pools' || collection === 'trainings') {
-      const kind: ResourceKind = collection === 'pools' ? 'pool' : 'training';
-      const handlers: Record<string, Record<string, Handler>> = {
-        '': { GET: (key) => ok(this.state.resourceJson(kind, key)) },
-        open: { POST: (key) => transition(this.state.open(kind, key)) },
-        close: { POST: (key) => transition(this.state.close(kind, key)) },
-      };
-      const forAction = ownValue(handlers, action ?? '');
-      return forAction && { id, handlers: forAction };
-    }
-    if (collection === 'operations') {
-      if (action === undefined) return { id, handlers: { GET: (key) => ok(this.operationOr404(key)) } };
-      if (action === 'log') {
-        return { id, handlers: { GET: (key) => ok(this.state.operationLog(key) ?? operationMissing(key)) } };
-      }
-    }
-    return undefined;
-  }
-
-  private operationOr404(id: string): OperationJson {
-    return this.state.getOperation(id) ?? operationMissing(id);
   }
 
   private authenticated(authorization: string | undefined): boolean {
