@@ -10,7 +10,11 @@ import { startEmulatorCli } from '../support/emulator-cli.ts';
 // Toloka's specification by test/setup/conformance.ts.
 
 const TOKEN = 'switches-token';
-const START = Date.UTC(2026, 10, 28, 21, 40, 0, 123);
+const DAY_MS = 86_400_000;
+/** 21:40:00.123 UTC five days before today: the clock never holds a fixed date. */
+const START = Math.floor(Date.now() / DAY_MS) * DAY_MS - 5 * DAY_MS + (21 * 60 + 40) * 60_000 + 123;
+const DAY = new Date(START).toISOString().slice(0, 10);
+const DAY_BEFORE = new Date(START - DAY_MS).toISOString().slice(0, 10);
 let clock = START;
 const emulator = new TolokaEmulator({
   tokens: [TOKEN],
@@ -63,9 +67,9 @@ describe('switches', () => {
   });
 
   it.each([
-    [0, /^2026-11-28T21:40:00$/],
-    [3, /^2026-11-28T21:40:00\.123$/],
-    [6, /^2026-11-28T21:40:00\.123417$/],
+    [0, new RegExp(`^${DAY}T21:40:00$`)],
+    [3, new RegExp(`^${DAY}T21:40:00\\.123$`)],
+    [6, new RegExp(`^${DAY}T21:40:00\\.123417$`)],
   ] as const)(
     'writes dates with %i fraction digits, which the client reads as the same UTC instant',
     async (digits, shape) => {
@@ -160,10 +164,10 @@ describe('GET /operations', () => {
     const late = await open('/pools/2/open');
     const listed = async (query: string) =>
       itemsOf((await call('GET', `/operations?${query}`)).body).map((item) => item.id);
-    expect(await listed('submitted_gte=2026-11-28T21:41:00')).toEqual([late.id]);
-    expect(await listed('submitted_lt=2026-11-28T21:41:00')).toEqual([early.id]);
-    expect((await listed('submitted_gte=2026-11-28')).sort()).toEqual([early.id, late.id].sort());
-    expect(await listed('submitted_lte=2026-11-27')).toEqual([]);
+    expect(await listed(`submitted_gte=${DAY}T21:41:00`)).toEqual([late.id]);
+    expect(await listed(`submitted_lt=${DAY}T21:41:00`)).toEqual([early.id]);
+    expect((await listed(`submitted_gte=${DAY}`)).sort()).toEqual([early.id, late.id].sort());
+    expect(await listed(`submitted_lte=${DAY_BEFORE}`)).toEqual([]);
   });
 
   it('answers 400 VALIDATION_ERROR naming the parameter for a bad limit, sort or date', async () => {

@@ -12,6 +12,7 @@ import {
   START,
   TOKEN,
   TOLOKA_DATE,
+  tolokaDateAt,
   UUID,
 } from '../support/emulator-under-test.ts';
 
@@ -62,7 +63,7 @@ describe('opening a pool', () => {
       id: expect.stringMatching(UUID),
       type: 'POOL.OPEN',
       status: 'PENDING',
-      submitted: '2026-11-28T21:40:00.123',
+      submitted: tolokaDateAt(0),
       progress: 0,
       parameters: { pool_id: '1' },
       details: {},
@@ -70,7 +71,7 @@ describe('opening a pool', () => {
 
     advance(500);
     const started = await getOperation(created.id);
-    expect(started).toMatchObject({ status: 'RUNNING', started: '2026-11-28T21:40:00.623', progress: 0 });
+    expect(started).toMatchObject({ status: 'RUNNING', started: tolokaDateAt(500), progress: 0 });
     expect(started.finished).toBeUndefined();
 
     const progress: number[] = [];
@@ -90,11 +91,11 @@ describe('opening a pool', () => {
     expect(done).toMatchObject({
       status: 'SUCCESS',
       progress: 100,
-      started: '2026-11-28T21:40:00.623',
-      finished: '2026-11-28T21:40:03.123',
+      started: tolokaDateAt(500),
+      finished: tolokaDateAt(3000),
     });
     const pool = await json<Record<string, unknown>>('GET', '/pools/1');
-    expect(pool.body).toMatchObject({ status: 'OPEN', last_started: '2026-11-28T21:40:03.123' });
+    expect(pool.body).toMatchObject({ status: 'OPEN', last_started: tolokaDateAt(3000) });
     expect(emulator.getPoolState('1')?.status).toBe('OPEN');
   });
 
@@ -112,7 +113,7 @@ describe('opening a pool', () => {
     const created = await openPool('3');
     advance(1_000);
     const failed = await getOperation(created.id);
-    expect(failed).toMatchObject({ status: 'FAIL', finished: '2026-11-28T21:40:01.123' });
+    expect(failed).toMatchObject({ status: 'FAIL', finished: tolokaDateAt(1000) });
     expect((await json<{ status: string }>('GET', '/pools/3')).body.status).toBe('CLOSED');
   });
 
@@ -158,9 +159,9 @@ describe('opening a pool', () => {
     expect(created).toMatchObject({
       status: 'SUCCESS',
       progress: 100,
-      submitted: '2026-11-28T21:40:00.123',
-      started: '2026-11-28T21:40:00.123',
-      finished: '2026-11-28T21:40:00.123',
+      submitted: tolokaDateAt(0),
+      started: tolokaDateAt(0),
+      finished: tolokaDateAt(0),
     });
     expect(emulator.getPoolState('7')?.status).toBe('OPEN');
   });
@@ -253,7 +254,7 @@ describe('pools', () => {
       mixer_config: { real_tasks_count: 1, golden_tasks_count: 0, training_tasks_count: 0 },
       status: 'CLOSED',
       last_close_reason: 'EXPIRED',
-      created: '2026-11-28T21:40:00.123',
+      created: tolokaDateAt(0),
     });
     expect(body).not.toHaveProperty('last_started');
   });
@@ -275,7 +276,7 @@ describe('pools', () => {
     expect((await json<Record<string, unknown>>('GET', '/pools/22')).body).toMatchObject({
       status: 'CLOSED',
       last_close_reason: 'MANUAL',
-      last_stopped: '2026-11-28T21:40:00.223',
+      last_stopped: tolokaDateAt(100),
     });
   });
 
@@ -339,7 +340,7 @@ describe('trainings', () => {
     expect(training.body).toMatchObject({
       id: '40',
       status: 'OPEN',
-      last_started: '2026-11-28T21:40:01.123',
+      last_started: tolokaDateAt(1000),
     });
     expect(emulator.getTrainingState('40')?.status).toBe('OPEN');
     expect(emulator.getPoolState('40')).toBeUndefined();

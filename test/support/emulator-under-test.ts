@@ -7,7 +7,13 @@ import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { type OperationJson, TolokaEmulator } from '../../emulator/toloka-emulator.ts';
 
 export const TOKEN = 'local-dev-token';
-export const START = Date.UTC(2026, 10, 28, 21, 40, 0, 123);
+const DAY_MS = 86_400_000;
+/** The clock's start: 21:40:00.123 UTC five days before today, so no test holds a fixed date. */
+export const START = Math.floor(Date.now() / DAY_MS) * DAY_MS - 5 * DAY_MS + (21 * 60 + 40) * 60_000 + 123;
+/** The Toloka date (UTC, no zone, milliseconds) `ms` after START, as the emulator writes it. */
+export function tolokaDateAt(ms: number): string {
+  return new Date(START + ms).toISOString().slice(0, 23);
+}
 export const TOLOKA_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}$/;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
