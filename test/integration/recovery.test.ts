@@ -36,7 +36,7 @@ import { pollOnce, type SqsHandler } from '../support/sqs-event-source.ts';
 const TOKEN = 'recovery-token-Zq81mWx5T';
 const TOKEN_PARAMETER = `/toloka/recovery-${process.pid}/api-token`;
 /** A schedule's occurrence, as Scheduler fills in `<schedule ARN>@<scheduled time>`. */
-const OCCURRENCE = 'arn:aws:scheduler:eu-west-1:123456789012:schedule/toloka/open-1001@2026-03-02T09:00:00Z';
+const OCCURRENCE = `arn:aws:scheduler:eu-west-1:123456789012:schedule/toloka/open-1001@${new Date().toISOString().slice(0, 10)}T09:00:00Z`;
 
 let moto: ReturnType<typeof useMoto>;
 let proxy: DynamoDbFaultProxy;
