@@ -11,6 +11,7 @@ import { authorizationHeader } from '../lambda/runtime/authorization.ts';
 import { TolokaApiError } from '../lambda/runtime/errors.ts';
 import type { OpenTarget } from '../lambda/runtime/model.ts';
 import type { AppConfig } from '../lib/config.ts';
+import { resolveAwsSettings } from './aws-settings.ts';
 import { type ConnectionOptions, connect } from './connection.ts';
 import { ExitCode } from './exit-codes.ts';
 import type { CliIo, CommandResult } from './io.ts';
@@ -79,23 +80,12 @@ async function awsChecks(parameter: string | undefined): Promise<{ checks: Check
   const client = new sdk.SSMClient({ maxAttempts: 2 });
   const checks: Check[] = [];
   try {
-    let region: string | undefined;
-    try {
-      region = await client.config.region();
-    } catch {
-      region = undefined;
-    }
-    try {
-      await client.config.credentials();
-    } catch {
-      region = region === undefined ? undefined : region;
-      checks.push(noAws(region === undefined ? 'no credentials and no region' : 'no credentials'));
+    const settings = await resolveAwsSettings(client);
+    if ('missing' in settings) {
+      checks.push(noAws(`no ${settings.missing}`));
       return { checks };
     }
-    if (region === undefined || region === '') {
-      checks.push(noAws('no region'));
-      return { checks };
-    }
+    const { region } = settings;
     checks.push({ check: 'AWS credentials and region', ok: true, detail: `resolved, region ${region}` });
     checks.push(await bootstrapCheck(client, sdk.GetParameterCommand, region));
     if (parameter === undefined) return { checks };

@@ -7,6 +7,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { resolveAwsSettings } from '../cli/aws-settings.ts';
 
 const HINT =
   'set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and AWS_REGION, e.g. AWS_PROFILE=prod AWS_REGION=eu-central-1 npm run deploy';
@@ -14,19 +15,8 @@ const HINT =
 export async function preflight(): Promise<string | undefined> {
   const client = new SSMClient({});
   try {
-    let region: string | undefined;
-    try {
-      region = await client.config.region();
-    } catch {
-      region = undefined;
-    }
-    if (region === undefined || region === '') return `no AWS region: ${HINT}`;
-    try {
-      await client.config.credentials();
-    } catch {
-      return `no AWS credentials: ${HINT}`;
-    }
-    return undefined;
+    const settings = await resolveAwsSettings(client);
+    return 'missing' in settings ? `no AWS ${settings.missing}: ${HINT}` : undefined;
   } finally {
     client.destroy();
   }

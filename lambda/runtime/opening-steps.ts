@@ -6,7 +6,7 @@
 import type { PollSettings } from './config.ts';
 import { OpeningBusyError } from './errors.ts';
 import type { OutcomeRecord } from './model.ts';
-import { boundedRecord, type RecordBase, recordBaseOf } from './opening-records.ts';
+import { boundedRecord } from './opening-records.ts';
 import type { Opening, OpeningsLedger } from './openings-ledger.ts';
 import type { CheckQueue, Log, OutcomeSink, TokenSource, TolokaApi } from './ports.ts';
 import type { RetryPolicy } from './retry.ts';
@@ -145,11 +145,6 @@ async function report(
   await deps.outcomes.report(full);
   await deps.ledger.markReported(opening.openingId, now());
   return { kind: 'finished', record: full };
-}
-
-/** The fields every record of an opening starts with. */
-export function baseOf(opening: Opening): RecordBase {
-  return recordBaseOf(opening);
 }
 
 /**

@@ -9,9 +9,14 @@ import { handOver } from './check-hand-over.ts';
 import { isTransient, OpeningBusyError, TokenRefusedError, UnsendableTokenError } from './errors.ts';
 import type { CheckMessage } from './messages.ts';
 import { isTerminal, type TolokaOperation, targetFields } from './model.ts';
-import { failedRecord, lateCheckRecord, operationRecord, timedOutRecord } from './opening-records.ts';
 import {
-  baseOf,
+  failedRecord,
+  lateCheckRecord,
+  operationRecord,
+  recordBaseOf,
+  timedOutRecord,
+} from './opening-records.ts';
+import {
   conclude,
   leaseOf,
   type OpeningDependencies,
@@ -78,7 +83,7 @@ async function heldCheck(
       opening,
       timedOutRecord(
         undefined,
-        baseOf(opening),
+        recordBaseOf(opening),
         { requestedAtMs: opening.requestedAtMs, deadlineMs },
         now(),
         message.attempt - 1,
@@ -95,7 +100,7 @@ async function heldCheck(
   }
   if (message.operationId === undefined) return askToOpen(deps, opening, budget, token, message.attempt);
 
-  const base = { ...baseOf(opening), operationId: message.operationId };
+  const base = { ...recordBaseOf(opening), operationId: message.operationId };
   const credential = await credentialOf(deps);
   if (credential instanceof UnsendableTokenError) {
     return conclude(deps, opening, {

@@ -14,10 +14,10 @@ import {
   lateOpenRecord,
   operationRecord,
   type RecordBase,
+  recordBaseOf,
   timedOutRecord,
 } from './opening-records.ts';
 import {
-  baseOf,
   conclude,
   leaseOf,
   lostTheStep,
@@ -177,7 +177,7 @@ export async function askToOpen(
   attempt = 1,
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
-  const base = baseOf(opening);
+  const base = recordBaseOf(opening);
   if (now() >= opening.deadlineMs) {
     // Too late to ask (a trigger redelivered or redriven after its deadline): TIMED_OUT, no POST.
     return conclude(deps, opening, lateOpenRecord(opening, now(), attempt - 1));
@@ -258,7 +258,7 @@ async function follow(
     // have its record.
     return lostTheStep(deps, opening);
   }
-  const base = { ...baseOf(opening), operationId: operation.id };
+  const base = { ...recordBaseOf(opening), operationId: operation.id };
   const followed = await followInProcess(deps, {
     operation,
     base,

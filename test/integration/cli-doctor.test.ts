@@ -64,17 +64,20 @@ function configFile(name: string, content: Record<string, unknown>): string {
   return file;
 }
 
+/** A child's environment: moto for AWS, a home without ~/.aws, and what the test adds. */
+const childEnv = (more: Record<string, string>) => ({
+  PATH: process.env.PATH ?? '',
+  HOME: dir,
+  NO_COLOR: '1',
+  AWS_ENDPOINT_URL: motoEndpoint,
+  AWS_REGION: REGION,
+  AWS_ACCESS_KEY_ID: 'testing',
+  AWS_SECRET_ACCESS_KEY: 'testing',
+  ...more,
+});
+
 const doctor = (args: string[], env: Record<string, string> = {}) =>
-  runNode(['cli/toloka-pool.mjs', 'doctor', '--api-url', emulator.url, ...args], {
-    PATH: process.env.PATH ?? '',
-    HOME: dir,
-    NO_COLOR: '1',
-    AWS_ENDPOINT_URL: motoEndpoint,
-    AWS_REGION: REGION,
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    ...env,
-  });
+  runNode(['cli/toloka-pool.mjs', 'doctor', '--api-url', emulator.url, ...args], childEnv(env));
 
 describe('toloka-pool doctor', { timeout: 60_000 }, () => {
   it('passes every check of a ready deployment: exit 0, one line each', async () => {
@@ -154,16 +157,7 @@ describe('toloka-pool doctor', { timeout: 60_000 }, () => {
 
 describe('npm run deploy', { timeout: 60_000 }, () => {
   const deploy = (args: string[], env: Record<string, string> = {}) =>
-    runNode(['--import', 'tsx', 'scripts/deploy.ts', ...args], {
-      PATH: process.env.PATH ?? '',
-      HOME: dir,
-      NO_COLOR: '1',
-      AWS_ENDPOINT_URL: motoEndpoint,
-      AWS_REGION: REGION,
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      ...env,
-    });
+    runNode(['--import', 'tsx', 'scripts/deploy.ts', ...args], childEnv(env));
 
   it('runs doctor on the configuration it deploys, and stops before CDK when a check fails', async () => {
     const file = configFile('undeployable', { tokenParameterName: '/toloka/not-there/api-token' });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryOutcomeSink } from '../../lambda/adapters/outcome-sinks.ts';
+import { DEFAULT_POLL } from '../../lambda/runtime/config.ts';
 import { LedgerError, OpeningBusyError, TolokaApiError } from '../../lambda/runtime/errors.ts';
 import type { OutcomeRecord, TolokaOperation } from '../../lambda/runtime/model.ts';
 import { openTarget } from '../../lambda/runtime/pool-opening.ts';
@@ -15,7 +16,8 @@ const pending = datedFixtureJson<TolokaOperation>('toloka/operation-pending.json
 const pool = { kind: 'pool' as const, id: '31' };
 const budget = { budgetMs: 30_000 };
 const unavailable = () => new TolokaApiError(503, { code: 'SERVICE_UNAVAILABLE' });
-const poll = { deadlineSeconds: 60 };
+/** The queue path (no fast path), with a deadline a minute after the request. */
+const poll = { ...DEFAULT_POLL, fastPathSeconds: 0, deadlineSeconds: 60 };
 
 /** Outcome records that fail to go out the first `failures` times (EventBridge answering 500). */
 class FlakyOutcomes extends MemoryOutcomeSink {
@@ -56,7 +58,7 @@ describe('an abandoned opening ended by the next trigger', () => {
       ...Array(4).fill(unavailable()),
       { kind: 'operation', operation: pending },
     ]);
-    const deps = fakeDependencies(toloka, { outcomes, poll: { ...fakeDependencies(toloka).poll, ...poll } });
+    const deps = fakeDependencies(toloka, { outcomes, poll });
     await abandonedWithAJoiner(deps);
 
     outcomes.failures = 1;
@@ -77,7 +79,7 @@ describe('an abandoned opening ended by the next trigger', () => {
       ...Array(4).fill(unavailable()),
       { kind: 'operation', operation: pending },
     ]);
-    const deps = fakeDependencies(toloka, { ledger, poll: { ...fakeDependencies(toloka).poll, ...poll } });
+    const deps = fakeDependencies(toloka, { ledger, poll });
     await abandonedWithAJoiner(deps);
 
     ledger.failures = 1;
@@ -97,7 +99,7 @@ describe('an abandoned opening ended by the next trigger', () => {
 describe('past the deadline', () => {
   it('makes the ending trigger come back while another step still holds the opening', async () => {
     const toloka = new ScriptedToloka([...Array(4).fill(unavailable())]);
-    const deps = fakeDependencies(toloka, { poll: { ...fakeDependencies(toloka).poll, ...poll } });
+    const deps = fakeDependencies(toloka, { poll });
     await abandonedWithAJoiner(deps);
     // A's message is redelivered after the deadline and holds the opening while it ends it.
     const held = await deps.ledger.acquire(
@@ -117,7 +119,7 @@ describe('past the deadline', () => {
       new TolokaApiError(503, { code: 'SERVICE_UNAVAILABLE' }, 5_000),
       { kind: 'operation', operation: pending },
     ]);
-    const deps = fakeDependencies(toloka, { poll: { ...fakeDependencies(toloka).poll, deadlineSeconds: 2 } });
+    const deps = fakeDependencies(toloka, { poll: { ...poll, deadlineSeconds: 2 } });
     const startedAt = deps.clock.nowMs;
 
     const result = await openTarget(deps, { id: 'late', target: pool }, budget);
