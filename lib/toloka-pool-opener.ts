@@ -1,5 +1,3 @@
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Annotations, Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -7,12 +5,12 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { type HandlerFunctionProps, type HandlerName, handlerFunction } from './handler-code.ts';
 import { OpenerMonitoring } from './monitoring.ts';
 import { OUTCOME_EVENT_SOURCE, type TolokaPoolOpenerProps } from './opener-props.ts';
 import { InvalidTolokaPoolOpenerPropsError, resolveTolokaPoolOpenerProps } from './opener-settings.ts';
@@ -20,9 +18,6 @@ import { addOpeningSchedules } from './opening-schedules.ts';
 
 export * from './opener-props.ts';
 export { InvalidTolokaPoolOpenerPropsError, resolveTolokaPoolOpenerProps } from './opener-settings.ts';
-
-/** The repository root (this file lives in `<root>/lib/`), independent of the working directory. */
-const REPO_ROOT = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 
 /**
  * Opens Toloka pools (and trainings) on a schedule or on request, then follows each open
@@ -52,9 +47,9 @@ export class TolokaPoolOpener extends Construct {
   /** Check messages received `maxReceiveCount` times. */
   readonly checkDeadLetterQueue: sqs.Queue;
   /** Opens pools: consumes `triggerQueue` and is invoked by the schedules. */
-  readonly opener: nodejs.NodejsFunction;
+  readonly opener: lambda.Function;
   /** Follows open operations: consumes `checkQueue`. */
-  readonly checker: nodejs.NodejsFunction;
+  readonly checker: lambda.Function;
   readonly openerLogGroup: logs.LogGroup;
   readonly checkerLogGroup: logs.LogGroup;
   /** The group that holds the schedules; undefined when there are none. */
@@ -155,11 +150,11 @@ export class TolokaPoolOpener extends Construct {
 
     const makeFunction = (
       name: string,
-      entry: string,
+      handler: HandlerName,
       description: string,
       /** The ledger's DynamoDB actions this function's code makes (test/integration/least-privilege.test.ts). */
       ledgerActions: readonly string[],
-      extra: Partial<nodejs.NodejsFunctionProps> = {},
+      extra: Partial<HandlerFunctionProps> = {},
     ) => {
       const logGroup = new logs.LogGroup(this, `${name}LogGroup`, { retention: settings.logRetention });
       // Own role instead of AWSLambdaBasicExecutionRole: write only to this function's log group.
@@ -209,47 +204,14 @@ export class TolokaPoolOpener extends Construct {
           }),
         );
       }
-      const fn = new nodejs.NodejsFunction(this, name, {
+      const fn = handlerFunction(this, name, handler, {
         description,
-        entry: path.join(REPO_ROOT, entry),
-        handler: 'handler',
-        projectRoot: REPO_ROOT,
-        depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-        runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: settings.memorySize,
         timeout: functionTimeout,
         role,
         logGroup,
         environment: { ...environment },
-        bundling: {
-          // esbuild splits code only into a directory, which NodejsFunction's own run (one
-          // --outfile) cannot take: afterBundling builds again, split, and replaces its output.
-          // These options only make that first run quick; the deployed build is the one below.
-          format: nodejs.OutputFormat.ESM,
-          target: 'node24',
-          sourceMap: false,
-          // That first run's size report ("index.mjs 2.5mb ⚠️") is of the unsplit file that is
-          // then replaced (the deployed index.mjs is about 360 KB): errors only.
-          logLevel: nodejs.LogLevel.ERROR,
-          // The AWS SDK is bundled rather than taken from the runtime: the version the tests ran
-          // against, and code that imports faster than the SDK's many files (docs/benchmarks.md).
-          externalModules: [],
-          forceDockerBundling: false,
-          commandHooks: {
-            beforeBundling: () => [],
-            beforeInstall: () => [],
-            // lib/handler-bundle.mjs: split, so that the SDK clients the handlers import with
-            // import() (SSM, DynamoDB, SQS, EventBridge) are chunks that load on first use, not
-            // code every cold start compiles, and the banner that maps stack traces to the
-            // TypeScript. test/infra/bundle.test.ts checks it.
-            afterBundling: (inputDir: string, outputDir: string) => {
-              const sh = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
-              const script = path.join(REPO_ROOT, 'lib', 'handler-bundle.mjs');
-              return [[process.execPath, script, path.join(inputDir, entry), outputDir].map(sh).join(' ')];
-            },
-          },
-        },
         ...extra,
       });
       return { fn, logGroup };
@@ -257,7 +219,7 @@ export class TolokaPoolOpener extends Construct {
 
     const opener = makeFunction(
       'Opener',
-      'lambda/open-pool.ts',
+      'open-pool',
       'Opens Toloka pools and trainings',
       ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem'],
       {
@@ -269,7 +231,7 @@ export class TolokaPoolOpener extends Construct {
     );
     this.opener = opener.fn;
     this.openerLogGroup = opener.logGroup;
-    const checker = makeFunction('Checker', 'lambda/check-operation.ts', 'Follows Toloka open operations', [
+    const checker = makeFunction('Checker', 'check-operation', 'Follows Toloka open operations', [
       'GetItem',
       'PutItem',
       'UpdateItem',
@@ -312,9 +274,10 @@ export class TolokaPoolOpener extends Construct {
         settings.triggerQueueAgeAlarmSeconds === undefined
           ? undefined
           : Duration.seconds(settings.triggerQueueAgeAlarmSeconds),
+      // Dashboard names are shared by an account's regions, hence the region; the deploy's own
+      // (AWS::Region), not the stack's env, which the CDK CLI sets to us-east-1 when it knows none.
       dashboardName:
-        settings.dashboardName ??
-        (defaultName === undefined ? undefined : `${defaultName}-${Stack.of(this).region}`),
+        settings.dashboardName ?? (defaultName === undefined ? undefined : `${defaultName}-${Aws.REGION}`),
       alarmNamePrefix: defaultName,
     });
     this.alarmTopic = this.monitoring.alarmTopic;

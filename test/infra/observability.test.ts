@@ -415,9 +415,12 @@ describe('the dashboard', () => {
     widgets = dashboardBody(full.template).widgets;
   });
 
-  it('is named after the stack, the construct and the region, and shows the last day', () => {
+  it("is named after the stack, the construct and the deploy's region (AWS::Region, never a synth-time guess), and shows the last day", () => {
     const dashboard = propertiesOf(full.template, logicalId(full.stack.opener.dashboard));
-    expect(dashboard.DashboardName).toBe('TolokaPoolOpener-Toloka-eu-central-1');
+    // The stack's env says eu-central-1; the name still takes the region CloudFormation deploys to.
+    expect(dashboard.DashboardName).toEqual({
+      'Fn::Join': ['', ['TolokaPoolOpener-Toloka-', { Ref: 'AWS::Region' }]],
+    });
     expect(dashboardBody(full.template).start).toBe('-P1D');
     expect(propertiesOf(custom.template, logicalId(custom.construct.dashboard)).DashboardName).toBe(
       'toloka-sandbox',

@@ -15,12 +15,25 @@ export interface Run {
 }
 
 /** `node <args>` in the repository, with `env`; `onStderr` sees stderr as it grows. */
-export async function runNode(
+export function runNode(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   onStderr?: (stderrSoFar: string) => void,
 ): Promise<Run> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return runCommand(process.execPath, args, { cwd: ROOT, env, onStderr });
+}
+
+/** `command <args>` to its end, in `cwd` (default: the repository) with exactly `env`. */
+export async function runCommand(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env: NodeJS.ProcessEnv; onStderr?: (stderrSoFar: string) => void },
+): Promise<Run> {
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? ROOT,
+    env: options.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -28,7 +41,7 @@ export async function runNode(
   });
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
-    onStderr?.(stderr);
+    options.onStderr?.(stderr);
   });
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
