@@ -1,9 +1,9 @@
 /** The targets the bench holds the app to, each met or missed by how much, and why. */
 import { DEFAULT_POLL } from '../lambda/runtime/config.ts';
 import type { AppOpening, ConfirmationResult } from './confirmation.ts';
-import type { ReportInput } from './report.ts';
 import { coldPart, overBare } from './report-cold-start.ts';
 import { ms, range, seriesMedian, times } from './report-format.ts';
+import type { ReportInput } from './report-input.ts';
 import { duration, fmt, median, seconds } from './stats.ts';
 
 export interface Target {

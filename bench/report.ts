@@ -5,12 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { DEFAULT_POLL } from '../lambda/runtime/config.ts';
-import type { ColdStartResult } from './cold-start.ts';
 import type { AppOpening, ConfirmationResult, KitOpening } from './confirmation.ts';
 import { costRows, FUNCTION_MEMORY_GB, oneCallInvocationSeconds, PRICE_SOURCES, PRICES } from './cost.ts';
-import type { Machine } from './infra.ts';
 import { coldStartValues } from './report-cold-start.ts';
 import { ms, notes, range, seriesMedian, table, times } from './report-format.ts';
+import type { ReportInput } from './report-input.ts';
 import {
   evaluateTargets,
   FAST_PATH_S,
@@ -22,18 +21,7 @@ import {
 import { dollars, duration, fmt, max, median, quantile, signedMicros, sum } from './stats.ts';
 import type { BatchResult, WarmResult } from './warm.ts';
 
-export interface ReportInput {
-  readonly machine: Machine;
-  /** Which version of the app was measured. */
-  readonly code: string;
-  readonly startedAt: Date;
-  readonly wallSeconds: number;
-  readonly confirmation: ConfirmationResult;
-  readonly coldStart: ColdStartResult;
-  readonly warm: WarmResult;
-  readonly batch: BatchResult;
-  readonly settings: { readonly runs: number; readonly staggerMs: number };
-}
+export type { ReportInput } from './report-input.ts';
 
 const TEMPLATE = new URL('./report-template.md', import.meta.url);
 

@@ -4,9 +4,10 @@
  * and changes the emulator's state only through `EmulatorState`.
  */
 import { type Answer, ok, operationMissing, ownValue, transition } from './http-answers.ts';
+import type { ResourceKind } from './model.ts';
 import { operationFilter } from './operation-query.ts';
 import { requesterJson, taskPageJson } from './requester-and-tasks.ts';
-import type { EmulatorState, ResourceKind } from './state.ts';
+import type { EmulatorState } from './state.ts';
 
 export type Handler = (id: string, query: URLSearchParams) => Answer;
 

@@ -3,15 +3,34 @@
  * pools, switches and faults, read the request log and reset the emulator (emulator/README.md).
  */
 import { EmulatorConfigError, errorBody } from './errors.ts';
-import { parseFault } from './faults.ts';
+import { type Fault, parseFault } from './faults.ts';
 import { type Answer, decodePathSegment, notAllowed, ok, parseJson } from './http-answers.ts';
-import { parsePoolBehaviour } from './pool-behaviour.ts';
-import { parseSwitches } from './switches.ts';
-import type { TolokaEmulator } from './toloka-emulator.ts';
+import type { ResourceState } from './model.ts';
+import { type PoolBehaviour, parsePoolBehaviour } from './pool-behaviour.ts';
+import { type EmulatorSwitches, parseSwitches } from './switches.ts';
+
+/** What the control API does to an emulator (TolokaEmulator, which hands itself in). */
+export interface ControlledEmulator {
+  setPool(id: string, behaviour: PoolBehaviour): ResourceState;
+  setTraining(id: string, behaviour: PoolBehaviour): ResourceState;
+  readonly switches: EmulatorSwitches;
+  setSwitches(switches: Partial<EmulatorSwitches>): EmulatorSwitches;
+  injectFault(fault: Fault): void;
+  clearFaults(): void;
+  /** The request log, as `GET /_emulator/requests` returns it. */
+  readonly requests: readonly unknown[];
+  resetLog(): void;
+  reset(): void;
+}
 
 export const CONTROL_PREFIX = '/_emulator';
 
-export function controlAnswer(emulator: TolokaEmulator, method: string, path: string, body: string): Answer {
+export function controlAnswer(
+  emulator: ControlledEmulator,
+  method: string,
+  path: string,
+  body: string,
+): Answer {
   try {
     return controlRoute(emulator, method, path, body);
   } catch (error) {
@@ -22,7 +41,7 @@ export function controlAnswer(emulator: TolokaEmulator, method: string, path: st
   }
 }
 
-function controlRoute(emulator: TolokaEmulator, method: string, path: string, body: string): Answer {
+function controlRoute(emulator: ControlledEmulator, method: string, path: string, body: string): Answer {
   const resource = path.match(/^\/(pools|trainings)\/([^/]+)$/);
   if (resource) {
     if (method !== 'POST') return notAllowed(method, 'POST');

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EmulatorConfigError, errorBody, TolokaError } from './errors.ts';
 import type { Fault } from './faults.ts';
-import type { OperationJson } from './state.ts';
+import type { OperationJson } from './model.ts';
 
 export type AuthScheme = 'OAuth' | 'ApiKey';
 

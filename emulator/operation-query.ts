@@ -1,6 +1,6 @@
 /** The query of `GET /operations`, read as Toloka's specification describes it. */
 import { TolokaError } from './errors.ts';
-import type { OperationFilter } from './state.ts';
+import type { OperationFilter } from './model.ts';
 
 const OPERATION_SORT_KEYS: ReadonlySet<string> = new Set(['id', 'submitted', 'finished']);
 const DEFAULT_OPERATION_LIMIT = 50;

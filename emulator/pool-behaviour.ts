@@ -1,6 +1,6 @@
 /** How an emulated pool or training behaves when opened, and how that is read from a request. */
 import { EmulatorConfigError } from './errors.ts';
-import type { ResourceStatus } from './state.ts';
+import type { ResourceStatus } from './model.ts';
 
 /** How one pool (or training) reacts to being opened. Everything is optional. */
 export interface PoolBehaviour {

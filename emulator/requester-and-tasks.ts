@@ -4,7 +4,7 @@
  * (`RequesterViewV1`, `PageOfV1TaskViewV1`): what a preflight check reads.
  */
 import { TolokaError } from './errors.ts';
-import type { ResourceState } from './state.ts';
+import type { ResourceState } from './model.ts';
 
 export function requesterJson(balance: number): Record<string, unknown> {
   return { id: 'emulated-requester', balance, public_name: { EN: 'Emulated requester' } };

@@ -1,5 +1,6 @@
 /** A pool or training as Toloka's `GET /pools/{id}` and `/trainings/{id}` show it, and as tests see it. */
-import type { Resource, ResourceState } from './state.ts';
+import type { ResourceState } from './model.ts';
+import type { Resource } from './resources.ts';
 
 const YEAR_MS = 365 * 24 * 60 * 60 * 1000;
 

@@ -1,66 +1,22 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { TolokaError } from './errors.ts';
+import {
+  type OperationFilter,
+  type OperationJson,
+  type OperationListJson,
+  type OperationStatus,
+  type OperationType,
+  type RenderedStatus,
+  type ResourceKind,
+  type ResourceState,
+  type ResourceStatus,
+  type TransitionResult,
+  tolokaDate,
+} from './model.ts';
 import { type PoolBehaviour, parsePoolBehaviour } from './pool-behaviour.ts';
 import { poolJson, snapshot, trainingJson } from './resource-json.ts';
+import type { Operation, Resource } from './resources.ts';
 import { DEFAULT_SWITCHES, type EmulatorSwitches } from './switches.ts';
-
-export type ResourceStatus = 'OPEN' | 'CLOSED' | 'ARCHIVED' | 'LOCKED';
-export type ResourceKind = 'pool' | 'training';
-export type OperationStatus = 'PENDING' | 'RUNNING' | 'SUCCESS' | 'FAIL';
-/** What an operation shows: one of Toloka's four, or the `unknownStatus` switch's. */
-export type RenderedStatus = OperationStatus | (string & {});
-export type OperationType = 'POOL.OPEN' | 'POOL.CLOSE' | 'TRAINING.OPEN' | 'TRAINING.CLOSE';
-
-/** A snapshot for tests: what the emulator believes about one pool or training. */
-export interface ResourceState {
-  kind: ResourceKind;
-  id: string;
-  status: ResourceStatus;
-  createdAt: number;
-  lastStartedAt?: number;
-  lastStoppedAt?: number;
-  lastCloseReason?: string;
-  /** The open or close operation still in progress, if any. */
-  activeOperationId?: string;
-  /** How many tasks it has (`GET /tasks?pool_id=`). */
-  tasks: number;
-}
-
-/** The operation exactly as `GET /operations/{id}` renders it. */
-export interface OperationJson {
-  id: string;
-  type: OperationType;
-  status: RenderedStatus;
-  submitted: string;
-  started?: string;
-  finished?: string;
-  /** Absent with the `operationProgress: false` switch. */
-  progress?: number;
-  parameters: Record<string, string>;
-  /** Absent with the `operationDetails: false` switch. */
-  details?: Record<string, unknown>;
-}
-
-/** `GET /operations`: the specification's list shape. */
-export interface OperationListJson {
-  items: OperationJson[];
-  has_more: boolean;
-}
-
-/** The filters of `GET /operations` the emulator understands, already checked. */
-export interface OperationFilter {
-  readonly types?: readonly string[];
-  readonly statuses?: readonly string[];
-  readonly submittedGte?: number;
-  readonly submittedLte?: number;
-  readonly submittedGt?: number;
-  readonly submittedLt?: number;
-  readonly limit: number;
-  /** Sort keys, `-` for descending: `id`, `submitted`, `finished`. */
-  readonly sort: readonly string[];
-}
-
-export type TransitionResult = { status: 202; operation: OperationJson } | { status: 204 };
 
 const DEFAULT_OPEN_DURATION_MS = 3000;
 const MAX_DEFAULT_PENDING_MS = 500;
@@ -68,38 +24,6 @@ const MAX_DEFAULT_PENDING_MS = 500;
 const CLOSE_DURATION_MS = 100;
 // Only IDs that look like Toloka's are auto-created, so a client that builds paths from garbage gets 404.
 const AUTO_CREATE_ID = /^[1-9][0-9]{0,18}$/;
-
-/** Toloka's date format: UTC, ISO 8601, no zone suffix, with 0, 3 or 6 fraction digits. */
-export function tolokaDate(ms: number, fractionDigits: 0 | 3 | 6 = 3): string {
-  const iso = new Date(ms).toISOString().slice(0, -1);
-  if (fractionDigits === 0) return iso.slice(0, 19);
-  // Microseconds the millisecond clock cannot tell: a fixed, non-zero tail, so a client that
-  // drops or mis-pads digits reads another instant.
-  return fractionDigits === 6 ? `${iso}417` : iso;
-}
-
-export interface Resource {
-  readonly kind: ResourceKind;
-  readonly id: string;
-  readonly behaviour: PoolBehaviour;
-  readonly createdAt: number;
-  status: ResourceStatus;
-  lastStartedAt?: number;
-  lastStoppedAt?: number;
-  lastCloseReason?: string;
-  activeOperation?: Operation;
-}
-
-interface Operation {
-  readonly id: string;
-  readonly type: OperationType;
-  /** The record it acts on; if `setPool` replaced that record, the effect lands on the orphan, harmlessly. */
-  readonly resource: Resource;
-  readonly submittedAt: number;
-  readonly pendingMs: number;
-  readonly durationMs: number;
-  readonly result: 'SUCCESS' | 'FAIL';
-}
 
 export interface StateSeed {
   pools?: Record<string, PoolBehaviour>;

@@ -17,14 +17,15 @@ import {
   schemeOf,
   send,
 } from './http-answers.ts';
+import type { OperationJson, ResourceState } from './model.ts';
 import type { PoolBehaviour } from './pool-behaviour.ts';
-import { EmulatorState, type OperationJson, type ResourceState } from './state.ts';
+import { EmulatorState } from './state.ts';
 import { DEFAULT_SWITCHES, type EmulatorSwitches, parseSwitches } from './switches.ts';
 
 export type { Fault } from './faults.ts';
 export type { AuthScheme } from './http-answers.ts';
+export type { OperationJson, ResourceState } from './model.ts';
 export type { PoolBehaviour } from './pool-behaviour.ts';
-export type { OperationJson, ResourceState } from './state.ts';
 export type { EmulatorSwitches } from './switches.ts';
 
 export interface EmulatorOptions {

@@ -2,7 +2,7 @@
  * The `pools` of the configuration file: one entry per pool or training, each with its
  * schedules; schedule names given or generated, valid and unique in the file.
  */
-import type { PoolConfig, ScheduleConfig } from './config.ts';
+import type { PoolConfig, ScheduleConfig } from './config-format.ts';
 import { isObject, type Problems, present } from './config-problems.ts';
 import { checkScheduleExpression, expressionKind } from './schedule-expression.ts';
 import { passedStartDate } from './schedule-settings.ts';

@@ -1,11 +1,18 @@
 /** The dashboard of a TolokaPoolOpener, row by row (lib/monitoring.ts builds it). */
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type { MonitoringProps, OpenerMonitoring } from './monitoring.ts';
-import { FIVE_MINUTES, OPENING_OUTCOMES, OPERATIONS_DOC } from './monitoring-metrics.ts';
+import { FIVE_MINUTES, OPENING_OUTCOMES, OPERATIONS_DOC, type OpeningOutcome } from './monitoring-metrics.ts';
+import type { MonitoringProps } from './monitoring-props.ts';
+
+/** What the dashboard shows of the monitoring (./monitoring.ts): its metrics and its alarms. */
+export interface DashboardMetrics {
+  metricOpenings(outcome: OpeningOutcome, options?: cloudwatch.MetricOptions): cloudwatch.IMetric;
+  metricTimeToConfirm(options?: cloudwatch.MetricOptions): cloudwatch.IMetric;
+  readonly alarms: readonly cloudwatch.IAlarm[];
+}
 
 /** The dashboard, row by row: outcomes, time to confirm, queues, functions, alarms, latest records. */
-export function dashboardRows(monitoring: OpenerMonitoring, props: MonitoringProps): cloudwatch.IWidget[] {
+export function dashboardRows(monitoring: DashboardMetrics, props: MonitoringProps): cloudwatch.IWidget[] {
   const openings = OPENING_OUTCOMES.map((outcome) => monitoring.metricOpenings(outcome));
   const functions = [
     { fn: props.opener, label: 'opener' },

@@ -17,6 +17,7 @@ import {
   type OpeningOutcome,
   TIME_TO_CONFIRM_METRIC,
 } from './monitoring-metrics.ts';
+import type { MonitoringProps } from './monitoring-props.ts';
 
 export {
   DEFAULT_METRIC_NAMESPACE,
@@ -25,33 +26,10 @@ export {
   type OpeningOutcome,
   TIME_TO_CONFIRM_METRIC,
 } from './monitoring-metrics.ts';
+export type { MonitoringProps } from './monitoring-props.ts';
 
 /** Where the runbook for messages in a dead-letter queue lives. */
 const DLQ_RUNBOOK = 'README.md, "Runbook: a message in a dead-letter queue"';
-
-/** Properties of {@link OpenerMonitoring}: the parts of a TolokaPoolOpener it watches, and its settings. */
-export interface MonitoringProps {
-  readonly opener: lambda.IFunction;
-  readonly checker: lambda.IFunction;
-  readonly openerLogGroup: logs.ILogGroup;
-  readonly checkerLogGroup: logs.ILogGroup;
-  readonly triggerQueue: sqs.IQueue;
-  readonly checkQueue: sqs.IQueue;
-  readonly triggerDeadLetterQueue: sqs.IQueue;
-  readonly checkDeadLetterQueue: sqs.IQueue;
-  /** The functions' time-out: the duration graph draws it as a line. */
-  readonly functionTimeout: Duration;
-  /** CloudWatch namespace of the metrics taken from the outcome records. */
-  readonly metricNamespace: string;
-  /** Subscribed to the alarm topic (email) when set. */
-  readonly alarmEmail: string | undefined;
-  /** Alarm when the trigger queue's oldest message is older than this; undefined: no such alarm. */
-  readonly triggerQueueAgeAlarmThreshold: Duration | undefined;
-  /** Name of the dashboard; undefined: CloudFormation generates one. */
-  readonly dashboardName: string | undefined;
-  /** Prefix of the alarm names (`<prefix>-failed-openings`); undefined: CloudFormation generates them. */
-  readonly alarmNamePrefix: string | undefined;
-}
 
 /**
  * Operator infrastructure of a TolokaPoolOpener: metrics from the outcome records (metric filters

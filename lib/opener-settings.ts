@@ -7,8 +7,8 @@ import { Token } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { DEFAULT_METRIC_NAMESPACE } from './monitoring.ts';
-import type { PoolSchedule, TolokaEnvironment, TolokaPoolOpenerProps } from './opener-props.ts';
-import { checkScheduleDates, resolveSchedules } from './schedule-settings.ts';
+import type { TolokaEnvironment, TolokaPoolOpenerProps } from './opener-props.ts';
+import { checkScheduleDates, type ResolvedSchedule, resolveSchedules } from './schedule-settings.ts';
 import {
   checkApiUrl,
   checkNumber,
@@ -23,11 +23,7 @@ export interface Settings {
   readonly tolokaEnvironment: TolokaEnvironment;
   readonly tokenParameterName: string;
   readonly apiUrl: string | undefined;
-  readonly schedules: readonly (PoolSchedule & {
-    readonly name: string;
-    readonly timeZone: string;
-    readonly label: string;
-  })[];
+  readonly schedules: readonly ResolvedSchedule[];
   readonly deadlineSeconds: number;
   readonly fastPathSeconds: number;
   readonly minDelaySeconds: number;

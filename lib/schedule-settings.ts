@@ -3,7 +3,6 @@
  * expression, time zone and dates; names given or generated, unique in the stack.
  */
 import type { PoolSchedule } from './opener-props.ts';
-import type { Settings } from './opener-settings.ts';
 import { atExpressionInstant, checkScheduleExpression, expressionKind } from './schedule-expression.ts';
 import {
   assignScheduleNames,
@@ -16,10 +15,17 @@ import {
   show,
 } from './validation.ts';
 
+/** A schedule as the construct builds it: its name, time zone and label decided. */
+export type ResolvedSchedule = PoolSchedule & {
+  readonly name: string;
+  readonly timeZone: string;
+  readonly label: string;
+};
+
 export function resolveSchedules(
   value: readonly PoolSchedule[] | undefined,
   add: (where: string, problem: string | undefined) => void,
-): Settings['schedules'] {
+): readonly ResolvedSchedule[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) {
     add('schedules', `must be an array (got ${show(value)})`);
@@ -119,7 +125,7 @@ export function passedStartDate(startDate: Date, nowMs: number): string | undefi
  * schedule whose end date has passed, which then never invoke the opener: warnings.
  */
 export function checkScheduleDates(
-  schedules: Settings['schedules'],
+  schedules: readonly ResolvedSchedule[],
   now: Date,
   add: (where: string, problem: string | undefined) => void,
   warn: (schedule: number, message: string) => void,

@@ -1,0 +1,108 @@
+/**
+ * The configuration file's shape: what `loadConfig` (./config.ts) reads and returns, and what
+ * its parts (./config-pools.ts) build, in a module of its own so that they import it one way.
+ */
+/**
+ * The app configuration file (JSON with comments, e.g. `config/example.jsonc`), chosen with
+ * `cdk deploy -c configFile=config/my.json`. Unknown keys are rejected; `null` means the same
+ * as leaving an optional key out.
+ */
+export interface AppConfig {
+  /**
+   * The name of this deployment, e.g. `"sandbox"` or `"production"`: 1-32 letters, digits and
+   * hyphens, starting with a letter. The stack is `TolokaPoolOpener-<deployment>` and every
+   * named resource follows from it, so several deployments can live in one account and region.
+   * `-c deployment=…` overrides it. Absent or `null`: the stack is `TolokaPoolOpener`.
+   */
+  readonly deployment?: string | null;
+  /** Which Toloka to talk to: `"production"` (toloka.dev) or `"sandbox"` (sandbox.toloka.dev). Required. */
+  readonly environment: 'production' | 'sandbox';
+  /**
+   * Name of the SSM SecureString parameter holding the Toloka OAuth token, e.g.
+   * `"/toloka/api-token"` (hierarchical, starts with `/`) or `"toloka-token"` (plain). Required.
+   * The functions may read this parameter and no other.
+   */
+  readonly tokenParameterName: string;
+  /**
+   * ARN of the customer managed KMS key that encrypts the token parameter
+   * (`arn:aws:kms:<region>:<account>:key/<key-id>`, not an alias).
+   * Absent or `null`: the AWS managed key `aws/ssm`.
+   */
+  readonly tokenKeyArn?: string | null;
+  /**
+   * Toloka API origin override, e.g. an emulator: `"https://host[:port]"`, optionally with a path
+   * prefix; no query, fragment or credentials.
+   * Absent or `null`: the official origin of `environment`.
+   */
+  readonly apiUrl?: string | null;
+  /** How the checker follows an open operation. Absent: all defaults. */
+  readonly poll?: PollConfig | null;
+  /** The pools and trainings to open on a schedule. Absent: none (openings only via the trigger queue). */
+  readonly pools?: readonly PoolConfig[] | null;
+  /**
+   * CloudWatch Logs retention of the functions, in days: one of the values CloudWatch Logs
+   * accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+   * 2557, 2922, 3288, 3653; 9999 = never expire). Default 30.
+   */
+  readonly logRetentionDays?: number | null;
+  /**
+   * Email address subscribed (SNS, needs confirming) to the alarm topic, which every alarm
+   * notifies (dead-letter queues, FAILED and TIMED_OUT openings, function errors, a stuck trigger
+   * queue). Absent or `null`: the alarms and the topic exist, but nobody is subscribed.
+   */
+  readonly alarmEmail?: string | null;
+  /**
+   * Whether the functions publish each outcome as an event on the account's default EventBridge
+   * bus (`source` `toloka-pool-opener`, `detail-type` `Toloka pool opening finished`).
+   * Absent or `null`: `true`.
+   */
+  readonly outcomeEvents?: boolean | null;
+}
+
+/** `poll` in {@link AppConfig}. All values are numbers. */
+export interface PollConfig {
+  /** Give up (outcome TIMED_OUT) this many seconds after the opening was asked for. Integer, 1 to 43200. Default 3600. */
+  readonly deadlineSeconds?: number | null;
+  /**
+   * How long the opener follows the operation itself before it hands over to the check queue,
+   * in seconds. Integer, 0 to 48 (the functions time out after 60 s and the opener needs 12 s after the fast path: one request and a margin). Capped by `deadlineSeconds`. Default 20.
+   */
+  readonly fastPathSeconds?: number | null;
+  /** Shortest wait between checks, in seconds. Integer, 1 to 900. Default 1. */
+  readonly minDelaySeconds?: number | null;
+  /** Longest wait between checks, in seconds. Integer, at least `minDelaySeconds`, at most 900. Default 900. */
+  readonly maxDelaySeconds?: number | null;
+  /** Each wait is `(backoffFactor − 1)` × the time the opening has taken so far. 1 to 10. Default 1.2. */
+  readonly backoffFactor?: number | null;
+}
+
+/** One entry of `pools` in {@link AppConfig}: exactly one of `poolId` and `trainingId`. */
+export interface PoolConfig {
+  /** Toloka pool ID, a string of digits (`"123456"`, not `123456`). */
+  readonly poolId?: string;
+  /** Toloka training ID, a string of digits. */
+  readonly trainingId?: string;
+  /** When to open it: at least one schedule. */
+  readonly schedules: readonly ScheduleConfig[];
+}
+
+/** One schedule of a pool in {@link AppConfig}. */
+export interface ScheduleConfig {
+  /**
+   * EventBridge Scheduler name: 1-64 of `0-9 a-z A-Z - _ .`, unique in the file.
+   * Absent: `pool-<poolId>-<n>` / `training-<trainingId>-<n>` (n = position in this pool's `schedules`, from 1).
+   */
+  readonly name?: string | null;
+  /** `"cron(m h dom mon dow yyyy)"`, `"rate(n minutes|hours|days)"` or `"at(yyyy-mm-ddThh:mm:ss)"`. Required. */
+  readonly expression: string;
+  /** IANA time zone in which `cron` and `at` expressions are read, e.g. `"Europe/Amsterdam"`. Default `"UTC"`. */
+  readonly timeZone?: string | null;
+  /** Let Scheduler start up to this many minutes after the scheduled time. Integer, 1 to 1440. Default: off. */
+  readonly flexibleWindowMinutes?: number | null;
+  /** ISO 8601 instant with a zone (`"2026-12-01T00:00:00Z"`): no invocations before it. Recurring schedules only. */
+  readonly startDate?: string | null;
+  /** ISO 8601 instant with a zone: no invocations after it. Recurring schedules only. */
+  readonly endDate?: string | null;
+  /** Default `true`. */
+  readonly enabled?: boolean | null;
+}
