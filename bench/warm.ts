@@ -99,11 +99,11 @@ export async function runWarm(options: {
       },
     },
     {
-      name: 'HttpTolokaApi.open',
+      name: 'HttpTolokaApi.act',
       description: "the app's Toloka client alone (lambda/adapters/http-toloka-api.ts)",
       run: async () => {
-        const result = await client.open({ kind: 'pool', id: poolId }, authorization);
-        if (result.kind !== 'already-open') unexpected.push(`client: ${result.kind}`);
+        const result = await client.act({ kind: 'pool', id: poolId }, 'open', authorization);
+        if (result.kind !== 'already-done') unexpected.push(`client: ${result.kind}`);
       },
     },
     {

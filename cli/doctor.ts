@@ -9,7 +9,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { StaticTokenSource } from '../lambda/adapters/token-sources.ts';
 import { authorizationHeader } from '../lambda/runtime/authorization.ts';
 import { TolokaApiError } from '../lambda/runtime/errors.ts';
-import type { OpenTarget } from '../lambda/runtime/model.ts';
+import type { TolokaTarget } from '../lambda/runtime/model.ts';
 import type { AppConfig } from '../lib/config.ts';
 import { resolveAwsSettings } from './aws-settings.ts';
 import { type ConnectionOptions, connect } from './connection.ts';
@@ -220,7 +220,7 @@ async function tolokaChecks(options: DoctorOptions, io: CliIo, token: string): P
   }
 }
 
-function targetsOf(config: AppConfig | undefined): OpenTarget[] {
+function targetsOf(config: AppConfig | undefined): TolokaTarget[] {
   return (config?.pools ?? []).map((pool) =>
     pool.poolId !== undefined
       ? { kind: 'pool', id: pool.poolId }
@@ -231,7 +231,7 @@ function targetsOf(config: AppConfig | undefined): OpenTarget[] {
 async function targetCheck(
   toloka: ReturnType<typeof connect>['toloka'],
   authorization: string,
-  target: OpenTarget,
+  target: TolokaTarget,
   where: string,
 ): Promise<Check> {
   const check = targetLabel(target);

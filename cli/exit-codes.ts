@@ -72,6 +72,9 @@ export function exitCodeForRecord(record: OutcomeRecord): ExitCodeValue {
   switch (record.outcome) {
     case 'OPENED':
     case 'ALREADY_OPEN':
+    case 'CLOSED':
+    case 'ALREADY_CLOSED':
+    case 'SKIPPED':
       return ExitCode.OK;
     case 'TIMED_OUT':
       return ExitCode.TIMED_OUT;

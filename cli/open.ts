@@ -2,12 +2,12 @@ import { LogOutcomeSink, SERVICE_NAME } from '../lambda/adapters/outcome-sinks.t
 import { DEFAULT_POLL, type PollSettings } from '../lambda/runtime/config.ts';
 import { isTransient, RetriesExhaustedError } from '../lambda/runtime/errors.ts';
 import type { CheckMessage } from '../lambda/runtime/messages.ts';
-import { type OpenTarget, type OutcomeRecord, targetFields } from '../lambda/runtime/model.ts';
+import { type OutcomeRecord, type TolokaTarget, targetFields } from '../lambda/runtime/model.ts';
 import type { OpeningDependencies, StepResult } from '../lambda/runtime/opening-steps.ts';
 import { checkOperation } from '../lambda/runtime/operation-check.ts';
-import { openTarget } from '../lambda/runtime/pool-opening.ts';
 import type { CheckQueue, Log } from '../lambda/runtime/ports.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from '../lambda/runtime/retry.ts';
+import { runAction } from '../lambda/runtime/target-action.ts';
 import { MemoryOpeningsLedger } from '../local/memory-openings-ledger.ts';
 import { type Connection, type ConnectionOptions, connect } from './connection.ts';
 import { apiFailure, ExitCode, exitCodeForRecord, type Failure, failureFromError } from './exit-codes.ts';
@@ -34,7 +34,7 @@ const WAIT_RETRY_POLICY: RetryPolicy = {
 };
 const WAIT_RETRY_FLOOR_MS = 500;
 
-/** Where openTarget hands an unfinished operation over: kept here instead of SQS. */
+/** Where runAction hands an unfinished operation over: kept here instead of SQS. */
 class HandOver implements CheckQueue {
   last: { readonly message: CheckMessage; readonly delaySeconds: number } | undefined;
   async enqueue(message: CheckMessage, delaySeconds: number): Promise<void> {
@@ -56,13 +56,13 @@ class CapturedOutcome {
 }
 
 /**
- * `toloka-pool open <poolId>`: the Lambdas' openTarget with the CLI's dependencies. Without
+ * `toloka-pool open <poolId>`: the Lambdas' runAction with the CLI's dependencies. Without
  * --wait the fast path is 0 s, so the first hand-over ends the command (PENDING); with --wait the
  * fast path and the deadline are the timeout, and each hand-over is followed here by the next
  * checkOperation after its delay, as the checker Lambda would, until SUCCESS, FAIL or the deadline.
  */
 export async function openCommand(
-  target: OpenTarget,
+  target: TolokaTarget,
   options: OpenOptions,
   io: CliIo,
 ): Promise<CommandResult> {
@@ -75,7 +75,7 @@ export async function openCommand(
 }
 
 async function open(
-  target: OpenTarget,
+  target: TolokaTarget,
   options: OpenOptions,
   connection: Connection,
   io: CliIo,
@@ -128,7 +128,7 @@ async function open(
       })
     : () => undefined;
   try {
-    let step: StepResult = await openTarget(
+    let step: StepResult = await runAction(
       deps,
       { id: `cli:${crypto.randomUUID()}`, target },
       {
@@ -215,7 +215,7 @@ async function open(
 }
 
 function pendingResult(
-  target: OpenTarget,
+  target: TolokaTarget,
   operationId: string,
   handOver: HandOver,
   status: string | undefined,
@@ -249,7 +249,7 @@ function describeSuccess(label: string, record: OutcomeRecord): string {
 
 function failureForRecord(
   label: string,
-  target: OpenTarget,
+  target: TolokaTarget,
   record: OutcomeRecord,
   options: OpenOptions,
 ): Failure {
@@ -283,7 +283,7 @@ function failureForRecord(
   };
 }
 
-function followHint(operationId: string | undefined, target: OpenTarget): string {
+function followHint(operationId: string | undefined, target: TolokaTarget): string {
   const flags = target.kind === 'training' ? ' --training' : '';
   return operationId === undefined
     ? `The opening may have started at Toloka: see toloka-pool pool ${target.id}${flags}`

@@ -6,7 +6,7 @@
 
 import { DynamoDbOpeningsLedger } from '../lambda/adapters/dynamodb-openings-ledger.ts';
 import { AWS_CLIENT_TIMEOUTS } from '../lambda/runtime/config.ts';
-import { type OpenTarget, targetFields } from '../lambda/runtime/model.ts';
+import { type TolokaTarget, targetFields } from '../lambda/runtime/model.ts';
 import type { Opening, OpeningsLedger } from '../lambda/runtime/openings-ledger.ts';
 import { failureFromError } from './exit-codes.ts';
 import type { CliIo, CommandResult } from './io.ts';
@@ -14,7 +14,7 @@ import { targetLabel } from './settings.ts';
 
 export interface OpeningsSettings {
   readonly table: string;
-  readonly target?: OpenTarget | undefined;
+  readonly target?: TolokaTarget | undefined;
   /** How far back to look, in ms (`--since`). */
   readonly sinceMs: number;
   /** `--since` as given, for the empty-result line. */

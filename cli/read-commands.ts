@@ -1,4 +1,4 @@
-import { type OpenTarget, targetFields } from '../lambda/runtime/model.ts';
+import { type TolokaTarget, targetFields } from '../lambda/runtime/model.ts';
 import type { Log } from '../lambda/runtime/ports.ts';
 import { type Connection, type ConnectionOptions, connect, readWithRetries } from './connection.ts';
 import { failureFromError, type Subject } from './exit-codes.ts';
@@ -49,7 +49,7 @@ export async function statusCommand(
 
 /** `toloka-pool pool <poolId>`: one `GET /pools/{id}` (or `/trainings/{id}`), with the app's retries. */
 export async function poolCommand(
-  target: OpenTarget,
+  target: TolokaTarget,
   options: ConnectionOptions,
   io: CliIo,
 ): Promise<CommandResult> {

@@ -5,7 +5,7 @@ import {
 } from '../lambda/runtime/config.ts';
 import { InvalidMessageError } from '../lambda/runtime/errors.ts';
 import { describe, parseId } from '../lambda/runtime/messages.ts';
-import type { OpenTarget } from '../lambda/runtime/model.ts';
+import type { TolokaTarget } from '../lambda/runtime/model.ts';
 import { isOperationId } from '../lambda/runtime/model.ts';
 
 /** The longest `--timeout`: the deployed app's longest check deadline (CHECK_DEADLINE_SECONDS). */
@@ -26,7 +26,7 @@ export class BadInputError extends Error {
 }
 
 /** The pool (or, with `--training`, the training) to act on, validated as the trigger messages are. */
-export function parseTarget(id: string, training: boolean): OpenTarget {
+export function parseTarget(id: string, training: boolean): TolokaTarget {
   try {
     return training
       ? { kind: 'training', id: parseId('trainingId', id) }
@@ -101,7 +101,7 @@ export function resolveOrigin(options: { env: TolokaEnvironment; apiUrl?: string
 }
 
 /** "pool 123" / "training 456", for messages. */
-export function targetLabel(target: OpenTarget): string {
+export function targetLabel(target: TolokaTarget): string {
   return `${target.kind} ${target.id}`;
 }
 
@@ -151,7 +151,7 @@ export function parseOpeningsLimit(value: string): number {
 }
 
 /** `--pool <id>` or `--training <id>` of `openings`: a Toloka ID, as the trigger messages take it. */
-export function parseTargetOption(kind: OpenTarget['kind'], value: string): OpenTarget {
+export function parseTargetOption(kind: TolokaTarget['kind'], value: string): TolokaTarget {
   try {
     return { kind, id: parseId(kind === 'pool' ? 'poolId' : 'trainingId', value) };
   } catch (error) {

@@ -7,7 +7,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { InvalidMessageError } from './runtime/errors.ts';
 import { type CheckMessage, parseCheckMessage } from './runtime/messages.ts';
 import { checkOperation } from './runtime/operation-check.ts';
-import { invalidMessageRecord } from './runtime/pool-opening.ts';
+import { invalidMessageRecord } from './runtime/target-action.ts';
 import { type HandlerRuntime, lambdaRuntime } from './wiring/lambda-dependencies.ts';
 import { isSqsEvent, processSqsBatch, stepBudget } from './wiring/sqs-batch.ts';
 

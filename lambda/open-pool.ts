@@ -1,14 +1,15 @@
 /**
- * The opener Lambda. Triggered by SQS (`{"poolId": "123"}` bodies, with an optional `triggerId`;
- * answers with partial batch failures) or invoked directly (EventBridge Scheduler, `aws lambda
- * invoke`) with the same object. Parses the trigger, opens the pool through the domain code, maps the result.
+ * The opener Lambda (it opens and closes). Triggered by SQS (`{"poolId": "123"}` bodies, with an
+ * optional `action` and `triggerId`, and a schedule's occurrence; answers with partial batch
+ * failures) or invoked directly (EventBridge Scheduler, `aws lambda invoke`) with the same object.
+ * Parses the trigger, runs its action through the domain code, maps the result.
  */
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { InvalidMessageError } from './runtime/errors.ts';
-import { parseDirectTrigger, parseTriggerMessage } from './runtime/messages.ts';
+import { actionOf, type ParsedTrigger, parseDirectTrigger, parseTriggerMessage } from './runtime/messages.ts';
 import type { OutcomeRecord } from './runtime/model.ts';
 import type { StepResult } from './runtime/opening-steps.ts';
-import { invalidMessageRecord, openTarget } from './runtime/pool-opening.ts';
+import { invalidMessageRecord, runAction } from './runtime/target-action.ts';
 import { type HandlerRuntime, lambdaRuntime } from './wiring/lambda-dependencies.ts';
 import { isSqsEvent, processSqsBatch, stepBudget } from './wiring/sqs-batch.ts';
 
@@ -27,14 +28,14 @@ export function createOpenPoolHandler(getRuntime: () => HandlerRuntime) {
     const { deps, requestTimeoutMs } = getRuntime();
     if (isSqsEvent(event)) {
       return processSqsBatch(event, context, deps.log, async (record) => {
-        let trigger: ReturnType<typeof parseTriggerMessage>;
+        let trigger: ParsedTrigger;
         try {
           trigger = parseTriggerMessage(record.body);
         } catch (error) {
           if (!(error instanceof InvalidMessageError)) throw error;
           // A bad message delivered twice is reported once.
           if (await deps.ledger.firstTime(`invalid:sqs:${record.messageId}`, (deps.now ?? Date.now)())) {
-            await deps.outcomes.report(invalidMessageRecord(error, record.messageId));
+            await deps.outcomes.report(invalidMessageRecord(error, record.messageId, actionOf(record.body)));
           }
           return;
         }
@@ -43,16 +44,16 @@ export function createOpenPoolHandler(getRuntime: () => HandlerRuntime) {
         // the same trigger.
         const id =
           trigger.triggerId !== undefined ? `direct:${trigger.triggerId}` : `sqs:${record.messageId}`;
-        await openTarget(deps, { id, target: trigger.target }, stepBudget(context, requestTimeoutMs));
+        await runAction(deps, { ...trigger, id }, stepBudget(context, requestTimeoutMs));
       });
     }
 
-    let trigger: ReturnType<typeof parseDirectTrigger>;
+    let trigger: ParsedTrigger;
     try {
       trigger = parseDirectTrigger(event);
     } catch (error) {
       if (!(error instanceof InvalidMessageError)) throw error;
-      const record = invalidMessageRecord(error);
+      const record = invalidMessageRecord(error, undefined, actionOf(event));
       const key =
         context?.awsRequestId === undefined ? undefined : `invalid:invocation:${context.awsRequestId}`;
       if (key === undefined || (await deps.ledger.firstTime(key, (deps.now ?? Date.now)()))) {
@@ -67,9 +68,7 @@ export function createOpenPoolHandler(getRuntime: () => HandlerRuntime) {
         ? `direct:${trigger.triggerId}`
         : `invocation:${context?.awsRequestId ?? crypto.randomUUID()}`;
     // A transient failure is thrown: Lambda's asynchronous retries, then its dead-letter queue, take over.
-    return directResult(
-      await openTarget(deps, { id, target: trigger.target }, stepBudget(context, requestTimeoutMs)),
-    );
+    return directResult(await runAction(deps, { ...trigger, id }, stepBudget(context, requestTimeoutMs)));
   };
 }
 

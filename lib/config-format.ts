@@ -37,8 +37,14 @@ export interface AppConfig {
   readonly apiUrl?: string | null;
   /** How the checker follows an open operation. Absent: all defaults. */
   readonly poll?: PollConfig | null;
-  /** The pools and trainings to open on a schedule. Absent: none (openings only via the trigger queue). */
+  /** The pools and trainings to open (and close) on a schedule. Absent: none (openings only via the trigger queue). */
   readonly pools?: readonly PoolConfig[] | null;
+  /**
+   * Named lists of dates (`"YYYY-MM-DD"`, read in each schedule's own time zone) that schedules
+   * can skip (`skip`), e.g. `{"holidays": ["2026-12-25", "2027-01-01"]}`. Dates in the past never
+   * match, so a calendar can keep them. Names: 1-64 of `A-Z a-z 0-9 _ -`. Absent: none.
+   */
+  readonly calendars?: Readonly<Record<string, readonly string[]>> | null;
   /**
    * CloudWatch Logs retention of the functions, in days: one of the values CloudWatch Logs
    * accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
@@ -93,8 +99,20 @@ export interface ScheduleConfig {
    * Absent: `pool-<poolId>-<n>` / `training-<trainingId>-<n>` (n = position in this pool's `schedules`, from 1).
    */
   readonly name?: string | null;
-  /** `"cron(m h dom mon dow yyyy)"`, `"rate(n minutes|hours|days)"` or `"at(yyyy-mm-ddThh:mm:ss)"`. Required. */
-  readonly expression: string;
+  /**
+   * `"cron(m h dom mon dow yyyy)"`, `"rate(n minutes|hours|days)"` or `"at(yyyy-mm-ddThh:mm:ss)"`.
+   * Required, unless `window` is given instead.
+   */
+  readonly expression?: string;
+  /** `"open"` (default) or `"close"`. Not with `window`, which makes one of each. */
+  readonly action?: 'open' | 'close' | null;
+  /**
+   * A pair of schedules in one: `{"open": "cron(0 9 ? * MON-FRI *)", "close": "cron(0 18 ? * MON-FRI *)",
+   * "timeZone": "Europe/Berlin"}` opens the pool at one time and closes it at the other, named
+   * `<name>-open` and `<name>-close`. The two must never fire at the same minute. Every other key
+   * of the schedule (`skip`, `maxLatenessMinutes`, `enabled`, …) applies to both.
+   */
+  readonly window?: WindowConfig | null;
   /** IANA time zone in which `cron` and `at` expressions are read, e.g. `"Europe/Amsterdam"`. Default `"UTC"`. */
   readonly timeZone?: string | null;
   /** Let Scheduler start up to this many minutes after the scheduled time. Integer, 1 to 1440. Default: off. */
@@ -105,4 +123,21 @@ export interface ScheduleConfig {
   readonly endDate?: string | null;
   /** Default `true`. */
   readonly enabled?: boolean | null;
+  /** Names of `calendars` whose dates this schedule skips (its trigger ends `SKIPPED`, `reason` `CALENDAR`). */
+  readonly skip?: readonly string[] | null;
+  /**
+   * A trigger that comes later than this after its scheduled time (a retry, a dead letter
+   * redriven days later) ends `SKIPPED` (`reason` `LATE`). Integer, 1 to 10080. Default 60.
+   */
+  readonly maxLatenessMinutes?: number | null;
+}
+
+/** `window` of a schedule in {@link AppConfig}: when to open and when to close. */
+export interface WindowConfig {
+  /** When to open: a `cron(…)`, `rate(…)` or `at(…)` expression. */
+  readonly open: string;
+  /** When to close. */
+  readonly close: string;
+  /** IANA time zone of both, e.g. `"Europe/Berlin"`; or the schedule's `timeZone`. Default `"UTC"`. */
+  readonly timeZone?: string | null;
 }

@@ -11,6 +11,7 @@ import {
   FAST_PATH_MARGIN_SECONDS,
   resolveTolokaPoolOpenerProps,
 } from './opener-settings.ts';
+import { checkCalendars } from './schedule-settings.ts';
 import { checkApiUrl, checkParameterName, show } from './validation.ts';
 
 export type { AppConfig, PollConfig, PoolConfig, ScheduleConfig } from './config-format.ts';
@@ -40,6 +41,7 @@ const ROOT_KEYS = [
   'apiUrl',
   'poll',
   'pools',
+  'calendars',
   'logRetentionDays',
   'alarmEmail',
   'outcomeEvents',
@@ -101,10 +103,14 @@ export function parseConfig(raw: unknown, source: string, options: ConfigOptions
     else poll = parsePoll(raw.poll, p);
   }
 
+  const calendars = present(raw.calendars)
+    ? checkCalendars(raw.calendars, (where, problem) => p.add(where, problem))
+    : {};
+
   let pools: PoolConfig[] = [];
   if (present(raw.pools)) {
     if (!Array.isArray(raw.pools)) p.add('pools', `must be an array (got ${show(raw.pools)})`);
-    else pools = parsePools(raw.pools, p, (options.now ?? new Date()).getTime());
+    else pools = parsePools(raw.pools, p, (options.now ?? new Date()).getTime(), Object.keys(calendars));
   }
 
   let logRetentionDays: number | undefined;
@@ -134,6 +140,7 @@ export function parseConfig(raw: unknown, source: string, options: ConfigOptions
     ...(apiUrl === undefined ? {} : { apiUrl }),
     ...(poll === undefined ? {} : { poll }),
     pools,
+    ...(present(raw.calendars) ? { calendars } : {}),
     ...(logRetentionDays === undefined ? {} : { logRetentionDays }),
     ...(alarmEmail === undefined ? {} : { alarmEmail }),
     ...(outcomeEvents === undefined ? {} : { outcomeEvents }),
@@ -154,6 +161,7 @@ const PROP_NAMES_IN_CONFIG: readonly (readonly [RegExp, string])[] = [
   [/\btolokaEnvironment\b/g, 'environment'],
   [/\blogRetention\b/g, 'logRetentionDays'],
   [/\.flexibleWindow\b/g, '.flexibleWindowMinutes'],
+  [/\.maxLateness\b/g, '.maxLatenessMinutes'],
 ];
 
 /** A construct problem, named as in the configuration file (schedules carry their file path as label). */
@@ -242,25 +250,53 @@ export function toOpenerProps(config: AppConfig): TolokaPoolOpenerProps {
   const seconds = (value: number | null | undefined) =>
     present(value) ? Duration.seconds(value as number) : undefined;
   const schedules: PoolSchedule[] = (config.pools ?? []).flatMap((pool, i) =>
-    pool.schedules.map((s, j) => ({
-      label: `pools[${i}].schedules[${j}]`,
-      ...(pool.trainingId === undefined ? { poolId: pool.poolId ?? '' } : { trainingId: pool.trainingId }),
-      ...(present(s.name) ? { name: s.name as string } : {}),
-      expression: s.expression,
-      timeZone: s.timeZone ?? 'UTC',
-      ...(present(s.flexibleWindowMinutes)
-        ? { flexibleWindow: Duration.minutes(s.flexibleWindowMinutes as number) }
-        : {}),
-      ...(present(s.startDate) ? { startDate: new Date(s.startDate as string) } : {}),
-      ...(present(s.endDate) ? { endDate: new Date(s.endDate as string) } : {}),
-      ...(present(s.enabled) ? { enabled: s.enabled as boolean } : {}),
-    })),
+    pool.schedules.flatMap((s, j) => {
+      const common = {
+        ...(pool.trainingId === undefined ? { poolId: pool.poolId ?? '' } : { trainingId: pool.trainingId }),
+        ...(present(s.flexibleWindowMinutes)
+          ? { flexibleWindow: Duration.minutes(s.flexibleWindowMinutes as number) }
+          : {}),
+        ...(present(s.startDate) ? { startDate: new Date(s.startDate as string) } : {}),
+        ...(present(s.endDate) ? { endDate: new Date(s.endDate as string) } : {}),
+        ...(present(s.enabled) ? { enabled: s.enabled as boolean } : {}),
+        ...(present(s.skip) ? { skip: s.skip as string[] } : {}),
+        ...(present(s.maxLatenessMinutes)
+          ? { maxLateness: Duration.minutes(s.maxLatenessMinutes as number) }
+          : {}),
+      };
+      const label = `pools[${i}].schedules[${j}]`;
+      const window = s.window;
+      if (window === undefined || window === null) {
+        return [
+          {
+            label,
+            ...common,
+            ...(present(s.name) ? { name: s.name as string } : {}),
+            ...(present(s.action) ? { action: s.action as 'open' | 'close' } : {}),
+            expression: s.expression ?? '',
+            timeZone: s.timeZone ?? 'UTC',
+          },
+        ];
+      }
+      // A window is the pair: `<name>-open` and `<name>-close` (the name given or generated).
+      return (['open', 'close'] as const).map((action) => ({
+        label: `${label}.window.${action}`,
+        ...common,
+        name: `${s.name ?? ''}-${action}`,
+        action,
+        expression: window[action],
+        timeZone: window.timeZone ?? s.timeZone ?? 'UTC',
+      }));
+    }),
   );
   return {
     tolokaEnvironment: config.environment,
     tokenParameterName: config.tokenParameterName,
     ...(present(config.apiUrl) ? { apiUrl: config.apiUrl as string } : {}),
     schedules,
+    ...(present(config.calendars)
+      ? { calendars: config.calendars as Record<string, readonly string[]> }
+      : {}),
     poll: {
       ...(present(poll.deadlineSeconds) ? { deadline: seconds(poll.deadlineSeconds) } : {}),
       ...(present(poll.fastPathSeconds) ? { fastPath: seconds(poll.fastPathSeconds) } : {}),

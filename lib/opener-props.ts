@@ -16,7 +16,7 @@ export const OUTCOME_EVENT_SOURCE = 'toloka-pool-opener';
 /** Which Toloka the functions talk to. */
 export type TolokaEnvironment = 'production' | 'sandbox';
 
-/** One EventBridge Scheduler schedule that asks the opener to open one pool or training. */
+/** One EventBridge Scheduler schedule that asks the opener to open (or close) one pool or training. */
 export interface PoolSchedule {
   /**
    * How validation problems and synth warnings name this schedule, e.g. the place in your own
@@ -44,7 +44,14 @@ export interface PoolSchedule {
    * @default none
    */
   readonly trainingId?: string;
-  /** When to open: `cron(m h dom mon dow yyyy)`, `rate(n unit)` or `at(yyyy-mm-ddThh:mm:ss)`. */
+  /**
+   * What the schedule asks of the pool: `open` it or `close` it. A close asked while the pool
+   * opens waits until the opening has ended, and the other way round.
+   *
+   * @default 'open'
+   */
+  readonly action?: 'open' | 'close';
+  /** When: `cron(m h dom mon dow yyyy)`, `rate(n unit)` or `at(yyyy-mm-ddThh:mm:ss)`. */
   readonly expression: string;
   /**
    * IANA time zone in which `cron` and `at` expressions are read.
@@ -77,6 +84,22 @@ export interface PoolSchedule {
    * @default true
    */
   readonly enabled?: boolean;
+  /**
+   * Names of {@link TolokaPoolOpenerProps.calendars} whose dates this schedule skips: on such a
+   * date (in the schedule's `timeZone`) its trigger ends in one `SKIPPED` record (`reason`
+   * `CALENDAR`) and Toloka is not asked.
+   *
+   * @default none
+   */
+  readonly skip?: readonly string[];
+  /**
+   * A trigger that arrives later than this after its scheduled time (a retry, a dead letter
+   * redriven days later) ends in one `SKIPPED` record (`reason` `LATE`) and Toloka is not asked.
+   * Whole minutes, 1 to 10080.
+   *
+   * @default Duration.minutes(60): Scheduler's own retries end within an hour
+   */
+  readonly maxLateness?: Duration;
 }
 
 /** How the checker follows an open operation. */
@@ -148,11 +171,19 @@ export interface TolokaPoolOpenerProps {
    */
   readonly apiUrl?: string;
   /**
-   * Schedules that open pools or trainings.
+   * Schedules that open or close pools or trainings.
    *
    * @default no schedules (openings only through the trigger queue)
    */
   readonly schedules?: readonly PoolSchedule[];
+  /**
+   * Named lists of dates (`YYYY-MM-DD`, read in each schedule's own time zone) that schedules
+   * can skip ({@link PoolSchedule.skip}), e.g. `{ holidays: ['2026-12-25', '2027-01-01'] }`.
+   * Dates in the past never match, so a calendar can keep them. Names: 1-64 of `A-Z a-z 0-9 _ -`.
+   *
+   * @default no calendars
+   */
+  readonly calendars?: Readonly<Record<string, readonly string[]>>;
   /**
    * How the checker follows an operation.
    *

@@ -8,7 +8,13 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { DEFAULT_METRIC_NAMESPACE } from './monitoring.ts';
 import type { TolokaEnvironment, TolokaPoolOpenerProps } from './opener-props.ts';
-import { checkScheduleDates, type ResolvedSchedule, resolveSchedules } from './schedule-settings.ts';
+import { numericDayOfWeekWarning } from './schedule-occurrences.ts';
+import {
+  checkCalendars,
+  checkScheduleDates,
+  type ResolvedSchedule,
+  resolveSchedules,
+} from './schedule-settings.ts';
 import {
   checkApiUrl,
   checkNumber,
@@ -77,7 +83,8 @@ export interface ResolvedProps {
   /** Each makes the construct fail; `<prop path>: <reason>`. */
   readonly problems: string[];
   /** Worth saying at synth but deployable (a one-time schedule whose time has passed). */
-  readonly warnings: { readonly schedule: number; readonly message: string }[];
+  /** Synth warnings of the schedules: `id` is the annotation's (`toloka-pool-opener:…`). */
+  readonly warnings: { readonly schedule: number; readonly message: string; readonly id: string }[];
 }
 
 /**
@@ -196,10 +203,22 @@ export function resolveTolokaPoolOpenerProps(
   const maxConcurrency = props.maxConcurrency ?? 5;
   add('maxConcurrency', checkNumber(maxConcurrency, { min: 2, max: 1000 }));
 
-  const schedules = resolveSchedules(props.schedules, add);
+  const calendars = checkCalendars(props.calendars, add);
+  const schedules = resolveSchedules(props.schedules, add, calendars);
   checkScheduleDates(schedules, options.now ?? new Date(), add, (schedule, message) =>
-    warnings.push({ schedule, message }),
+    warnings.push({ schedule, message, id: 'toloka-pool-opener:schedule-in-the-past' }),
   );
+  schedules.forEach((schedule, i) => {
+    const message =
+      typeof schedule.expression === 'string' ? numericDayOfWeekWarning(schedule.expression) : undefined;
+    if (message !== undefined) {
+      warnings.push({
+        schedule: i,
+        message: `${schedule.label}.expression: ${message}`,
+        id: 'toloka-pool-opener:numeric-day-of-week',
+      });
+    }
+  });
 
   const bus: unknown = props.outcomeEventBus;
   if (

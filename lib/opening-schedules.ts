@@ -52,16 +52,25 @@ export function addOpeningSchedules(
     // replaces the keywords inside the string too; its dead letter keeps the body, so a redrive
     // to the trigger queue is the same trigger.
     const triggerId = `${scheduler.ContextAttribute.scheduleArn}@${scheduler.ContextAttribute.scheduledTime}`;
-    const input =
-      schedule.poolId !== undefined
-        ? { poolId: schedule.poolId, triggerId }
-        : { trainingId: schedule.trainingId, triggerId };
+    // The occurrence goes with it: the time it was meant for (a trigger later than
+    // maxLatenessMinutes is skipped, and so is a date of a calendar it skips, read in its zone).
+    const input = {
+      ...(schedule.poolId !== undefined ? { poolId: schedule.poolId } : { trainingId: schedule.trainingId }),
+      action: schedule.action,
+      triggerId,
+      scheduledTime: scheduler.ContextAttribute.scheduledTime,
+      maxLatenessMinutes: schedule.maxLatenessMinutes,
+      ...(Object.keys(schedule.skipDates).length === 0
+        ? {}
+        : { timeZone: schedule.timeZone, skip: schedule.skipDates }),
+    };
     const what =
       schedule.poolId !== undefined ? `pool ${schedule.poolId}` : `training ${schedule.trainingId}`;
+    const verb = schedule.action === 'close' ? 'Close' : 'Open';
     const created = new scheduler.Schedule(scope, `Schedule-${schedule.name}`, {
       scheduleName: schedule.name,
       scheduleGroup: group,
-      description: `Open Toloka ${what} at ${schedule.expression} (${schedule.timeZone})`,
+      description: `${verb} Toloka ${what} at ${schedule.expression} (${schedule.timeZone})`,
       schedule: scheduler.ScheduleExpression.expression(schedule.expression, TimeZone.of(schedule.timeZone)),
       target: new targets.LambdaInvoke(props.opener, {
         input: scheduler.ScheduleTargetInput.fromObject(input),

@@ -15,16 +15,65 @@ import {
   show,
 } from './validation.ts';
 
-/** A schedule as the construct builds it: its name, time zone and label decided. */
+/** A schedule as the construct builds it: its name, time zone, action, lateness, calendars and label decided. */
 export type ResolvedSchedule = PoolSchedule & {
   readonly name: string;
   readonly timeZone: string;
   readonly label: string;
+  readonly action: 'open' | 'close';
+  readonly maxLatenessMinutes: number;
+  /** The calendars it skips, with their dates. */
+  readonly skipDates: Readonly<Record<string, readonly string[]>>;
 };
+
+/** Scheduler's own retries end within an hour (the schedules' maximum event age). */
+export const DEFAULT_MAX_LATENESS_MINUTES = 60;
+const MAX_LATENESS_MINUTES = 10_080;
+const CALENDAR_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** Enough for decades of holidays; bounds what each schedule's input carries. */
+const MAX_CALENDAR_DATES = 1000;
+
+/** Each calendar's problems: its name, and each date a real `YYYY-MM-DD` one. */
+export function checkCalendars(
+  value: unknown,
+  add: (where: string, problem: string | undefined) => void,
+  where = 'calendars',
+): Readonly<Record<string, readonly string[]>> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    add(where, `must be an object of calendar names to lists of dates (got ${show(value)})`);
+    return {};
+  }
+  const calendars: Record<string, readonly string[]> = {};
+  for (const [name, dates] of Object.entries(value as Record<string, unknown>)) {
+    if (!CALENDAR_NAME.test(name)) add(`${where}.${name}`, 'the name must be 1-64 of A-Z a-z 0-9 _ -');
+    if (!Array.isArray(dates)) {
+      add(`${where}.${name}`, `must be an array of dates written YYYY-MM-DD (got ${show(dates)})`);
+      continue;
+    }
+    if (dates.length > MAX_CALENDAR_DATES)
+      add(`${where}.${name}`, `has ${dates.length} dates, more than ${MAX_CALENDAR_DATES}`);
+    dates.forEach((date: unknown, i) => add(`${where}.${name}[${i}]`, checkCalendarDate(date)));
+    calendars[name] = dates.filter((date): date is string => typeof date === 'string');
+  }
+  return calendars;
+}
+
+/** A calendar date: `YYYY-MM-DD`, a day that exists. */
+export function checkCalendarDate(date: unknown): string | undefined {
+  if (typeof date !== 'string' || !/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/.test(date)) {
+    return `must be a date written YYYY-MM-DD (got ${show(date)})`;
+  }
+  const parsed = new Date(`${date}T00:00:00Z`);
+  return Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== date
+    ? `${date} is not a day of the calendar`
+    : undefined;
+}
 
 export function resolveSchedules(
   value: readonly PoolSchedule[] | undefined,
   add: (where: string, problem: string | undefined) => void,
+  calendars: Readonly<Record<string, readonly string[]>> = {},
 ): readonly ResolvedSchedule[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) {
@@ -102,7 +151,48 @@ export function resolveSchedules(
     if (schedule.enabled !== undefined && typeof schedule.enabled !== 'boolean') {
       add(`${where}.enabled`, `must be a boolean (got ${show(schedule.enabled)})`);
     }
-    return { ...schedule, name, timeZone, label: where };
+    const action = schedule.action ?? 'open';
+    if (action !== 'open' && action !== 'close') {
+      add(`${where}.action`, `must be "open" or "close" (got ${show(action)})`);
+    }
+    let maxLatenessMinutes = DEFAULT_MAX_LATENESS_MINUTES;
+    if (schedule.maxLateness !== undefined) {
+      const lateness = durationSeconds(schedule.maxLateness, 60, { min: 60, max: MAX_LATENESS_MINUTES * 60 });
+      const problem =
+        lateness.problem ??
+        (lateness.seconds % 60 === 0 ? undefined : `${lateness.seconds}s must be whole minutes`);
+      add(
+        `${where}.maxLateness`,
+        problem === undefined ? undefined : `${problem} (1 to ${MAX_LATENESS_MINUTES} minutes)`,
+      );
+      maxLatenessMinutes = Math.round(lateness.seconds / 60);
+    }
+    const skipDates: Record<string, readonly string[]> = {};
+    if (schedule.skip !== undefined) {
+      if (!Array.isArray(schedule.skip)) {
+        add(`${where}.skip`, `must be an array of calendar names (got ${show(schedule.skip)})`);
+      } else {
+        schedule.skip.forEach((calendar: unknown, j: number) => {
+          const dates = typeof calendar === 'string' ? calendars[calendar] : undefined;
+          if (dates === undefined) {
+            const known = Object.keys(calendars);
+            add(
+              `${where}.skip[${j}]`,
+              `${show(calendar)} is not a calendar (${known.length === 0 ? 'none are defined' : `calendars: ${known.join(', ')}`})`,
+            );
+          } else skipDates[calendar as string] = dates;
+        });
+      }
+    }
+    return {
+      ...schedule,
+      name,
+      timeZone,
+      label: where,
+      action: action === 'close' ? 'close' : 'open',
+      maxLatenessMinutes,
+      skipDates,
+    };
   });
 }
 

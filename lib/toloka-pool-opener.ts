@@ -291,11 +291,9 @@ export class TolokaPoolOpener extends Construct {
       });
       this.scheduleGroup = opening.group;
       this.schedules = opening.schedules;
-      for (const { schedule, message } of warnings) {
+      for (const { schedule, message, id } of warnings) {
         const construct = opening.schedules[schedule];
-        if (construct !== undefined) {
-          Annotations.of(construct).addWarningV2('toloka-pool-opener:schedule-in-the-past', message);
-        }
+        if (construct !== undefined) Annotations.of(construct).addWarningV2(id, message);
       }
     } else this.schedules = [];
   }

@@ -17,6 +17,7 @@ import {
   type OpeningFilter,
   type OpeningsLedger,
   planClaim,
+  skippedOpening,
   startToken,
   targetKey,
   triggerKey,
@@ -31,12 +32,18 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
   private readonly seenKeys = new Set<string>();
 
   async claim(request: ClaimRequest): Promise<Claim> {
-    const entry = triggerKey(request.target, request.triggerId);
+    const entry = triggerKey(request.target, request.triggerId, request.action);
     const own = this.openings.get(this.triggers.get(entry) ?? '');
     if (own !== undefined) return { kind: 'seen', opening: copy(own) };
+    if (request.skip !== undefined) {
+      const skipped: Mutable<Opening> = skippedOpening(request, randomUUID(), request.skip);
+      this.openings.set(skipped.openingId, skipped);
+      this.triggers.set(entry, skipped.openingId);
+      return { kind: 'skipped', opening: copy(skipped) };
+    }
     const key = targetKey(request.target);
     const current = this.openings.get(this.targets.get(key) ?? '');
-    const plan = planClaim(current, request.nowMs);
+    const plan = planClaim(current, request.nowMs, request.action);
     if (plan.kind === 'ending' || plan.kind === 'unreported')
       return { kind: 'ending', opening: copy(plan.current) };
     if (plan.kind === 'join' || plan.kind === 'take-over') {
@@ -60,7 +67,12 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
       return { kind: 'joined', opening: copy(opening) };
     }
     const token = `${IN_PROCESS_PREFIX}${randomUUID()}`;
-    const opening: Mutable<Opening> = newOpening(request, randomUUID(), token);
+    const opening: Mutable<Opening> = newOpening(
+      request,
+      randomUUID(),
+      token,
+      plan.kind === 'queue-behind' ? plan.current.openingId : undefined,
+    );
     this.openings.set(opening.openingId, opening);
     this.targets.set(key, opening.openingId);
     this.triggers.set(entry, opening.openingId);

@@ -17,6 +17,7 @@ import {
   newOpening,
   type Opening,
   planClaim,
+  skippedOpening,
   startToken,
   targetKey,
   triggerKey,
@@ -41,7 +42,7 @@ export async function claimOnTable(
   newId: () => string,
 ): Promise<Claim> {
   const expiration = N(Math.ceil((request.deadlineMs + LEDGER_RETENTION_MS) / 1000));
-  const entryKey = triggerKey(request.target, request.triggerId);
+  const entryKey = triggerKey(request.target, request.triggerId, request.action);
   // A round cancelled by a conflict reads again after a backoff with jitter: what it meant to
   // write (start, join, take over) may no longer be right once the other transaction went through.
   const transact = (items: TransactItems) => table.transact(items, { onConflict: 'throw' });
@@ -65,9 +66,31 @@ export async function claimOnTable(
           : { ConditionExpression: 'openingId = :seen', ExpressionAttributeValues: { ':seen': S(seenId) } }),
       },
     });
+    try {
+      if (request.skip !== undefined) {
+        // Decided as it is written, and only the trigger's entry points at it: the pool's runs
+        // never meet a skipped trigger.
+        const opening = skippedOpening(request, newId(), request.skip);
+        await transact([
+          entry(opening.openingId),
+          {
+            Put: {
+              TableName: table.name,
+              Item: openingItem(opening, expiration),
+              ConditionExpression: 'attribute_not_exists(id)',
+            },
+          },
+        ]);
+        return { kind: 'skipped', opening };
+      }
+    } catch (error) {
+      if (error instanceof TransactionConflicted) await sleep(conflictBackoffMs(Math.min(round, 6)));
+      else if (!(error instanceof TransactionRefused)) throw error;
+      continue;
+    }
     const currentId = pointer?.openingId?.S;
     const current = currentId === undefined ? undefined : await get(currentId);
-    const plan = planClaim(current, request.nowMs);
+    const plan = planClaim(current, request.nowMs, request.action);
     try {
       if (plan.kind === 'ending' || plan.kind === 'unreported')
         return { kind: 'ending', opening: plan.current };
@@ -100,8 +123,14 @@ export async function claimOnTable(
           },
         };
       }
+      // Start, or (the other action's run is undecided) start one that waits for it.
       const token = `${IN_PROCESS_PREFIX}${newId()}`;
-      const opening = newOpening(request, newId(), token);
+      const opening = newOpening(
+        request,
+        newId(),
+        token,
+        plan.kind === 'queue-behind' ? plan.current.openingId : undefined,
+      );
       await transact([
         entry(opening.openingId),
         {

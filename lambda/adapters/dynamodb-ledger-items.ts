@@ -13,7 +13,7 @@ export type Item = Record<string, AttributeValue>;
 export const S = (value: string): AttributeValue => ({ S: value });
 export const N = (value: number): AttributeValue => ({ N: String(value) });
 
-/** The item of an opening a claim starts (from `newOpening`: held by the claimer, under its lease). */
+/** The item of a run a claim starts (`newOpening`, held by the claimer under its lease; or `skippedOpening`). */
 export function openingItem(opening: Opening, expiration: AttributeValue): Item {
   const optional = (key: string, value: AttributeValue | undefined) =>
     value === undefined ? {} : { [key]: value };
@@ -21,6 +21,9 @@ export function openingItem(opening: Opening, expiration: AttributeValue): Item 
     id: S(`opening#${opening.openingId}`),
     kind: S('opening'),
     target: S(targetKey(opening.target)),
+    // An open writes no `action` (as before closes existed); a missing one reads as an open.
+    ...optional('action', opening.action === 'open' ? undefined : S(opening.action)),
+    ...optional('predecessor', opening.predecessorId === undefined ? undefined : S(opening.predecessorId)),
     triggers: { L: opening.triggers.map(S) },
     triggerCount: N(opening.triggerCount),
     state: S(opening.state),
@@ -31,6 +34,13 @@ export function openingItem(opening: Opening, expiration: AttributeValue): Item 
     requestedAt: N(opening.requestedAtMs),
     deadline: N(opening.deadlineMs),
     checks: N(opening.checks),
+    // A skipped trigger's run is decided as it is written (skippedOpening).
+    ...optional('outcome', opening.outcome === undefined ? undefined : S(JSON.stringify(opening.outcome))),
+    ...optional('decidedAt', opening.decidedAtMs === undefined ? undefined : N(opening.decidedAtMs)),
+    ...optional(
+      'reportLeaseUntil',
+      opening.reportLeaseUntilMs === undefined ? undefined : N(opening.reportLeaseUntilMs),
+    ),
     updatedAt: N(opening.requestedAtMs),
     expiration,
   };
@@ -63,6 +73,8 @@ export function toOpening(openingId: string, item: Item): Opening | undefined {
   return {
     openingId,
     target,
+    action: item.action?.S === 'close' ? 'close' : 'open',
+    ...optional('predecessorId', item.predecessor?.S),
     triggers: answered,
     triggerCount: number('triggerCount') ?? listed.length,
     ...(stillDropped.length === 0 ? {} : { droppedTriggers: stillDropped }),

@@ -16,12 +16,14 @@ import {
   TolokaProtocolError,
 } from '../runtime/errors.ts';
 import {
+  type Action,
+  type ActionResponse,
   isOperationId,
   isTerminal,
-  type OpenResponse,
-  type OpenTarget,
+  operationTypeOf,
   type TolokaOperation,
   type TolokaPoolState,
+  type TolokaTarget,
 } from '../runtime/model.ts';
 import type { TolokaApi } from '../runtime/ports.ts';
 
@@ -61,26 +63,26 @@ export class HttpTolokaApi implements TolokaApi {
     this.dispatcher = options.dispatcher ?? createKeepAliveAgent(options.requestTimeoutMs);
   }
 
-  async open(target: OpenTarget, authorization: string): Promise<OpenResponse> {
+  async act(target: TolokaTarget, action: Action, authorization: string): Promise<ActionResponse> {
     const collection = target.kind === 'pool' ? 'pools' : 'trainings';
     const response = await this.send(
       'POST',
-      `/${collection}/${encodeURIComponent(target.id)}/open`,
+      `/${collection}/${encodeURIComponent(target.id)}/${action}`,
       authorization,
     );
-    if (response.status === 204) return { kind: 'already-open' };
-    // The specification's only success for an open is 202 with the operation it started.
+    if (response.status === 204) return { kind: 'already-done' };
+    // The specification's only success for an open or close is 202 with the operation it started.
     if (response.status === 202)
-      return { kind: 'operation', operation: openOperation(response.text, target) };
+      return { kind: 'operation', operation: startedOperation(response.text, target, action) };
     if (response.status >= 200 && response.status < 300) {
       throw new TolokaProtocolError(
-        `the open of ${target.kind} ${target.id} answered ${response.status}, not 202 or 204`,
+        `the ${action} of ${target.kind} ${target.id} answered ${response.status}, not 202 or 204`,
       );
     }
     throw apiError(response);
   }
 
-  async getTarget(target: OpenTarget, authorization: string): Promise<TolokaPoolState> {
+  async getTarget(target: TolokaTarget, authorization: string): Promise<TolokaPoolState> {
     const collection = target.kind === 'pool' ? 'pools' : 'trainings';
     const response = await this.send('GET', `/${collection}/${encodeURIComponent(target.id)}`, authorization);
     if (response.status !== 200) throw apiError(response);
@@ -97,8 +99,12 @@ export class HttpTolokaApi implements TolokaApi {
     };
   }
 
-  async findOpenOperation(target: OpenTarget, authorization: string): Promise<TolokaOperation | undefined> {
-    const type = target.kind === 'pool' ? 'POOL.OPEN' : 'TRAINING.OPEN';
+  async findRunningOperation(
+    target: TolokaTarget,
+    action: Action,
+    authorization: string,
+  ): Promise<TolokaOperation | undefined> {
+    const type = operationTypeOf(target, action);
     const idKey = target.kind === 'pool' ? 'pool_id' : 'training_id';
     // No status filter: a status Toloka may add (not terminal, like PENDING and RUNNING) would
     // slip through one; the newest operations are enough, and the terminal ones are skipped here.
@@ -151,7 +157,7 @@ export class HttpTolokaApi implements TolokaApi {
   }
 
   /** Whether the pool (or training pool) has at least one task: `GET /tasks?pool_id=…&limit=1`. */
-  async hasTasks(target: OpenTarget, authorization: string): Promise<boolean> {
+  async hasTasks(target: TolokaTarget, authorization: string): Promise<boolean> {
     const query = new URLSearchParams({ pool_id: target.id, limit: '1' });
     const response = await this.send('GET', `/tasks?${query}`, authorization);
     if (response.status !== 200) throw apiError(response);
@@ -253,12 +259,12 @@ function parseOperation(text: string): TolokaOperation {
 }
 
 /**
- * The 202 body of an open: an operation of the right type for the pool or training asked for.
- * Anything else (another type, another pool, no parameters) is a protocol error, never an opening.
+ * The 202 body of an open or close: an operation of the action's type for the pool or training
+ * asked for. Anything else (another type, another pool, no parameters) is a protocol error.
  */
-function openOperation(text: string, target: OpenTarget): TolokaOperation {
+function startedOperation(text: string, target: TolokaTarget, action: Action): TolokaOperation {
   const operation = parseOperation(text);
-  const expectedType = target.kind === 'pool' ? 'POOL.OPEN' : 'TRAINING.OPEN';
+  const expectedType = operationTypeOf(target, action);
   const idKey = target.kind === 'pool' ? 'pool_id' : 'training_id';
   const parameters = (operation as { parameters?: unknown }).parameters;
   const askedFor =
@@ -267,12 +273,12 @@ function openOperation(text: string, target: OpenTarget): TolokaOperation {
       : undefined;
   if (operation.type !== expectedType) {
     throw new TolokaProtocolError(
-      `the open of ${target.kind} ${target.id} answered an operation of type ${JSON.stringify(operation.type)}, not ${expectedType}`,
+      `the ${action} of ${target.kind} ${target.id} answered an operation of type ${JSON.stringify(operation.type)}, not ${expectedType}`,
     );
   }
   if (String(askedFor) !== target.id || (typeof askedFor !== 'string' && typeof askedFor !== 'number')) {
     throw new TolokaProtocolError(
-      `the open of ${target.kind} ${target.id} answered an operation for ${idKey} ${JSON.stringify(askedFor)}`,
+      `the ${action} of ${target.kind} ${target.id} answered an operation for ${idKey} ${JSON.stringify(askedFor)}`,
     );
   }
   return operation;

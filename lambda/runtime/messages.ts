@@ -1,36 +1,79 @@
 import { InvalidMessageError } from './errors.ts';
-import { isOperationId, type OpenTarget, targetFields } from './model.ts';
+import { ACTIONS, type Action, isOperationId, type TolokaTarget, targetFields } from './model.ts';
+import { isTimeZone, type ScheduledOccurrence } from './schedule-rules.ts';
 
 /** Toloka IDs are 64-bit integers; 19 digits hold every positive one. */
 const ID_PATTERN = /^[1-9][0-9]{0,18}$/;
 const MAX_ID = 9_223_372_036_854_775_807n;
-const TRIGGER_FIELDS = ['poolId', 'trainingId', 'triggerId'] as const;
+const TRIGGER_FIELDS = [
+  'poolId',
+  'trainingId',
+  'action',
+  'triggerId',
+  'scheduledTime',
+  'maxLatenessMinutes',
+  'timeZone',
+  'skip',
+] as const;
+/** The fields that describe a schedule's occurrence: only with `scheduledTime`. */
+const OCCURRENCE_FIELDS = ['maxLatenessMinutes', 'timeZone', 'skip'] as const;
+/** At most a week late on purpose; a calendar name and its dates as the configuration allows them. */
+const MAX_LATENESS_MINUTES = 10_080;
+const CALENDAR_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const CALENDAR_DATE = /^[0-9]{4}-[0-9]{2}-[0-9]{2}$/;
+
+/** What a trigger message or direct payload asks, parsed. */
+export interface ParsedTrigger {
+  readonly target: TolokaTarget;
+  /** `open` when the message names none. */
+  readonly action: Action;
+  readonly triggerId?: string;
+  /** Present when the message has a `scheduledTime` (a schedule's trigger). */
+  readonly occurrence?: ScheduledOccurrence;
+}
 
 /**
  * A trigger: `{"poolId": "123"}` or `{"trainingId": "123"}` (a JSON number is accepted too).
  * Anything else is refused with the field and the reason, so it is never sent on to Toloka.
  */
-export function parseTriggerBody(body: string): OpenTarget {
+export function parseTriggerBody(body: string): TolokaTarget {
   return parseTrigger(parseJsonBody(body));
 }
 
-export function parseTrigger(value: unknown): OpenTarget {
+export function parseTrigger(value: unknown): TolokaTarget {
   return parseTriggerFields(value).target;
 }
 
 /**
  * A trigger with its identity: `{"poolId": "123"}` or `{"trainingId": "123"}`, with an optional
- * `triggerId`, on the trigger queue and in a direct invocation alike. The schedules send
- * `<schedule ARN>@<scheduled time>`, so that Scheduler's and Lambda's retries of one occurrence
- * are one trigger, and a redrive of its dead letter to the trigger queue keeps that identity.
+ * `action` (`open`, the default, or `close`) and `triggerId`, on the trigger queue and in a direct
+ * invocation alike. The schedules send `<schedule ARN>@<scheduled time>`, so that Scheduler's and
+ * Lambda's retries of one occurrence are one trigger, and a redrive of its dead letter to the
+ * trigger queue keeps that identity; and the occurrence itself: `scheduledTime`, with
+ * `maxLatenessMinutes`, `timeZone` and the calendars it skips (`skip`: name → dates).
  */
-export function parseTriggerMessage(body: string): { target: OpenTarget; triggerId?: string } {
+export function parseTriggerMessage(body: string): ParsedTrigger {
   return parseTriggerFields(parseJsonBody(body));
 }
 
 /** A direct invocation's payload: the same fields as a trigger message. */
-export function parseDirectTrigger(value: unknown): { target: OpenTarget; triggerId?: string } {
+export function parseDirectTrigger(value: unknown): ParsedTrigger {
   return parseTriggerFields(value);
+}
+
+/** The action a message asks for, when it names a valid one (for the record of a bad message). */
+export function actionOf(value: unknown): Action | undefined {
+  if (typeof value === 'string') {
+    try {
+      return actionOf(JSON.parse(value));
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const action = (value as Record<string, unknown>).action;
+  if (action === undefined) return 'open';
+  return ACTIONS.find((known) => known === action);
 }
 
 function parseJsonBody(body: string): unknown {
@@ -43,7 +86,7 @@ function parseJsonBody(body: string): unknown {
 
 const TRIGGER_ID = /^[\x21-\x7e]{1,256}$/;
 
-function parseTriggerFields(value: unknown): { target: OpenTarget; triggerId?: string } {
+function parseTriggerFields(value: unknown): ParsedTrigger {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidMessageError(
       'body',
@@ -56,7 +99,9 @@ function parseTriggerFields(value: unknown): { target: OpenTarget; triggerId?: s
   if (unknown.length > 0) {
     throw new InvalidMessageError(
       unknown[0] ?? 'body',
-      'is not a known field (expected only "poolId" or "trainingId", and "triggerId")',
+      `is not a known field (expected "poolId" or "trainingId", and optionally ${TRIGGER_FIELDS.slice(2)
+        .map((field) => `"${field}"`)
+        .join(', ')})`,
     );
   }
   const hasPool = 'poolId' in record;
@@ -64,17 +109,96 @@ function parseTriggerFields(value: unknown): { target: OpenTarget; triggerId?: s
   if (hasPool && hasTraining)
     throw new InvalidMessageError('trainingId', 'give either poolId or trainingId, not both');
   if (!hasPool && !hasTraining) throw new InvalidMessageError('poolId', 'is required');
-  const target: OpenTarget = hasPool
+  const target: TolokaTarget = hasPool
     ? { kind: 'pool', id: parseId('poolId', record.poolId) }
     : { kind: 'training', id: parseId('trainingId', record.trainingId) };
-  if (record.triggerId === undefined) return { target };
-  if (typeof record.triggerId !== 'string' || !TRIGGER_ID.test(record.triggerId)) {
+  const action = parseAction(record.action);
+  if (
+    record.triggerId !== undefined &&
+    (typeof record.triggerId !== 'string' || !TRIGGER_ID.test(record.triggerId))
+  ) {
     throw new InvalidMessageError(
       'triggerId',
       `must be 1-256 printable ASCII characters without spaces, got ${describe(record.triggerId)}`,
     );
   }
-  return { target, triggerId: record.triggerId };
+  const occurrence = parseOccurrence(record);
+  return {
+    target,
+    action,
+    ...(record.triggerId === undefined ? {} : { triggerId: record.triggerId as string }),
+    ...(occurrence === undefined ? {} : { occurrence }),
+  };
+}
+
+function parseAction(value: unknown): Action {
+  if (value === undefined) return 'open';
+  const action = ACTIONS.find((known) => known === value);
+  if (action === undefined) {
+    throw new InvalidMessageError('action', `must be "open" or "close", got ${describe(value)}`);
+  }
+  return action;
+}
+
+/** `scheduledTime` and what goes with it: a schedule's occurrence. */
+function parseOccurrence(record: Record<string, unknown>): ScheduledOccurrence | undefined {
+  if (record.scheduledTime === undefined) {
+    const orphan = OCCURRENCE_FIELDS.find((field) => record[field] !== undefined);
+    if (orphan !== undefined) {
+      throw new InvalidMessageError(orphan, 'describes a schedule occurrence: give it with "scheduledTime"');
+    }
+    return undefined;
+  }
+  const scheduledAtMs = parseInstant('scheduledTime', record.scheduledTime);
+  const { maxLatenessMinutes, timeZone, skip } = record;
+  if (
+    maxLatenessMinutes !== undefined &&
+    (typeof maxLatenessMinutes !== 'number' ||
+      !Number.isInteger(maxLatenessMinutes) ||
+      maxLatenessMinutes < 1 ||
+      maxLatenessMinutes > MAX_LATENESS_MINUTES)
+  ) {
+    throw new InvalidMessageError(
+      'maxLatenessMinutes',
+      `must be a whole number of minutes from 1 to ${MAX_LATENESS_MINUTES}, got ${describe(maxLatenessMinutes)}`,
+    );
+  }
+  if (timeZone !== undefined && (typeof timeZone !== 'string' || !isTimeZone(timeZone))) {
+    throw new InvalidMessageError('timeZone', `must be an IANA time zone, got ${describe(timeZone)}`);
+  }
+  return {
+    scheduledAtMs,
+    ...(maxLatenessMinutes === undefined ? {} : { maxLatenessMinutes: maxLatenessMinutes as number }),
+    ...(timeZone === undefined ? {} : { timeZone: timeZone as string }),
+    ...(skip === undefined ? {} : { skip: parseCalendars(skip) }),
+  };
+}
+
+/** `skip`: `{"<calendar name>": ["YYYY-MM-DD", …]}`. */
+function parseCalendars(value: unknown): Record<string, readonly string[]> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidMessageError(
+      'skip',
+      `must be an object of calendar names to dates, got ${describe(value)}`,
+    );
+  }
+  const calendars: Record<string, readonly string[]> = {};
+  for (const [name, dates] of Object.entries(value as Record<string, unknown>)) {
+    if (!CALENDAR_NAME.test(name)) {
+      throw new InvalidMessageError(
+        'skip',
+        `has a calendar name that is not 1-64 of A-Z a-z 0-9 _ -: ${describe(name)}`,
+      );
+    }
+    if (
+      !Array.isArray(dates) ||
+      dates.some((date) => typeof date !== 'string' || !CALENDAR_DATE.test(date))
+    ) {
+      throw new InvalidMessageError(`skip.${name}`, 'must be an array of dates written YYYY-MM-DD');
+    }
+    calendars[name] = dates as string[];
+  }
+  return calendars;
 }
 
 /** A Toloka ID as ASCII digits: a positive whole number below 2^63, as a string or a safe JSON number. */
@@ -125,7 +249,7 @@ const ISO_INSTANT = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0
  */
 export interface CheckMessage {
   readonly version: 2;
-  readonly target: OpenTarget;
+  readonly target: TolokaTarget;
   readonly openingId: string;
   readonly checkToken: string;
   readonly operationId?: string;
@@ -183,7 +307,7 @@ export function parseCheckMessage(body: string, rules: CheckMessageRules): Check
   const record = parsed as Record<string, unknown>;
   if (record.version !== 2)
     throw new InvalidMessageError('version', `must be 2, got ${describe(record.version)}`);
-  const target: OpenTarget =
+  const target: TolokaTarget =
     record.trainingId !== undefined
       ? { kind: 'training', id: parseId('trainingId', record.trainingId) }
       : { kind: 'pool', id: parseId('poolId', record.poolId) };

@@ -1,5 +1,5 @@
-/** What a trigger asks to open: a pool or a training pool, by its Toloka ID (ASCII digits). */
-export type OpenTarget =
+/** What a trigger acts on: a pool or a training pool, by its Toloka ID (ASCII digits). */
+export type TolokaTarget =
   | { readonly kind: 'pool'; readonly id: string }
   | { readonly kind: 'training'; readonly id: string };
 
@@ -64,12 +64,40 @@ export function isTerminal(status: OperationStatus): boolean {
   return status === 'SUCCESS' || status === 'FAIL';
 }
 
-/** The answer to `POST /pools/{id}/open` (or `/trainings/{id}/open`) that the caller acts on. */
-export type OpenResponse =
-  | { readonly kind: 'operation'; readonly operation: TolokaOperation }
-  | { readonly kind: 'already-open' };
+/** What a trigger asks of its target: open it (the default) or close it. */
+export type Action = 'open' | 'close';
 
-export type Outcome = 'OPENED' | 'ALREADY_OPEN' | 'FAILED' | 'TIMED_OUT';
+export const ACTIONS: readonly Action[] = ['open', 'close'];
+
+/** The answer to `POST /pools/{id}/open|close` (or `/trainings/…`) that the caller acts on. */
+export type ActionResponse =
+  | { readonly kind: 'operation'; readonly operation: TolokaOperation }
+  /** 204: the pool already has the status asked for. */
+  | { readonly kind: 'already-done' };
+
+export type Outcome =
+  | 'OPENED'
+  | 'ALREADY_OPEN'
+  | 'CLOSED'
+  | 'ALREADY_CLOSED'
+  | 'FAILED'
+  | 'TIMED_OUT'
+  | 'SKIPPED';
+
+/** The outcome of an operation that succeeded, and of a 204, for each action. */
+export const DONE_OUTCOMES: Readonly<Record<Action, { readonly done: Outcome; readonly already: Outcome }>> =
+  {
+    open: { done: 'OPENED', already: 'ALREADY_OPEN' },
+    close: { done: 'CLOSED', already: 'ALREADY_CLOSED' },
+  };
+
+/** Toloka's operation type of an action on a target: `POOL.OPEN`, `TRAINING.CLOSE`, … */
+export function operationTypeOf(target: TolokaTarget, action: Action): string {
+  return `${target.kind.toUpperCase()}.${action.toUpperCase()}`;
+}
+
+/** Why a trigger was skipped without a call to Toloka. */
+export type SkipReason = 'CALENDAR' | 'LATE';
 
 /**
  * The one terminal record of an opening. Field names are part of the public contract
@@ -77,6 +105,8 @@ export type Outcome = 'OPENED' | 'ALREADY_OPEN' | 'FAILED' | 'TIMED_OUT';
  */
 export interface OutcomeRecord {
   readonly outcome: Outcome;
+  /** What was asked of the pool; absent only on a bad message whose `action` itself is wrong. */
+  readonly action?: Action;
   readonly poolId?: string;
   readonly trainingId?: string;
   readonly operationId?: string;
@@ -89,9 +119,18 @@ export interface OutcomeRecord {
   /** The operation's last known status (FAILED by operation, TIMED_OUT). */
   readonly status?: OperationStatus;
   readonly progress?: number;
-  /** For bad input: which field is wrong and why. */
+  /** For bad input: which field is wrong and why. For SKIPPED: `CALENDAR` or `LATE`. */
   readonly field?: string;
   readonly reason?: string;
+  /** SKIPPED: when the schedule meant the trigger to run (ISO 8601, UTC). */
+  readonly scheduledTime?: string;
+  /** SKIPPED for a calendar: its name, and the date (in the schedule's time zone) it lists. */
+  readonly calendar?: string;
+  readonly date?: string;
+  /** SKIPPED as late: how many seconds after the scheduled time it came, the limit, and what acts now. */
+  readonly lateSeconds?: number;
+  readonly maxLatenessMinutes?: number;
+  readonly command?: string;
   /** The SQS message a bad trigger came in, so it can be found. */
   readonly messageId?: string;
   /** When the opening was first asked for (ISO 8601, UTC). */
@@ -108,6 +147,6 @@ export interface OutcomeRecord {
   readonly triggerCount?: number;
 }
 
-export function targetFields(target: OpenTarget): { poolId: string } | { trainingId: string } {
+export function targetFields(target: TolokaTarget): { poolId: string } | { trainingId: string } {
   return target.kind === 'pool' ? { poolId: target.id } : { trainingId: target.id };
 }

@@ -1,10 +1,20 @@
-/** The outcome records an opening can end in, built from what Toloka answered. */
+/** The outcome records a run (an open or a close) can end in, built from what Toloka answered. */
 import { type InvalidMessageError, isTransient, TolokaApiError, UnsendableTokenError } from './errors.ts';
-import { type OpenTarget, type OutcomeRecord, type TolokaOperation, targetFields } from './model.ts';
+import {
+  type Action,
+  DONE_OUTCOMES,
+  type OutcomeRecord,
+  type TolokaOperation,
+  type TolokaTarget,
+  targetFields,
+} from './model.ts';
 
-export type RecordBase = Pick<OutcomeRecord, 'poolId' | 'trainingId' | 'operationId' | 'requestedAt'>;
+export type RecordBase = Pick<
+  OutcomeRecord,
+  'action' | 'poolId' | 'trainingId' | 'operationId' | 'requestedAt'
+>;
 
-/** The outcome of an operation that reached SUCCESS or FAIL. */
+/** The outcome of an operation that reached SUCCESS (OPENED, CLOSED) or FAIL. */
 export function operationRecord(
   operation: TolokaOperation,
   base: RecordBase,
@@ -13,7 +23,8 @@ export function operationRecord(
   checks: number,
 ): OutcomeRecord {
   const common = { ...base, operationId: operation.id, elapsedMs: nowMs - requestedAtMs, checks };
-  if (operation.status === 'SUCCESS') return { outcome: 'OPENED', ...common };
+  if (operation.status === 'SUCCESS')
+    return { outcome: DONE_OUTCOMES[base.action ?? 'open'].done, ...common };
   return {
     outcome: 'FAILED',
     ...common,
@@ -90,9 +101,14 @@ export function failedRecord(
 }
 
 /** The FAILED record of a message that can never be processed: it names the field and the reason. */
-export function invalidMessageRecord(error: InvalidMessageError, messageId?: string): OutcomeRecord {
+export function invalidMessageRecord(
+  error: InvalidMessageError,
+  messageId?: string,
+  action?: Action,
+): OutcomeRecord {
   return {
     outcome: 'FAILED',
+    ...(action === undefined ? {} : { action }),
     code: error.code,
     message: `invalid message: ${error.message}`,
     field: error.field,
@@ -101,9 +117,10 @@ export function invalidMessageRecord(error: InvalidMessageError, messageId?: str
   };
 }
 
-/** What an opening needs for the records below: when it was asked for and until when. */
+/** What a run needs for the records below: what it asks, when it was asked for and until when. */
 export interface OpeningTimes {
-  readonly target: OpenTarget;
+  readonly target: TolokaTarget;
+  readonly action: Action;
   readonly requestedAtMs: number;
   readonly deadlineMs: number;
   readonly operationId?: string;
@@ -114,6 +131,7 @@ export interface OpeningTimes {
 export function recordBaseOf(opening: OpeningTimes): RecordBase {
   return {
     ...targetFields(opening.target),
+    action: opening.action,
     ...(opening.operationId === undefined || opening.operationId === ''
       ? {}
       : { operationId: opening.operationId }),
@@ -125,15 +143,32 @@ export function recordBaseOf(opening: OpeningTimes): RecordBase {
  * A trigger's step that came after the deadline, before anything was asked of Toloka (a
  * redelivery or a redrive days later): TIMED_OUT, and no `POST …/open` so late.
  */
-export function lateOpenRecord(opening: OpeningTimes, nowMs: number, checks: number): OutcomeRecord {
+export function lateRequestRecord(opening: OpeningTimes, nowMs: number, checks: number): OutcomeRecord {
   const deadline = new Date(opening.deadlineMs).toISOString();
   return {
     outcome: 'TIMED_OUT',
     ...recordBaseOf(opening),
     code: 'DEADLINE_EXCEEDED',
-    message: `the request to open came after the deadline ${deadline} (a late redelivery or redrive): Toloka was not asked`,
+    message: `the request to ${opening.action} came after the deadline ${deadline} (a late redelivery or redrive): Toloka was not asked`,
     elapsedMs: nowMs - opening.requestedAtMs,
     checks,
+  };
+}
+
+/**
+ * A run that waited for the target's other action (asked before it) until its own deadline:
+ * TIMED_OUT, Toloka not asked.
+ */
+export function timedOutWaitingRecord(opening: OpeningTimes, nowMs: number): OutcomeRecord {
+  const deadline = new Date(opening.deadlineMs).toISOString();
+  const other = opening.action === 'open' ? 'close' : 'open';
+  return {
+    outcome: 'TIMED_OUT',
+    ...recordBaseOf(opening),
+    code: 'DEADLINE_EXCEEDED',
+    message: `the ${other} asked before this ${opening.action} had not ended at the deadline ${deadline}: Toloka was not asked to ${opening.action}`,
+    elapsedMs: nowMs - opening.requestedAtMs,
+    checks: 0,
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * What every step of an opening shares, whether it starts in the opener (pool-opening.ts) or
+ * What every step of an opening shares, whether it starts in the opener (target-action.ts) or
  * comes off the check queue (operation-check.ts): the dependencies it talks to, its budget and
  * result, and the end of each opening: decided once in the ledger, reported by whoever decided.
  */
@@ -98,7 +98,7 @@ export async function conclude(
     deps.log.info('the outcome was decided by another step', { openingId: opening.openingId });
     return lostTheStep(deps, opening);
   }
-  return report(deps, decided, boundedRecord(record));
+  return reportDecided(deps, decided, boundedRecord(record));
 }
 
 /**
@@ -117,10 +117,11 @@ export async function reportIfOrphaned(deps: OpeningDependencies, opening: Openi
   deps.log.warn('the outcome was decided but its record never written: writing it now', {
     openingId: opening.openingId,
   });
-  return report(deps, opening, opening.outcome);
+  return reportDecided(deps, opening, opening.outcome);
 }
 
-async function report(
+/** Writes the record of a run this step decided (or holds the report lease of), then marks it reported. */
+export async function reportDecided(
   deps: OpeningDependencies,
   opening: Opening,
   record: OutcomeRecord,

@@ -18,13 +18,25 @@
  * deadline. An opening nothing carries any more (its message went to a dead-letter queue, or was
  * deleted) is taken over by the next trigger; see {@link isCarried}.
  */
-import type { OpenTarget, OutcomeRecord } from './model.ts';
+import type { Action, OutcomeRecord, TolokaTarget } from './model.ts';
 
-export type OpeningState = 'STARTING' | 'FOLLOWING' | 'DECIDED';
+/**
+ * `WAITING`: asked while the target's other action ran, it waits for that one (its
+ * `predecessorId`) to end; `STARTING`: about to ask Toloka; `FOLLOWING`: following the operation.
+ */
+export type OpeningState = 'WAITING' | 'STARTING' | 'FOLLOWING' | 'DECIDED';
 
+/**
+ * One run of an action on a target, open or close (the ledger's entries keep the name "opening",
+ * and `OPENINGS_TABLE` its own, for the items already written): its triggers, its step, its end.
+ */
 export interface Opening {
   readonly openingId: string;
-  readonly target: OpenTarget;
+  readonly target: TolokaTarget;
+  /** What it asks of the target; entries written before closes existed are opens. */
+  readonly action: Action;
+  /** The run of the target's other action this one waits for (state `WAITING`), if any. */
+  readonly predecessorId?: string;
   /**
    * The triggers this opening answers, the first one first (at most {@link MAX_LISTED_TRIGGERS};
    * `triggerCount` counts them all). A trigger whose message carried the opening and was taken
@@ -87,11 +99,23 @@ export type Claim =
    * opening's own triggers, then claims again; or, while another step still holds it, comes back
    * later. This trigger is not one of its triggers. The pool's pointer moves on only after.
    */
-  | { readonly kind: 'ending'; readonly opening: Opening };
+  | { readonly kind: 'ending'; readonly opening: Opening }
+  /**
+   * A new trigger that is skipped (`ClaimRequest.skip`): its run is decided at once, with the skip
+   * record, held for reporting by this step; the target's pointer does not move.
+   */
+  | { readonly kind: 'skipped'; readonly opening: Opening };
 
 export interface ClaimRequest {
   readonly triggerId: string;
-  readonly target: OpenTarget;
+  readonly target: TolokaTarget;
+  /** Default `open`. */
+  readonly action?: Action;
+  /**
+   * The record of a trigger that must not act (a calendar date, or too late): a new trigger is
+   * decided with it at once (claim `skipped`); one seen before carries on as it was.
+   */
+  readonly skip?: OutcomeRecord;
   readonly nowMs: number;
   /** The deadline a new opening gets. */
   readonly deadlineMs: number;
@@ -183,14 +207,21 @@ export const IN_PROCESS_PREFIX = 'run-';
  * The opening a claim starts, held by the claiming step's `token` (an {@link IN_PROCESS_PREFIX}
  * one) as if it had acquired it from the start token: both ledgers write this.
  */
-export function newOpening(request: ClaimRequest, openingId: string, token: string): Opening {
+export function newOpening(
+  request: ClaimRequest,
+  openingId: string,
+  token: string,
+  predecessorId?: string,
+): Opening {
   return {
     openingId,
     target: request.target,
+    action: request.action ?? 'open',
+    ...(predecessorId === undefined ? {} : { predecessorId }),
     triggers: [request.triggerId],
     triggerCount: 1,
     carrier: request.triggerId,
-    state: 'STARTING',
+    state: predecessorId === undefined ? 'STARTING' : 'WAITING',
     requestedAtMs: request.nowMs,
     deadlineMs: request.deadlineMs,
     checks: 0,
@@ -200,21 +231,43 @@ export function newOpening(request: ClaimRequest, openingId: string, token: stri
   };
 }
 
+/**
+ * The run a skipped trigger ends in: decided at once with its record, reported by the claiming
+ * step under the report lease (a copy of the trigger meanwhile finds it decided, and writes the
+ * record only if that step died), pointed at by the trigger's entry only.
+ */
+export function skippedOpening(request: ClaimRequest, openingId: string, record: OutcomeRecord): Opening {
+  return {
+    openingId,
+    target: request.target,
+    action: request.action ?? 'open',
+    triggers: [request.triggerId],
+    triggerCount: 1,
+    state: 'DECIDED',
+    requestedAtMs: request.nowMs,
+    deadlineMs: request.nowMs,
+    checks: 0,
+    outcome: record,
+    decidedAtMs: request.nowMs,
+    reportLeaseUntilMs: request.nowMs + request.leaseMs,
+  };
+}
+
 export interface OpeningFilter {
   /** Only openings requested at or after this epoch ms. */
   readonly sinceMs?: number;
-  readonly target?: OpenTarget;
+  readonly target?: TolokaTarget;
   readonly limit?: number;
 }
 
 /** How long entries stay: longer than any message can wait in a queue (14 days) plus the deadline. */
 export const LEDGER_RETENTION_MS = 15 * 86_400_000;
 
-export function targetKey(target: OpenTarget): string {
+export function targetKey(target: TolokaTarget): string {
   return `${target.kind}:${target.id}`;
 }
 
-export function parseTargetKey(key: string): OpenTarget | undefined {
+export function parseTargetKey(key: string): TolokaTarget | undefined {
   const match = /^(pool|training):([0-9]+)$/.exec(key);
   if (match === null || match[2] === undefined) return undefined;
   return { kind: match[1] as 'pool' | 'training', id: match[2] };
@@ -247,16 +300,21 @@ export function isJoinable(opening: Opening, nowMs: number): boolean {
 
 /** What a claim does with the target's current opening (the pointer's), read in one round. */
 export type ClaimPlan =
-  | { readonly kind: 'join' | 'take-over' | 'ending' | 'unreported'; readonly current: Opening }
+  | {
+      readonly kind: 'join' | 'take-over' | 'ending' | 'unreported' | 'queue-behind';
+      readonly current: Opening;
+    }
   | { readonly kind: 'start' };
 
 /**
  * The one rule both ledgers claim by. No current opening, or a decided and reported one: start.
  * Before its deadline: join it while something carries it on, else take it over. Past its
  * deadline, or decided but unreported: the caller ends it or writes its record first (see
- * {@link Claim} `ending`), then claims again.
+ * {@link Claim} `ending`), then claims again. One action at a time, in the order asked: a trigger
+ * of the other action than the target's undecided run starts a run that waits for that one
+ * (`queue-behind`), and the pointer moves to it, so what is asked next queues behind it in turn.
  */
-export function planClaim(current: Opening | undefined, nowMs: number): ClaimPlan {
+export function planClaim(current: Opening | undefined, nowMs: number, action: Action = 'open'): ClaimPlan {
   if (current === undefined) return { kind: 'start' };
   if (current.state === 'DECIDED') {
     // Decided and never reported (its decider died, or failed to write the record): the record
@@ -266,6 +324,7 @@ export function planClaim(current: Opening | undefined, nowMs: number): ClaimPla
       : { kind: 'start' };
   }
   if (nowMs < current.deadlineMs) {
+    if (current.action !== action) return { kind: 'queue-behind', current };
     return isCarried(current, nowMs) ? { kind: 'join', current } : { kind: 'take-over', current };
   }
   // Past its deadline: it is ended (TIMED_OUT) before the pointer moves on, by whoever carries it
@@ -273,7 +332,12 @@ export function planClaim(current: Opening | undefined, nowMs: number): ClaimPla
   return { kind: 'ending', current };
 }
 
-/** The ledger key of a trigger: its identity within its target. */
-export function triggerKey(target: OpenTarget, triggerId: string): string {
-  return `trigger#${targetKey(target)}#${triggerId}`;
+/**
+ * The ledger key of a trigger: its identity within its target and action (an open's key is as it
+ * was before closes existed, so a trigger in flight during the upgrade is still known).
+ */
+export function triggerKey(target: TolokaTarget, triggerId: string, action: Action = 'open'): string {
+  return action === 'open'
+    ? `trigger#${targetKey(target)}#${triggerId}`
+    : `trigger#${targetKey(target)}#${action}#${triggerId}`;
 }

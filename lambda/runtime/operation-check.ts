@@ -5,8 +5,10 @@
  * one chain of checks however often SQS delivers them.
  */
 
+import { askToAct } from './asking-toloka.ts';
 import { handOver } from './check-hand-over.ts';
 import { isTransient, OpeningBusyError, TokenRefusedError, UnsendableTokenError } from './errors.ts';
+import { waitForPredecessor } from './held-runs.ts';
 import type { CheckMessage } from './messages.ts';
 import { isTerminal, type TolokaOperation, targetFields } from './model.ts';
 import {
@@ -27,7 +29,6 @@ import {
   type StepResult,
 } from './opening-steps.ts';
 import type { Opening } from './openings-ledger.ts';
-import { askToOpen } from './pool-opening.ts';
 import { callToloka, credentialOf, isTokenRefusal, retryAfterOf } from './toloka-calls.ts';
 
 export async function checkOperation(
@@ -98,7 +99,13 @@ async function heldCheck(
       waitMs: notBeforeMs - now(),
     });
   }
-  if (message.operationId === undefined) return askToOpen(deps, opening, budget, token, message.attempt);
+  if (message.operationId === undefined) {
+    // No operation yet: a run waiting for the target's other action, or an open or close that
+    // waited out a Retry-After.
+    return opening.state === 'WAITING'
+      ? waitForPredecessor(deps, opening, budget, token)
+      : askToAct(deps, opening, budget, token, message.attempt);
+  }
 
   const base = { ...recordBaseOf(opening), operationId: message.operationId };
   const credential = await credentialOf(deps);

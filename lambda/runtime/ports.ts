@@ -5,21 +5,33 @@
  * openings ledger, the fifth, has its own module with its types: ./openings-ledger.ts.
  */
 import type { CheckMessage } from './messages.ts';
-import type { OpenResponse, OpenTarget, OutcomeRecord, TolokaOperation, TolokaPoolState } from './model.ts';
+import type {
+  Action,
+  ActionResponse,
+  OutcomeRecord,
+  TolokaOperation,
+  TolokaPoolState,
+  TolokaTarget,
+} from './model.ts';
 
 /** The part of Toloka's API this app uses. One call is one HTTP request: retries are the caller's. */
 export interface TolokaApi {
-  open(target: OpenTarget, authorization: string): Promise<OpenResponse>;
+  /** `POST /pools/{id}/open` or `…/close` (`/trainings/…` for a training). */
+  act(target: TolokaTarget, action: Action, authorization: string): Promise<ActionResponse>;
   getOperation(operationId: string, authorization: string): Promise<TolokaOperation>;
   /** `GET /pools/{id}` or `/trainings/{id}`: the fields the command line shows. */
-  getTarget(target: OpenTarget, authorization: string): Promise<TolokaPoolState>;
+  getTarget(target: TolokaTarget, authorization: string): Promise<TolokaPoolState>;
   /**
-   * The open operation of this pool or training still in progress, if any: the newest
-   * `GET /operations?type=POOL.OPEN` (the specification has no pool filter, so the pool is matched
-   * on `parameters`; any status but SUCCESS and FAIL counts). What a 409
+   * The action's operation on this pool or training still in progress, if any: the newest
+   * `GET /operations?type=POOL.OPEN` (or `POOL.CLOSE`, …; the specification has no pool filter, so
+   * the pool is matched on `parameters`; any status but SUCCESS and FAIL counts). What a 409
    * `POOL_LOCKED_BY_ANOTHER_OPERATION` points to.
    */
-  findOpenOperation(target: OpenTarget, authorization: string): Promise<TolokaOperation | undefined>;
+  findRunningOperation(
+    target: TolokaTarget,
+    action: Action,
+    authorization: string,
+  ): Promise<TolokaOperation | undefined>;
 }
 
 /** Where the Toloka credential comes from. Implementations never log or echo the value. */

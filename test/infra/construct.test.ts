@@ -130,6 +130,16 @@ describe('TolokaPoolOpener with custom props', () => {
     }
   });
 
+  /** What a schedule sends the opener: target, action, identity and occurrence. */
+  const scheduleInput = (target: object) =>
+    JSON.stringify({
+      ...target,
+      action: 'open',
+      triggerId: '<aws.scheduler.schedule-arn>@<aws.scheduler.scheduled-time>',
+      scheduledTime: '<aws.scheduler.scheduled-time>',
+      maxLatenessMinutes: 60,
+    });
+
   it('names unnamed schedules after their pool or training, in UTC unless told otherwise', () => {
     const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule')).map((r) => ({
       name: r.Properties.Name,
@@ -140,18 +150,17 @@ describe('TolokaPoolOpener with custom props', () => {
       {
         name: 'pool-11-1',
         timeZone: 'UTC',
-        input: '{"poolId":"11","triggerId":"<aws.scheduler.schedule-arn>@<aws.scheduler.scheduled-time>"}',
+        input: scheduleInput({ poolId: '11' }),
       },
       {
         name: 'pool-11-2',
         timeZone: 'UTC',
-        input: '{"poolId":"11","triggerId":"<aws.scheduler.schedule-arn>@<aws.scheduler.scheduled-time>"}',
+        input: scheduleInput({ poolId: '11' }),
       },
       {
         name: 'training-22-1',
         timeZone: 'UTC',
-        input:
-          '{"trainingId":"22","triggerId":"<aws.scheduler.schedule-arn>@<aws.scheduler.scheduled-time>"}',
+        input: scheduleInput({ trainingId: '22' }),
       },
     ]);
     expect(construct.schedules).toHaveLength(7);
@@ -205,6 +214,7 @@ describe('TolokaPoolOpener dates', () => {
     expect(resolved.warnings).toEqual([
       {
         schedule: 0,
+        id: 'toloka-pool-opener:schedule-in-the-past',
         message: expect.stringMatching(
           /^schedules\[0\]\.expression: at\(2031-05-06T07:08:00\) \(UTC\) has passed/,
         ),

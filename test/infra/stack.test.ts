@@ -259,13 +259,17 @@ describe('schedules', () => {
     expect(schedule('training-98765-1').State).toBe('DISABLED');
   });
 
-  it('invokes the opener with the pool or training ID, 3 retries within an hour, then the trigger DLQ', () => {
+  it('invokes the opener with the pool or training ID, the action and the occurrence, 3 retries within an hour, then the trigger DLQ', () => {
     const target = (input: object) => ({
       Arn: { 'Fn::GetAtt': [ids.opener, 'Arn'] },
-      // Scheduler's execution ID goes with each invocation: the trigger's identity in the ledger.
+      // The schedule's ARN and the time it was meant for: the trigger's identity in the ledger,
+      // and the occurrence that a late trigger is measured against.
       Input: JSON.stringify({
         ...input,
+        action: 'open',
         triggerId: '<aws.scheduler.schedule-arn>@<aws.scheduler.scheduled-time>',
+        scheduledTime: '<aws.scheduler.scheduled-time>',
+        maxLatenessMinutes: 60,
       }),
       RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
       DeadLetterConfig: { Arn: { 'Fn::GetAtt': [ids.triggerDlq, 'Arn'] } },

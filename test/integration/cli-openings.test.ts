@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseSince } from '../../cli/settings.ts';
 import { DynamoDbOpeningsLedger } from '../../lambda/adapters/dynamodb-openings-ledger.ts';
-import type { OpenTarget, OutcomeRecord } from '../../lambda/runtime/model.ts';
+import type { OutcomeRecord, TolokaTarget } from '../../lambda/runtime/model.ts';
 import { freePort, type Run, runNode } from '../support/child-run.ts';
 import { seedFollowing } from '../support/ledger-seed.ts';
 import { createOpeningsTable, useMoto } from '../support/moto.ts';
@@ -30,7 +30,7 @@ async function seed(
   ledger: DynamoDbOpeningsLedger,
   name: string,
   spec: {
-    target: OpenTarget;
+    target: TolokaTarget;
     agoMs: number;
     triggers: string[];
     operationId?: string;
@@ -265,6 +265,7 @@ describe.concurrent('toloka-pool openings', SLOW, () => {
     expect(openings[0]).toEqual({
       openingId: seeded.opened5101?.openingId,
       target: { kind: 'pool', id: '5101' },
+      action: 'open',
       poolId: '5101',
       triggers: [trigger('first'), trigger('second')],
       triggerCount: 2,

@@ -240,16 +240,16 @@ describe('every path and status the app uses, answered by the emulator and judge
 
   it('covers opens, operations, lists, pools, trainings and errors, every exchange within the specification', async () => {
     const client = api();
-    const opened = await client.open({ kind: 'pool', id: '10' }, auth); // 202
-    await client.open({ kind: 'pool', id: '11' }, auth); // 204
-    await client.open({ kind: 'training', id: '20' }, auth); // 202
-    await client.open({ kind: 'training', id: '21' }, auth); // 204
-    await client.open({ kind: 'pool', id: '14' }, auth); // 202, already SUCCESS
+    const opened = await client.act({ kind: 'pool', id: '10' }, 'open', auth); // 202
+    await client.act({ kind: 'pool', id: '11' }, 'open', auth); // 204
+    await client.act({ kind: 'training', id: '20' }, 'open', auth); // 202
+    await client.act({ kind: 'training', id: '21' }, 'open', auth); // 204
+    await client.act({ kind: 'pool', id: '14' }, 'open', auth); // 202, already SUCCESS
     for (const refused of ['10', '12', '13', '99']) {
       // 409 locked, 409 refused, 409 inappropriate status, 404 unknown
-      await expect(client.open({ kind: 'pool', id: refused }, auth)).rejects.toThrow();
+      await expect(client.act({ kind: 'pool', id: refused }, 'open', auth)).rejects.toThrow();
     }
-    await expect(client.open({ kind: 'training', id: '98' }, auth)).rejects.toThrow(); // 404
+    await expect(client.act({ kind: 'training', id: '98' }, 'open', auth)).rejects.toThrow(); // 404
     if (opened.kind !== 'operation') throw new Error('expected an operation');
     await client.getOperation(opened.operation.id, auth); // 200
     await expect(client.getOperation('57068577e4b0bf7b07a0256f', auth)).rejects.toThrow(); // 404
@@ -307,7 +307,7 @@ describe('every path and status the app uses, answered by the emulator and judge
       emulator.setSwitches(switches);
       const before = seen.length;
       const client = api();
-      const opened = await client.open({ kind: 'pool', id: '10' }, auth);
+      const opened = await client.act({ kind: 'pool', id: '10' }, 'open', auth);
       if (opened.kind !== 'operation') throw new Error('expected an operation');
       await client.getOperation(opened.operation.id, auth);
       await raw('GET', '/operations?status=PENDING,RUNNING');
@@ -325,7 +325,7 @@ describe('every path and status the app uses, answered by the emulator and judge
     emulator.reset();
     emulator.setSwitches({ unknownStatus: 'QUEUED' });
     const before = seen.length;
-    await api().open({ kind: 'pool', id: '10' }, auth);
+    await api().act({ kind: 'pool', id: '10' }, 'open', auth);
     const [answer] = seen.slice(before);
     if (answer === undefined) throw new Error('no exchange');
     expect(JSON.parse(answer.body ?? '{}')).toMatchObject({ status: 'QUEUED' });

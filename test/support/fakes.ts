@@ -2,7 +2,7 @@ import { MemoryOutcomeSink } from '../../lambda/adapters/outcome-sinks.ts';
 import { StaticTokenSource } from '../../lambda/adapters/token-sources.ts';
 import { DEFAULT_POLL } from '../../lambda/runtime/config.ts';
 import type { CheckMessage } from '../../lambda/runtime/messages.ts';
-import type { OpenResponse, OpenTarget, TolokaOperation } from '../../lambda/runtime/model.ts';
+import type { Action, ActionResponse, TolokaOperation, TolokaTarget } from '../../lambda/runtime/model.ts';
 import type { OpeningDependencies } from '../../lambda/runtime/opening-steps.ts';
 import type { CheckQueue, Log, TolokaApi } from '../../lambda/runtime/ports.ts';
 import { MemoryOpeningsLedger } from '../../local/memory-openings-ledger.ts';
@@ -12,18 +12,20 @@ type Step<T> = T | Error;
 /** A Toloka whose answers are scripted call by call; it records what it was asked. */
 export class ScriptedToloka implements TolokaApi {
   readonly calls: Array<{
-    call: 'open' | 'getOperation' | 'findOpenOperation';
+    /** `open` or `close` for `act`. */
+    call: 'open' | 'close' | 'getOperation' | 'findRunningOperation';
     id: string;
     authorization: string;
   }> = [];
   constructor(
-    private readonly openAnswers: Step<OpenResponse>[] = [],
+    private readonly openAnswers: Step<ActionResponse>[] = [],
     private readonly operationAnswers: Step<TolokaOperation>[] = [],
   ) {}
 
-  async open(target: OpenTarget, authorization: string): Promise<OpenResponse> {
-    this.calls.push({ call: 'open', id: target.id, authorization });
-    return next(this.openAnswers, 'open');
+  /** Opens and closes answer from one script, in order (`openAnswers`). */
+  async act(target: TolokaTarget, action: Action, authorization: string): Promise<ActionResponse> {
+    this.calls.push({ call: action, id: target.id, authorization });
+    return next(this.openAnswers, action);
   }
 
   async getOperation(operationId: string, authorization: string): Promise<TolokaOperation> {
@@ -38,8 +40,12 @@ export class ScriptedToloka implements TolokaApi {
   /** The answers of `GET /operations` lookups, in order (undefined: none running). */
   readonly lookups: Step<TolokaOperation | undefined>[] = [];
 
-  async findOpenOperation(target: OpenTarget, authorization: string): Promise<TolokaOperation | undefined> {
-    this.calls.push({ call: 'findOpenOperation', id: target.id, authorization });
+  async findRunningOperation(
+    target: TolokaTarget,
+    _action: Action,
+    authorization: string,
+  ): Promise<TolokaOperation | undefined> {
+    this.calls.push({ call: 'findRunningOperation', id: target.id, authorization });
     const answer = this.lookups.shift();
     if (answer instanceof Error) throw answer;
     return answer;

@@ -21,7 +21,7 @@ describe('opener handler', () => {
   it('fails only the message whose opening hit a transient error, and keeps the rest of the batch', async () => {
     const down = () => new TolokaApiError(503, {});
     const deps = fakeDependencies(
-      new ScriptedToloka([{ kind: 'already-open' }, down(), down(), down(), down()]),
+      new ScriptedToloka([{ kind: 'already-done' }, down(), down(), down(), down()]),
       { retry: { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 1 } },
     );
     const handler = createOpenPoolHandler(runtimeOf(deps));
@@ -35,7 +35,7 @@ describe('opener handler', () => {
   });
 
   it('reports a bad message once, naming the field, and does not return it to the queue', async () => {
-    const toloka = new ScriptedToloka([{ kind: 'already-open' }]);
+    const toloka = new ScriptedToloka([{ kind: 'already-done' }]);
     const deps = fakeDependencies(toloka);
     const handler = createOpenPoolHandler(runtimeOf(deps));
     const response = await handler(sqsEvent(['{"poolId": "../1"}', '{"poolId": "5"}']), lambdaContext());

@@ -11,7 +11,7 @@ import {
 import type { CheckMessage } from '../../lambda/runtime/messages.ts';
 import type { TolokaOperation } from '../../lambda/runtime/model.ts';
 import { checkOperation } from '../../lambda/runtime/operation-check.ts';
-import { openTarget } from '../../lambda/runtime/pool-opening.ts';
+import { runAction } from '../../lambda/runtime/target-action.ts';
 import { fakeDependencies, ScriptedToloka } from '../support/fakes.ts';
 import { datedFixtureJson, fixtureJson } from '../support/fixtures.ts';
 import { seedFollowing } from '../support/ledger-seed.ts';
@@ -30,10 +30,10 @@ const trigger = (target: { kind: 'pool' | 'training'; id: string } = pool) => ({
   target,
 });
 
-describe('openTarget', () => {
+describe('runAction', () => {
   it('enqueues a delayed first check when Toloka answers 202 with a pending operation', async () => {
     const deps = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: pending }]));
-    const result = await openTarget(deps, trigger(), budget);
+    const result = await runAction(deps, trigger(), budget);
     expect(result).toEqual({ kind: 'following', operationId: pending.id, nextCheckInSeconds: 1 });
     expect(deps.checks.sent).toHaveLength(1);
     expect(deps.checks.sent[0]).toMatchObject({
@@ -50,8 +50,8 @@ describe('openTarget', () => {
   });
 
   it('reports ALREADY_OPEN when Toloka answers 204', async () => {
-    const deps = fakeDependencies(new ScriptedToloka([{ kind: 'already-open' }]));
-    await openTarget(deps, trigger(), budget);
+    const deps = fakeDependencies(new ScriptedToloka([{ kind: 'already-done' }]));
+    await runAction(deps, trigger(), budget);
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({ outcome: 'ALREADY_OPEN', poolId: '21' }),
     ]);
@@ -61,7 +61,7 @@ describe('openTarget', () => {
   it('reports OPENED without a check message when the 202 body is already SUCCESS', async () => {
     const toloka = new ScriptedToloka([{ kind: 'operation', operation: success }]);
     const deps = fakeDependencies(toloka);
-    await openTarget(deps, trigger(), budget);
+    await runAction(deps, trigger(), budget);
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({ outcome: 'OPENED', poolId: '21', operationId: success.id, checks: 0 }),
     ]);
@@ -71,7 +71,7 @@ describe('openTarget', () => {
 
   it('reports FAILED without a check message when the 202 body is already FAIL', async () => {
     const deps = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: fail }]));
-    await openTarget(deps, trigger(), budget);
+    await runAction(deps, trigger(), budget);
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({
         outcome: 'FAILED',
@@ -86,7 +86,7 @@ describe('openTarget', () => {
   it("reports FAILED with Toloka's code, message and request_id when Toloka answers 409", async () => {
     const toloka = new ScriptedToloka([new TolokaApiError(409, conflictBody)]);
     const deps = fakeDependencies(toloka);
-    await openTarget(deps, trigger(), budget);
+    await runAction(deps, trigger(), budget);
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({
         outcome: 'FAILED',
@@ -108,7 +108,7 @@ describe('openTarget', () => {
         new TolokaApiError(status, { code: `CODE_${status}`, request_id: 'r-1' }),
       ]);
       const deps = fakeDependencies(toloka);
-      await openTarget(deps, trigger(), budget);
+      await runAction(deps, trigger(), budget);
       expect(deps.outcomes.records).toEqual([
         expect.objectContaining({
           outcome: 'FAILED',
@@ -123,7 +123,7 @@ describe('openTarget', () => {
 
   it('falls back to the HTTP status when a 4xx error has an empty body', async () => {
     const deps = fakeDependencies(new ScriptedToloka([new TolokaApiError(403, {})]));
-    await openTarget(deps, trigger(), budget);
+    await runAction(deps, trigger(), budget);
     expect(deps.outcomes.records[0]).toMatchObject({
       outcome: 'FAILED',
       code: 'HTTP_403',
@@ -143,9 +143,9 @@ describe('openTarget', () => {
     ['a time-out', () => new TolokaNetworkError('slow', { cause: new Error('timeout'), timedOut: true })],
     ['a malformed 2xx', () => new TolokaProtocolError('operation body is not JSON')],
   ])('retries %s and carries on when Toloka recovers', async (_, transient) => {
-    const toloka = new ScriptedToloka([transient(), transient(), { kind: 'already-open' }]);
+    const toloka = new ScriptedToloka([transient(), transient(), { kind: 'already-done' }]);
     const deps = fakeDependencies(toloka);
-    await openTarget(deps, trigger(), budget);
+    await runAction(deps, trigger(), budget);
     expect(toloka.calls).toHaveLength(3);
     expect(deps.outcomes.records).toEqual([expect.objectContaining({ outcome: 'ALREADY_OPEN' })]);
     expect(deps.log.entries.filter((entry) => entry.message === 'Toloka call failed, retrying')).toHaveLength(
@@ -157,15 +157,15 @@ describe('openTarget', () => {
     const unavailable = () => new TolokaApiError(503, {});
     const toloka = new ScriptedToloka([unavailable(), unavailable(), unavailable(), unavailable()]);
     const deps = fakeDependencies(toloka);
-    await expect(openTarget(deps, trigger(), budget)).rejects.toBeInstanceOf(RetriesExhaustedError);
+    await expect(runAction(deps, trigger(), budget)).rejects.toBeInstanceOf(RetriesExhaustedError);
     expect(toloka.calls).toHaveLength(4);
     expect(deps.outcomes.records).toEqual([]);
   });
 
   it('waits as long as Retry-After asks before trying again', async () => {
-    const toloka = new ScriptedToloka([new TolokaApiError(429, {}, 3_000), { kind: 'already-open' }]);
+    const toloka = new ScriptedToloka([new TolokaApiError(429, {}, 3_000), { kind: 'already-done' }]);
     const deps = fakeDependencies(toloka);
-    await openTarget(deps, trigger(), budget);
+    await runAction(deps, trigger(), budget);
     expect(deps.clock.sleeps).toEqual([3_000]);
   });
 
@@ -174,38 +174,38 @@ describe('openTarget', () => {
     const deps = fakeDependencies(toloka, {
       tokens: { getToken: () => Promise.reject(new TokenUnavailableError('throttled')) },
     });
-    await expect(openTarget(deps, trigger(), budget)).rejects.toBeInstanceOf(TokenUnavailableError);
+    await expect(runAction(deps, trigger(), budget)).rejects.toBeInstanceOf(TokenUnavailableError);
     expect(toloka.calls).toEqual([]);
   });
 
   it('throws when the check cannot be enqueued, so that the trigger is retried', async () => {
     const deps = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: pending }]));
     deps.checks.failWith = new CheckQueueError('SQS down');
-    await expect(openTarget(deps, trigger(), budget)).rejects.toBeInstanceOf(CheckQueueError);
+    await expect(runAction(deps, trigger(), budget)).rejects.toBeInstanceOf(CheckQueueError);
     expect(deps.outcomes.records).toEqual([]);
   });
 
   it('sends the stored credential with the scheme chosen for it', async () => {
-    const toloka = new ScriptedToloka([{ kind: 'already-open' }]);
-    await openTarget(fakeDependencies(toloka), trigger(), budget);
+    const toloka = new ScriptedToloka([{ kind: 'already-done' }]);
+    await runAction(fakeDependencies(toloka), trigger(), budget);
     expect(toloka.calls[0]?.authorization).toBe('OAuth test-oauth-token');
   });
 
   it('names a training by trainingId in its outcome', async () => {
-    const deps = fakeDependencies(new ScriptedToloka([{ kind: 'already-open' }]));
-    await openTarget(deps, trigger({ kind: 'training', id: '9' }), budget);
+    const deps = fakeDependencies(new ScriptedToloka([{ kind: 'already-done' }]));
+    await runAction(deps, trigger({ kind: 'training', id: '9' }), budget);
     expect(deps.outcomes.records[0]).toMatchObject({ outcome: 'ALREADY_OPEN', trainingId: '9' });
     expect(deps.outcomes.records[0]).not.toHaveProperty('poolId');
   });
 });
 
-describe('openTarget on the fast path', () => {
+describe('runAction on the fast path', () => {
   const fastPath = { poll: { ...DEFAULT_POLL, fastPathSeconds: 20 } };
 
   it('confirms a quick operation itself, with no check message', async () => {
     const toloka = new ScriptedToloka([{ kind: 'operation', operation: pending }], [running, success]);
     const deps = fakeDependencies(toloka, fastPath);
-    const result = await openTarget(deps, trigger(), budget);
+    const result = await runAction(deps, trigger(), budget);
     expect(result).toMatchObject({
       kind: 'finished',
       record: { outcome: 'OPENED', checks: 2, elapsedMs: 1_500 },
@@ -219,7 +219,7 @@ describe('openTarget on the fast path', () => {
       new ScriptedToloka([{ kind: 'operation', operation: pending }], [fail]),
       fastPath,
     );
-    await openTarget(deps, trigger(), budget);
+    await runAction(deps, trigger(), budget);
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({ outcome: 'FAILED', status: 'FAIL', checks: 1 }),
     ]);
@@ -228,7 +228,7 @@ describe('openTarget on the fast path', () => {
   it('hands over to the check queue when its time is up, counting the checks made', async () => {
     const toloka = new ScriptedToloka([{ kind: 'operation', operation: pending }], [running, running]);
     const deps = fakeDependencies(toloka, { poll: { ...DEFAULT_POLL, fastPathSeconds: 2 } });
-    const result = await openTarget(deps, trigger(), budget);
+    const result = await runAction(deps, trigger(), budget);
     expect(result).toEqual({ kind: 'following', operationId: pending.id, nextCheckInSeconds: 1 });
     expect(deps.checks.sent).toEqual([{ message: expect.objectContaining({ attempt: 3 }), delaySeconds: 1 }]);
     expect(deps.outcomes.records).toEqual([]);
@@ -242,7 +242,7 @@ describe('openTarget on the fast path', () => {
     const deps = fakeDependencies(toloka, {
       poll: { ...DEFAULT_POLL, fastPathSeconds: 20, deadlineSeconds: 5 },
     });
-    const result = await openTarget(deps, trigger(), budget);
+    const result = await runAction(deps, trigger(), budget);
     expect(result).toMatchObject({
       kind: 'finished',
       record: { outcome: 'TIMED_OUT', code: 'DEADLINE_EXCEEDED', status: 'RUNNING', elapsedMs: 5_000 },
@@ -256,7 +256,7 @@ describe('openTarget on the fast path', () => {
   it('stays within the time the Lambda invocation has left', async () => {
     const toloka = new ScriptedToloka([{ kind: 'operation', operation: pending }], [running]);
     const deps = fakeDependencies(toloka, fastPath);
-    await openTarget(deps, trigger(), { budgetMs: 1_200 });
+    await runAction(deps, trigger(), { budgetMs: 1_200 });
     expect(deps.clock.sleeps).toEqual([500]);
     expect(deps.checks.sent).toHaveLength(1);
   });
@@ -268,7 +268,7 @@ describe('openTarget on the fast path', () => {
       [down(), down(), down(), down()],
     );
     const deps = fakeDependencies(toloka, fastPath);
-    const result = await openTarget(deps, trigger(), budget);
+    const result = await runAction(deps, trigger(), budget);
     expect(result.kind).toBe('following');
     expect(deps.checks.sent).toEqual([
       { message: expect.objectContaining({ attempt: 2 }), delaySeconds: expect.any(Number) },
@@ -282,7 +282,7 @@ describe('openTarget on the fast path', () => {
       new ScriptedToloka([{ kind: 'operation', operation: pending }], [gone]),
       fastPath,
     );
-    await openTarget(deps, trigger(), budget);
+    await runAction(deps, trigger(), budget);
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({
         outcome: 'FAILED',

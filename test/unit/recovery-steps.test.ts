@@ -3,7 +3,7 @@ import { MemoryOutcomeSink } from '../../lambda/adapters/outcome-sinks.ts';
 import { DEFAULT_POLL } from '../../lambda/runtime/config.ts';
 import { LedgerError, OpeningBusyError, TolokaApiError } from '../../lambda/runtime/errors.ts';
 import type { OutcomeRecord, TolokaOperation } from '../../lambda/runtime/model.ts';
-import { openTarget } from '../../lambda/runtime/pool-opening.ts';
+import { runAction } from '../../lambda/runtime/target-action.ts';
 import { MemoryOpeningsLedger } from '../../local/memory-openings-ledger.ts';
 import { fakeDependencies, ScriptedToloka } from '../support/fakes.ts';
 import { datedFixtureJson } from '../support/fixtures.ts';
@@ -46,8 +46,8 @@ class FlakyDecisions extends MemoryOpeningsLedger {
  * is due back; then the clock passes the opening's deadline and A's redelivery window.
  */
 async function abandonedWithAJoiner(deps: ReturnType<typeof fakeDependencies>): Promise<void> {
-  await expect(openTarget(deps, { id: 'A', target: pool }, budget)).rejects.toThrow();
-  expect(await openTarget(deps, { id: 'B', target: pool }, budget)).toMatchObject({ kind: 'nothing-new' });
+  await expect(runAction(deps, { id: 'A', target: pool }, budget)).rejects.toThrow();
+  expect(await runAction(deps, { id: 'B', target: pool }, budget)).toMatchObject({ kind: 'nothing-new' });
   deps.clock.nowMs += 600_000;
 }
 
@@ -62,11 +62,11 @@ describe('an abandoned opening ended by the next trigger', () => {
     await abandonedWithAJoiner(deps);
 
     outcomes.failures = 1;
-    await expect(openTarget(deps, { id: 'T', target: pool }, budget)).rejects.toThrow('PutEvents');
+    await expect(runAction(deps, { id: 'T', target: pool }, budget)).rejects.toThrow('PutEvents');
     expect(deps.outcomes.records).toEqual([]);
     // T's message comes back after the report lease: the record first, then the new opening.
     deps.clock.nowMs += 130_000;
-    expect(await openTarget(deps, { id: 'T', target: pool }, budget)).toMatchObject({ kind: 'following' });
+    expect(await runAction(deps, { id: 'T', target: pool }, budget)).toMatchObject({ kind: 'following' });
 
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({ outcome: 'TIMED_OUT', triggers: ['B'], code: 'DEADLINE_EXCEEDED' }),
@@ -83,11 +83,11 @@ describe('an abandoned opening ended by the next trigger', () => {
     await abandonedWithAJoiner(deps);
 
     ledger.failures = 1;
-    await expect(openTarget(deps, { id: 'T', target: pool }, budget)).rejects.toThrow('DynamoDB unavailable');
+    await expect(runAction(deps, { id: 'T', target: pool }, budget)).rejects.toThrow('DynamoDB unavailable');
     // U meets the opening T failed to end: it ends it itself (the pool's pointer never moves past
     // an opening that has no end), then opens the pool; T, back, joins U's opening.
-    expect(await openTarget(deps, { id: 'U', target: pool }, budget)).toMatchObject({ kind: 'following' });
-    expect(await openTarget(deps, { id: 'T', target: pool }, budget)).toMatchObject({ kind: 'nothing-new' });
+    expect(await runAction(deps, { id: 'U', target: pool }, budget)).toMatchObject({ kind: 'following' });
+    expect(await runAction(deps, { id: 'T', target: pool }, budget)).toMatchObject({ kind: 'nothing-new' });
 
     expect(deps.outcomes.records).toEqual([
       expect.objectContaining({ outcome: 'TIMED_OUT', triggers: ['B'] }),
@@ -110,7 +110,7 @@ describe('past the deadline', () => {
       'A',
     );
     expect(held.kind).toBe('acquired');
-    await expect(openTarget(deps, { id: 'U', target: pool }, budget)).rejects.toThrow(OpeningBusyError);
+    await expect(runAction(deps, { id: 'U', target: pool }, budget)).rejects.toThrow(OpeningBusyError);
     expect(toloka.calls.filter((call) => call.call === 'open')).toHaveLength(4);
   });
 
@@ -122,7 +122,7 @@ describe('past the deadline', () => {
     const deps = fakeDependencies(toloka, { poll: { ...poll, deadlineSeconds: 2 } });
     const startedAt = deps.clock.nowMs;
 
-    const result = await openTarget(deps, { id: 'late', target: pool }, budget);
+    const result = await runAction(deps, { id: 'late', target: pool }, budget);
 
     expect(toloka.calls.filter((call) => call.call === 'open')).toHaveLength(1);
     expect(deps.clock.nowMs - startedAt).toBeLessThan(2_000);

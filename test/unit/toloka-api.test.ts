@@ -34,18 +34,22 @@ const json = { headers: { 'content-type': 'application/json' } };
 describe('HttpTolokaApi.open', () => {
   it('returns the operation when Toloka answers 202', async () => {
     intercept('POST', '/pools/21/open').reply(202, datedFixtureText('toloka/operation-pending.json'), json);
-    const response = await api.open({ kind: 'pool', id: '21' }, auth);
+    const response = await api.act({ kind: 'pool', id: '21' }, 'open', auth);
     expect(response).toMatchObject({ kind: 'operation', operation: { status: 'PENDING', progress: 0 } });
   });
 
   it('opens a training at /trainings/{id}/open', async () => {
     intercept('POST', '/trainings/7/open').reply(204, '');
-    await expect(api.open({ kind: 'training', id: '7' }, auth)).resolves.toEqual({ kind: 'already-open' });
+    await expect(api.act({ kind: 'training', id: '7' }, 'open', auth)).resolves.toEqual({
+      kind: 'already-done',
+    });
   });
 
   it('returns already-open when Toloka answers 204', async () => {
     intercept('POST', '/pools/21/open').reply(204, '');
-    await expect(api.open({ kind: 'pool', id: '21' }, auth)).resolves.toEqual({ kind: 'already-open' });
+    await expect(api.act({ kind: 'pool', id: '21' }, 'open', auth)).resolves.toEqual({
+      kind: 'already-done',
+    });
   });
 
   it("throws Toloka's error with code, message, request_id and payload on 409", async () => {
@@ -55,7 +59,7 @@ describe('HttpTolokaApi.open', () => {
       json,
     );
     const error = (await api
-      .open({ kind: 'pool', id: '21' }, auth)
+      .act({ kind: 'pool', id: '21' }, 'open', auth)
       .catch((e: unknown) => e)) as TolokaApiError;
     expect(error).toBeInstanceOf(TolokaApiError);
     expect(error).toMatchObject({
@@ -70,7 +74,7 @@ describe('HttpTolokaApi.open', () => {
 
   it('keeps the HTTP status when an error body is empty', async () => {
     intercept('POST', '/pools/21/open').reply(503, '');
-    await expect(api.open({ kind: 'pool', id: '21' }, auth)).rejects.toMatchObject({
+    await expect(api.act({ kind: 'pool', id: '21' }, 'open', auth)).rejects.toMatchObject({
       httpStatus: 503,
       code: 'HTTP_503',
     });
@@ -80,7 +84,7 @@ describe('HttpTolokaApi.open', () => {
     intercept('POST', '/pools/21/open').reply(429, fixtureText('toloka/error-429.json'), {
       headers: { 'retry-after': '2' },
     });
-    await expect(api.open({ kind: 'pool', id: '21' }, auth)).rejects.toMatchObject({
+    await expect(api.act({ kind: 'pool', id: '21' }, 'open', auth)).rejects.toMatchObject({
       code: 'TOO_MANY_REQUESTS',
       retryAfterMs: 2_000,
     });
@@ -88,14 +92,16 @@ describe('HttpTolokaApi.open', () => {
 
   it('throws a protocol error when a 202 body is not JSON', async () => {
     intercept('POST', '/pools/21/open').reply(202, '{"id": "trunc');
-    await expect(api.open({ kind: 'pool', id: '21' }, auth)).rejects.toBeInstanceOf(TolokaProtocolError);
+    await expect(api.act({ kind: 'pool', id: '21' }, 'open', auth)).rejects.toBeInstanceOf(
+      TolokaProtocolError,
+    );
   });
 
   const pending = () => datedFixtureJson<Record<string, unknown>>('toloka/operation-pending.json');
 
   it('keeps a status it does not know, as both official SDKs do, rather than refusing the operation', async () => {
     intercept('POST', '/pools/21/open').reply(202, JSON.stringify({ ...pending(), status: 'QUEUED' }), json);
-    await expect(api.open({ kind: 'pool', id: '21' }, auth)).resolves.toMatchObject({
+    await expect(api.act({ kind: 'pool', id: '21' }, 'open', auth)).resolves.toMatchObject({
       kind: 'operation',
       operation: { status: 'QUEUED' },
     });
@@ -114,7 +120,7 @@ describe('HttpTolokaApi.open', () => {
     ['without a status', { status: '' }, /has no status/],
   ])('throws a protocol error, never an opening, for a 202 operation %s', async (_what, change, message) => {
     intercept('POST', '/pools/21/open').reply(202, JSON.stringify({ ...pending(), ...change }), json);
-    const error = await api.open({ kind: 'pool', id: '21' }, auth).catch((e: unknown) => e);
+    const error = await api.act({ kind: 'pool', id: '21' }, 'open', auth).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TolokaProtocolError);
     expect((error as Error).message).toMatch(message);
   });
@@ -122,26 +128,34 @@ describe('HttpTolokaApi.open', () => {
   it('checks the 202 of a training against TRAINING.OPEN and training_id', async () => {
     const training = { ...pending(), type: 'TRAINING.OPEN', parameters: { training_id: '7' } };
     intercept('POST', '/trainings/7/open').reply(202, JSON.stringify(training), json);
-    await expect(api.open({ kind: 'training', id: '7' }, auth)).resolves.toMatchObject({ kind: 'operation' });
+    await expect(api.act({ kind: 'training', id: '7' }, 'open', auth)).resolves.toMatchObject({
+      kind: 'operation',
+    });
     intercept('POST', '/trainings/8/open').reply(202, JSON.stringify(training), json);
-    await expect(api.open({ kind: 'training', id: '8' }, auth)).rejects.toBeInstanceOf(TolokaProtocolError);
+    await expect(api.act({ kind: 'training', id: '8' }, 'open', auth)).rejects.toBeInstanceOf(
+      TolokaProtocolError,
+    );
   });
 
   it('throws a protocol error for a success status other than 202 and 204', async () => {
     intercept('POST', '/pools/21/open').reply(200, JSON.stringify(pending()), json);
-    await expect(api.open({ kind: 'pool', id: '21' }, auth)).rejects.toThrow(/answered 200, not 202 or 204/);
+    await expect(api.act({ kind: 'pool', id: '21' }, 'open', auth)).rejects.toThrow(
+      /answered 200, not 202 or 204/,
+    );
   });
 
   it('throws a TIMEOUT network error when no answer comes within the request time-out', async () => {
     intercept('POST', '/pools/21/open')
       .reply(202, datedFixtureText('toloka/operation-pending.json'))
       .delay(1_000);
-    await expect(api.open({ kind: 'pool', id: '21' }, auth)).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await expect(api.act({ kind: 'pool', id: '21' }, 'open', auth)).rejects.toMatchObject({
+      code: 'TIMEOUT',
+    });
   });
 
   it('throws a NETWORK_ERROR when the connection fails', async () => {
     intercept('POST', '/pools/21/open').replyWithError(new Error('socket hang up'));
-    const error = await api.open({ kind: 'pool', id: '21' }, auth).catch((e: unknown) => e);
+    const error = await api.act({ kind: 'pool', id: '21' }, 'open', auth).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TolokaNetworkError);
     expect(error).toMatchObject({ code: 'NETWORK_ERROR' });
   });
@@ -255,7 +269,7 @@ describe('parseTolokaDate', () => {
   );
 });
 
-describe('HttpTolokaApi.findOpenOperation', () => {
+describe('HttpTolokaApi.findRunningOperation', () => {
   const item = (id: string, poolId: string, status: string) => ({
     id,
     type: 'POOL.OPEN',
@@ -281,7 +295,7 @@ describe('HttpTolokaApi.findOpenOperation', () => {
         }),
         json,
       );
-    await expect(api.findOpenOperation({ kind: 'pool', id: '21' }, auth)).resolves.toMatchObject({
+    await expect(api.findRunningOperation({ kind: 'pool', id: '21' }, 'open', auth)).resolves.toMatchObject({
       id: 'a3',
       status: 'QUEUED',
     });
@@ -292,6 +306,8 @@ describe('HttpTolokaApi.findOpenOperation', () => {
       .get(origin)
       .intercept({ method: 'GET', path: '/api/v1/operations?type=TRAINING.OPEN&sort=-submitted&limit=100' })
       .reply(200, JSON.stringify({ items: [], has_more: false }), json);
-    await expect(api.findOpenOperation({ kind: 'training', id: '21' }, auth)).resolves.toBeUndefined();
+    await expect(
+      api.findRunningOperation({ kind: 'training', id: '21' }, 'open', auth),
+    ).resolves.toBeUndefined();
   });
 });

@@ -66,8 +66,8 @@ describe('undici, imported through its internal modules', () => {
       });
       const agent = createKeepAliveAgent(1_000);
       const api = new HttpTolokaApi({ origin, requestTimeoutMs: 1_000, dispatcher: agent });
-      await expect(api.open({ kind: 'pool', id: '42' }, 'OAuth t')).resolves.toEqual({
-        kind: 'already-open',
+      await expect(api.act({ kind: 'pool', id: '42' }, 'open', 'OAuth t')).resolves.toEqual({
+        kind: 'already-done',
       });
       expect(paths).toEqual(['/api/v1/pools/42/open']);
       await agent.close();
@@ -80,7 +80,7 @@ describe('undici, imported through its internal modules', () => {
       // The agent's headers time-out fires first: an error of undici's errors module, not an abort.
       const agent = createKeepAliveAgent(100);
       const api = new HttpTolokaApi({ origin, requestTimeoutMs: 10_000, dispatcher: agent });
-      const error = await api.open({ kind: 'pool', id: '42' }, 'OAuth t').catch((e: unknown) => e);
+      const error = await api.act({ kind: 'pool', id: '42' }, 'open', 'OAuth t').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TolokaNetworkError);
       expect(error).toMatchObject({ code: 'TIMEOUT' });
       expect((error as Error).cause).toBeInstanceOf(

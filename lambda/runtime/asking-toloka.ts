@@ -1,17 +1,14 @@
 /**
- * Opening a pool or training, once per opening however often it is asked for. A trigger is
- * claimed in the openings ledger first: a new opening asks Toloka, a trigger that finds one in
- * flight joins it, and a trigger seen before carries on with its own. The outcome is decided
- * once by the ledger and reported by whoever decided it. The checks are in operation-check.ts.
+ * Asking Toloka to act: the `POST …/open` or `…/close` of a run, the operation it started followed
+ * in process for the fast path, then handed over to the check queue.
  */
 
 import { handOver } from './check-hand-over.ts';
-import { isTransient, OpeningBusyError, TolokaApiError, UnsendableTokenError } from './errors.ts';
-import { isTerminal, type OpenTarget, type TolokaOperation, targetFields } from './model.ts';
+import { isTransient, TolokaApiError, UnsendableTokenError } from './errors.ts';
+import { DONE_OUTCOMES, isTerminal, type TolokaOperation, targetFields } from './model.ts';
 import {
-  abandonedRecord,
   failedRecord,
-  lateOpenRecord,
+  lateRequestRecord,
   operationRecord,
   type RecordBase,
   recordBaseOf,
@@ -19,157 +16,22 @@ import {
 } from './opening-records.ts';
 import {
   conclude,
-  leaseOf,
   lostTheStep,
   type OpeningDependencies,
-  releasingOnError,
-  reportIfOrphaned,
   type StepBudget,
   type StepResult,
 } from './opening-steps.ts';
-import { type Claim, type Opening, startToken } from './openings-ledger.ts';
+import type { Opening } from './openings-ledger.ts';
 import { nextCheckDueMs } from './poll-schedule.ts';
 import { type Credential, callToloka, credentialOf, isTokenRefusal, retryAfterOf } from './toloka-calls.ts';
 
-export { invalidMessageRecord } from './opening-records.ts';
-
-/** A trigger's identity within its target: its `triggerId` (a schedule's ARN@scheduled time), its SQS message ID, or the invocation's request ID. */
-export interface Trigger {
-  readonly id: string;
-  readonly target: OpenTarget;
-}
-
 /**
- * Opens a pool or training for one trigger. Transient trouble that outlives the budget is
- * thrown, so the trigger goes back to its queue; permanent answers end in a FAILED record.
+ * `POST …/open` (or `…/close`) for a run that has no operation yet. A 409
+ * `POOL_LOCKED_BY_ANOTHER_OPERATION` usually means an earlier attempt of this very run got through
+ * (a time-out, a reset, a redelivery), or another client does the same: the running operation of
+ * this action is looked up and followed.
  */
-export async function openTarget(
-  deps: OpeningDependencies,
-  trigger: Trigger,
-  budget: StepBudget,
-): Promise<StepResult> {
-  const now = deps.now ?? Date.now;
-  // At most twice round: a claim that meets a past-deadline opening nothing else will end ends it
-  // first (its own triggers get their TIMED_OUT record), then claims again.
-  for (let round = 0; ; round++) {
-    const nowMs = now();
-    const claim = await deps.ledger.claim({
-      triggerId: trigger.id,
-      target: trigger.target,
-      nowMs,
-      deadlineMs: nowMs + deps.poll.deadlineSeconds * 1000,
-      leaseMs: leaseOf(deps),
-    });
-    if (claim.kind === 'ending' && round === 0) {
-      await endAbandoned(deps, claim.opening, trigger.id);
-      continue;
-    }
-    if (claim.kind === 'ending') {
-      throw new OpeningBusyError(claim.opening.openingId, 'the previous opening of the pool is still ending');
-    }
-    return carryOn(deps, trigger, budget, claim);
-  }
-}
-
-async function carryOn(
-  deps: OpeningDependencies,
-  trigger: Trigger,
-  budget: StepBudget,
-  claim: Exclude<Claim, { kind: 'ending' }>,
-): Promise<StepResult> {
-  const now = deps.now ?? Date.now;
-  const { opening } = claim;
-  if (claim.kind === 'started') {
-    return releasingOnError(deps, opening.openingId, claim.token, () =>
-      askToOpen(deps, opening, budget, claim.token),
-    );
-  }
-  const fields = { ...targetFields(opening.target), openingId: opening.openingId, triggerId: trigger.id };
-  if (claim.kind === 'took-over') {
-    deps.log.warn('took over an opening that nothing carried on any more', {
-      ...fields,
-      state: opening.state,
-      operationId: opening.operationId,
-    });
-    return releasingOnError(deps, opening.openingId, claim.token, () =>
-      goOnHeld(deps, opening, budget, claim.token),
-    );
-  }
-  if (claim.kind === 'joined') {
-    deps.log.info('joined the opening in flight', { ...fields, operationId: opening.operationId });
-    return { kind: 'nothing-new', opening };
-  }
-  deps.log.info('trigger seen before: carrying on with its opening', { ...fields, state: opening.state });
-  if (opening.state === 'DECIDED') return reportIfOrphaned(deps, opening);
-  const acquired = await deps.ledger.acquire(
-    opening.openingId,
-    startToken(opening.openingId),
-    now(),
-    leaseOf(deps),
-    trigger.id,
-  );
-  if (acquired.kind !== 'acquired') {
-    if (acquired.kind === 'decided') return reportIfOrphaned(deps, acquired.opening ?? opening);
-    if (acquired.kind === 'busy') {
-      throw new OpeningBusyError(opening.openingId, 'another copy of this trigger is opening it');
-    }
-    // A queued step (a check, or an open waiting out a Retry-After) carries the opening on.
-    deps.log.info('the opening goes on from its queued step: nothing new for this trigger', fields);
-    return { kind: 'nothing-new', opening };
-  }
-  return releasingOnError(deps, acquired.opening.openingId, acquired.token, () =>
-    goOnHeld(deps, acquired.opening, budget, acquired.token),
-  );
-}
-
-/** Carries a held opening on from where it stopped: following its operation, or asking to open. */
-function goOnHeld(
-  deps: OpeningDependencies,
-  held: Opening,
-  budget: StepBudget,
-  token: string,
-): Promise<StepResult> {
-  if (held.state === 'FOLLOWING' && held.operationId !== undefined) {
-    // The step that followed it died, or its check went to the dead-letter queue: the chain
-    // starts again from here.
-    return handOver(deps, held, token, { operationId: held.operationId, attempt: held.checks + 1 });
-  }
-  return askToOpen(deps, held, budget, token);
-}
-
-/**
- * An opening past its deadline that nothing carries on: this trigger takes it over and ends it
- * TIMED_OUT, without asking Toloka, so that the triggers that joined it get their record. Its
- * carrier trigger (whose message is in a dead-letter queue) is dropped by the takeover: its
- * redrive is a trigger of its own.
- */
-async function endAbandoned(deps: OpeningDependencies, opening: Opening, triggerId: string): Promise<void> {
-  const now = deps.now ?? Date.now;
-  const acquired = await deps.ledger.acquire(opening.openingId, '', now(), leaseOf(deps), triggerId);
-  if (acquired.kind === 'decided') {
-    await reportIfOrphaned(deps, acquired.opening ?? opening);
-    return;
-  }
-  if (acquired.kind !== 'acquired') {
-    throw new OpeningBusyError(opening.openingId, 'the previous opening of the pool is being ended');
-  }
-  const held = acquired.opening;
-  deps.log.warn('ending an abandoned opening past its deadline before opening again', {
-    ...targetFields(held.target),
-    openingId: held.openingId,
-    state: held.state,
-  });
-  await releasingOnError(deps, held.openingId, acquired.token, () =>
-    conclude(deps, held, abandonedRecord(held, now())),
-  );
-}
-
-/**
- * `POST …/open` for an opening that has no operation yet. A 409 `POOL_LOCKED_BY_ANOTHER_OPERATION`
- * usually means an earlier attempt of this very opening got through (a time-out, a reset, a
- * redelivery), or another client opens it: the running operation is looked up and followed.
- */
-export async function askToOpen(
+export async function askToAct(
   deps: OpeningDependencies,
   opening: Opening,
   budget: StepBudget,
@@ -180,7 +42,7 @@ export async function askToOpen(
   const base = recordBaseOf(opening);
   if (now() >= opening.deadlineMs) {
     // Too late to ask (a trigger redelivered or redriven after its deadline): TIMED_OUT, no POST.
-    return conclude(deps, opening, lateOpenRecord(opening, now(), attempt - 1));
+    return conclude(deps, opening, lateRequestRecord(opening, now(), attempt - 1));
   }
   const credential = await credentialOf(deps);
   if (credential instanceof UnsendableTokenError) {
@@ -193,13 +55,13 @@ export async function askToOpen(
     const response = await callToloka(
       deps,
       Math.min(budget.budgetMs, untilDeadlineMs),
-      'open',
+      opening.action,
       credential,
-      (authorization) => deps.toloka.open(opening.target, authorization),
+      (authorization) => deps.toloka.act(opening.target, opening.action, authorization),
     );
-    if (response.kind === 'already-open') {
+    if (response.kind === 'already-done') {
       return conclude(deps, opening, {
-        outcome: 'ALREADY_OPEN',
+        outcome: DONE_OUTCOMES[opening.action].already,
         ...base,
         elapsedMs: now() - opening.requestedAtMs,
         checks: 0,
@@ -228,18 +90,22 @@ async function lockedBy(
 ): Promise<TolokaOperation | undefined> {
   if (!(error instanceof TolokaApiError) || error.code !== 'POOL_LOCKED_BY_ANOTHER_OPERATION')
     return undefined;
-  const running = await callToloka(deps, budget.budgetMs, 'findOpenOperation', credential, (authorization) =>
-    deps.toloka.findOpenOperation(opening.target, authorization),
+  const running = await callToloka(
+    deps,
+    budget.budgetMs,
+    'findRunningOperation',
+    credential,
+    (authorization) => deps.toloka.findRunningOperation(opening.target, opening.action, authorization),
   );
   deps.log.info(
-    'Toloka answered POOL_LOCKED_BY_ANOTHER_OPERATION; following the open operation in progress',
+    `Toloka answered POOL_LOCKED_BY_ANOTHER_OPERATION; following the ${opening.action} operation in progress`,
     {
       ...targetFields(opening.target),
       openingId: opening.openingId,
       operationId: running?.id,
     },
   );
-  // Locked by something else (a close): Toloka's 409 is the verdict.
+  // Locked by something else (another action, another client's): Toloka's 409 is the verdict.
   return running;
 }
 
