@@ -156,10 +156,13 @@ function parseSchedule(
   const name = p.string(raw, 'name', path);
   // The schedule's own timeZone, read as given, for a window to compare its own with.
   const givenTimeZone = typeof raw.timeZone === 'string' && raw.timeZone !== '' ? raw.timeZone : undefined;
-  const window = present(raw.window) ? parseWindow(raw.window, `${path}.window`, p, givenTimeZone, nowMs) : undefined;
+  const window = present(raw.window)
+    ? parseWindow(raw.window, `${path}.window`, p, givenTimeZone, nowMs)
+    : undefined;
   if (present(raw.window)) {
     for (const key of ['expression', 'action'] as const) {
-      if (present(raw[key])) p.add(`${path}.${key}`, 'goes with a single schedule, not with window (which opens and closes)');
+      if (present(raw[key]))
+        p.add(`${path}.${key}`, 'goes with a single schedule, not with window (which opens and closes)');
     }
   }
   const expression = present(raw.window) ? undefined : p.string(raw, 'expression', path, true);

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { dashboardRows } from './monitoring-dashboard.ts';
 import {
   FIVE_MINUTES,
+  LATE_TRIGGERS_METRIC,
   OPENING_OUTCOMES,
   OPENINGS_METRIC,
   OPERATIONS_DOC,
@@ -50,6 +51,8 @@ export class OpenerMonitoring extends Construct {
   readonly checkDeadLetterQueueAlarm: cloudwatch.Alarm;
   readonly failedOpeningsAlarm: cloudwatch.Alarm;
   readonly timedOutOpeningsAlarm: cloudwatch.Alarm;
+  /** A scheduled trigger came later than its `maxLatenessMinutes` and was skipped. */
+  readonly lateTriggersAlarm: cloudwatch.Alarm;
   readonly openerErrorsAlarm: cloudwatch.Alarm;
   readonly checkerErrorsAlarm: cloudwatch.Alarm;
   /** Undefined when the trigger queue age alarm is off. */
@@ -71,6 +74,7 @@ export class OpenerMonitoring extends Construct {
     this.checkDeadLetterQueueAlarm = alarms.checkDeadLetterQueue;
     this.failedOpeningsAlarm = alarms.failedOpenings;
     this.timedOutOpeningsAlarm = alarms.timedOutOpenings;
+    this.lateTriggersAlarm = alarms.lateTriggers;
     this.openerErrorsAlarm = alarms.openerErrors;
     this.checkerErrorsAlarm = alarms.checkerErrors;
     if (alarms.triggerQueueAge !== undefined) this.triggerQueueAgeAlarm = alarms.triggerQueueAge;
@@ -85,9 +89,9 @@ export class OpenerMonitoring extends Construct {
   /** Two metric filters per log group: `Openings` by outcome and `TimeToConfirm`. */
   private outcomeMetricFilters(props: MonitoringProps): logs.MetricFilter[] {
     // Metric filters: the outcome records are single JSON lines (no Lambda prefix: they are
-    // written to stdout directly). Only the four outcomes count, so that a future log line with an
+    // written to stdout directly). Only the known outcomes count, so that a future log line with an
     // `outcome` field of another meaning cannot add a dimension value.
-    const outcomeIsOneOfFour = logs.FilterPattern.any(
+    const outcomeIsKnown = logs.FilterPattern.any(
       ...OPENING_OUTCOMES.map((outcome) => logs.FilterPattern.stringValue('$.outcome', '=', outcome)),
     );
     const openedWithElapsed = logs.FilterPattern.all(
@@ -102,7 +106,7 @@ export class OpenerMonitoring extends Construct {
       filters.push(
         new logs.MetricFilter(this, `${name}OpeningsFilter`, {
           logGroup,
-          filterPattern: outcomeIsOneOfFour,
+          filterPattern: outcomeIsKnown,
           metricNamespace: props.metricNamespace,
           metricName: OPENINGS_METRIC,
           metricValue: '1',
@@ -119,6 +123,20 @@ export class OpenerMonitoring extends Construct {
         }),
       );
     }
+    // A scheduled trigger skipped as late: only the opener claims triggers.
+    filters.push(
+      new logs.MetricFilter(this, 'OpenerLateTriggersFilter', {
+        logGroup: props.openerLogGroup,
+        filterPattern: logs.FilterPattern.all(
+          logs.FilterPattern.stringValue('$.outcome', '=', 'SKIPPED'),
+          logs.FilterPattern.stringValue('$.reason', '=', 'LATE'),
+        ),
+        metricNamespace: props.metricNamespace,
+        metricName: LATE_TRIGGERS_METRIC,
+        metricValue: '1',
+        unit: cloudwatch.Unit.COUNT,
+      }),
+    );
     return filters;
   }
 
@@ -205,8 +223,8 @@ export class OpenerMonitoring extends Construct {
       'failed-openings',
       this.metricOpenings('FAILED'),
       0,
-      'At least one opening ended FAILED in 5 minutes: Toloka refused it (409 such as NOT_ENOUGH_BALANCE, ' +
-        '4xx), its operation ended in FAIL, or the message was invalid (code INVALID_MESSAGE). Find the ' +
+      'At least one opening or closing ended FAILED in 5 minutes: Toloka refused it (409 such as ' +
+        'NOT_ENOUGH_BALANCE, 4xx), its operation ended in FAIL, or the message was invalid (code INVALID_MESSAGE). Find the ' +
         'outcome records (filter outcome = "FAILED") in the opener and checker log groups, fix the cause ' +
         `named by code and message, then send the trigger again. See ${OPERATIONS_DOC}.`,
     );
@@ -215,9 +233,20 @@ export class OpenerMonitoring extends Construct {
       'timed-out-openings',
       this.metricOpenings('TIMED_OUT'),
       0,
-      'At least one opening ended TIMED_OUT in 5 minutes: its Toloka operation was still running at the ' +
-        'check deadline. Look at the pool in Toloka (it may open later); the outcome record names the ' +
+      'At least one opening or closing ended TIMED_OUT in 5 minutes: its Toloka operation was still running ' +
+        'at the check deadline (or the other action it waited for was). Look at the pool in Toloka (it may ' +
+        'open or close later); the outcome record names the ' +
         `operation and its last status. See ${OPERATIONS_DOC}.`,
+    );
+    const lateTriggers = alarm(
+      'LateTriggersAlarm',
+      'late-triggers',
+      this.metricLateTriggers(),
+      0,
+      'At least one scheduled trigger came later than its maxLatenessMinutes in 5 minutes (a retry, or a ' +
+        'dead letter redriven late) and was skipped: the pool was not opened or closed when the schedule ' +
+        'meant it to be. The SKIPPED record (reason LATE) says how late and the command that acts now. ' +
+        `See ${OPERATIONS_DOC}.`,
     );
     const errors = (fn: lambda.IFunction) => fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' });
     const openerErrors = alarm(
@@ -260,6 +289,7 @@ export class OpenerMonitoring extends Construct {
       checkDeadLetterQueue,
       failedOpenings,
       timedOutOpenings,
+      lateTriggers,
       openerErrors,
       checkerErrors,
       triggerQueueAge,
@@ -280,7 +310,18 @@ export class OpenerMonitoring extends Construct {
     return [...this.ownAlarms];
   }
 
-  /** Openings that ended in `outcome` (Sum over 5 minutes unless told otherwise). */
+  /** Scheduled triggers skipped as late (Sum over 5 minutes unless told otherwise). */
+  metricLateTriggers(options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.metricNamespace,
+      metricName: LATE_TRIGGERS_METRIC,
+      statistic: 'Sum',
+      period: FIVE_MINUTES,
+      ...options,
+    });
+  }
+
+  /** Runs (opens and closes) that ended in `outcome` (Sum over 5 minutes unless told otherwise). */
   metricOpenings(outcome: OpeningOutcome, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return new cloudwatch.Metric({
       namespace: this.metricNamespace,

@@ -10,8 +10,15 @@ import type { Log, OutcomeSink } from '../runtime/ports.ts';
 
 /** The `source` of outcome events: match on it in an EventBridge rule. */
 export const OUTCOME_EVENT_SOURCE = 'toloka-pool-opener';
-/** The `detail-type` of outcome events. */
+/** The `detail-type` of an open's outcome events (as before closes existed: rules match on it). */
 export const OUTCOME_EVENT_DETAIL_TYPE = 'Toloka pool opening finished';
+/** The `detail-type` of a close's outcome events. */
+export const CLOSE_EVENT_DETAIL_TYPE = 'Toloka pool closing finished';
+
+/** An outcome's `detail-type`: a close's, or an open's (also for a bad message, whose action is not known). */
+export function detailTypeOf(record: OutcomeRecord): string {
+  return record.action === 'close' ? CLOSE_EVENT_DETAIL_TYPE : OUTCOME_EVENT_DETAIL_TYPE;
+}
 
 /** The event's `detail`: the outcome record, versioned, with a key to drop duplicates by. */
 export type OutcomeEventDetail = OutcomeRecord & {
@@ -68,7 +75,7 @@ export class EventBridgeOutcomeSink implements OutcomeSink {
             {
               EventBusName: this.eventBusName,
               Source: OUTCOME_EVENT_SOURCE,
-              DetailType: OUTCOME_EVENT_DETAIL_TYPE,
+              DetailType: detailTypeOf(record),
               Detail: JSON.stringify(detail),
             },
           ],

@@ -138,13 +138,14 @@ const ids = (s: Synthesized) => {
 };
 
 const OPENINGS_PATTERN =
-  '{ ($.outcome = "OPENED") || ($.outcome = "ALREADY_OPEN") || ($.outcome = "FAILED") || ($.outcome = "TIMED_OUT") }';
+  '{ ($.outcome = "OPENED") || ($.outcome = "ALREADY_OPEN") || ($.outcome = "CLOSED") || ($.outcome = "ALREADY_CLOSED") || ($.outcome = "FAILED") || ($.outcome = "TIMED_OUT") || ($.outcome = "SKIPPED") }';
 const TIME_TO_CONFIRM_PATTERN = '{ ($.outcome = "OPENED") && ($.elapsedMs >= 0) }';
 
 describe('metrics from the outcome records', () => {
   it('counts every outcome record of either function in Openings, with its outcome as the Outcome dimension', () => {
     const i = ids(full);
-    full.template.resourceCountIs('AWS::Logs::MetricFilter', 4);
+    // Openings and TimeToConfirm on each log group, and the opener's LateTriggers.
+    full.template.resourceCountIs('AWS::Logs::MetricFilter', 5);
     for (const logGroup of [i.openerLogGroup, i.checkerLogGroup]) {
       const filters = Object.values(
         full.template.findResources('AWS::Logs::MetricFilter', {
@@ -162,6 +163,21 @@ describe('metrics from the outcome records', () => {
         },
       ]);
     }
+  });
+
+  it("counts the opener's SKIPPED records of reason LATE in LateTriggers", () => {
+    const filters = Object.values(
+      full.template.findResources('AWS::Logs::MetricFilter', {
+        Properties: {
+          LogGroupName: { Ref: ids(full).openerLogGroup },
+          FilterPattern: '{ ($.outcome = "SKIPPED") && ($.reason = "LATE") }',
+        },
+      }),
+    );
+    expect(filters).toHaveLength(1);
+    expect(filters[0]?.Properties.MetricTransformations).toEqual([
+      { MetricNamespace: 'TolokaPoolOpener', MetricName: 'LateTriggers', MetricValue: '1', Unit: 'Count' },
+    ]);
   });
 
   it('records the elapsedMs of every OPENED record of either function as TimeToConfirm, in milliseconds', () => {
@@ -204,7 +220,7 @@ describe('metrics from the outcome records', () => {
     const namespaces = Object.values(custom.template.findResources('AWS::Logs::MetricFilter')).map(
       (filter) => filter.Properties.MetricTransformations[0].MetricNamespace,
     );
-    expect(namespaces).toEqual(Array(4).fill('TolokaPoolOpener/Sandbox'));
+    expect(namespaces).toEqual(Array(5).fill('TolokaPoolOpener/Sandbox'));
     const failed = custom.construct.monitoring.failedOpeningsAlarm.node.defaultChild as cloudwatch.CfnAlarm;
     expect(propertiesOf(custom.template, logicalId(failed)).Metrics).toMatchObject([
       { MetricStat: { Metric: { Namespace: 'TolokaPoolOpener/Sandbox', MetricName: 'Openings' } } },
@@ -310,7 +326,7 @@ describe('alarms', () => {
     });
   });
 
-  it('are exactly these seven, each notifying the one alarm topic and nothing else', () => {
+  it('are exactly these eight, each notifying the one alarm topic and nothing else', () => {
     for (const s of [full, minimal]) {
       const alarms = Object.values(s.template.findResources('AWS::CloudWatch::Alarm'));
       expect(alarms.map((a) => a.Properties.AlarmName).sort()).toEqual(
@@ -318,6 +334,7 @@ describe('alarms', () => {
           'check-dlq-not-empty',
           'checker-errors',
           'failed-openings',
+          'late-triggers',
           'opener-errors',
           'timed-out-openings',
           'trigger-dlq-not-empty',
@@ -329,13 +346,13 @@ describe('alarms', () => {
         expect(alarm.Properties.OKActions).toBeUndefined();
         expect(alarm.Properties.InsufficientDataActions).toBeUndefined();
       }
-      expect(s.stack.opener.monitoring.alarms).toHaveLength(7);
+      expect(s.stack.opener.monitoring.alarms).toHaveLength(8);
     }
   });
 
   it('leave out the trigger queue age alarm when the construct is told so', () => {
     expect(custom.construct.monitoring.triggerQueueAgeAlarm).toBeUndefined();
-    custom.template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    custom.template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
     expect(
       JSON.stringify(custom.template.findResources('AWS::CloudWatch::Alarm')).includes(
         'ApproximateAgeOfOldestMessage',
@@ -402,7 +419,7 @@ describe('the alarm topic', () => {
     ]);
     const policy = Object.values(template.findResources('AWS::SNS::TopicPolicy'))[0];
     const allow = policy?.Properties.PolicyDocument.Statement[1];
-    expect(allow.Condition.ArnEquals['aws:SourceArn']).toHaveLength(8);
+    expect(allow.Condition.ArnEquals['aws:SourceArn']).toHaveLength(9);
     expect(allow.Condition.ArnEquals['aws:SourceArn']).toContainEqual({
       'Fn::GetAtt': [logicalId(mine), 'Arn'],
     });
@@ -427,16 +444,18 @@ describe('the dashboard', () => {
     );
   });
 
-  it('shows the openings by outcome, all four', () => {
+  it('shows the runs by outcome, all seven, closes and skips included', () => {
     for (const title of ['Openings by outcome (per 5 minutes)', 'Openings by outcome (time range)']) {
       expect(metricsOf(widgetTitled(widgets, title))).toEqual(
-        ['OPENED', 'ALREADY_OPEN', 'FAILED', 'TIMED_OUT'].map((outcome) => ({
-          namespace: 'TolokaPoolOpener',
-          name: 'Openings',
-          dimensions: { Outcome: outcome },
-          stat: 'Sum',
-          label: outcome,
-        })),
+        ['OPENED', 'ALREADY_OPEN', 'CLOSED', 'ALREADY_CLOSED', 'FAILED', 'TIMED_OUT', 'SKIPPED'].map(
+          (outcome) => ({
+            namespace: 'TolokaPoolOpener',
+            name: 'Openings',
+            dimensions: { Outcome: outcome },
+            stat: 'Sum',
+            label: outcome,
+          }),
+        ),
       );
     }
   });
@@ -572,7 +591,7 @@ describe('outcome events', () => {
     }
     expect(JSON.stringify(template.toJSON())).not.toContain('events:');
     // Everything else stays: the monitoring does not depend on the events.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 });

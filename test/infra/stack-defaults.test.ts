@@ -96,7 +96,7 @@ describe('a stack from a minimal configuration', () => {
   });
 
   it('still creates the alarm topic and wires every alarm to it, but subscribes nobody without an alarm email', () => {
-    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    s.template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
     s.template.resourceCountIs('AWS::SNS::Topic', 1);
     s.template.resourceCountIs('AWS::SNS::Subscription', 0);
     const topic = logicalId(s.stack.alarmTopic);
