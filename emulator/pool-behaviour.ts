@@ -1,8 +1,8 @@
-/** How an emulated pool or training behaves when opened, and how that is read from a request. */
+/** How an emulated pool or training behaves when opened or closed, and how that is read from a request. */
 import { EmulatorConfigError } from './errors.ts';
 import type { ResourceStatus } from './model.ts';
 
-/** How one pool (or training) reacts to being opened. Everything is optional. */
+/** How one pool (or training) reacts to being opened and closed. Everything is optional. */
 export interface PoolBehaviour {
   /** Status before anything happens. Default `CLOSED`. */
   status?: ResourceStatus;
@@ -14,6 +14,12 @@ export interface PoolBehaviour {
   result?: 'SUCCESS' | 'FAIL';
   /** When set, every open answers 409 with this error. */
   refuse?: { code: string; message?: string; payload?: unknown };
+  /** Time from a close's submission to its terminal status. Default 100 (0 if `openDurationMs` is 0). */
+  closeDurationMs?: number;
+  /** How the close operation ends. Default `SUCCESS` (the pool is `CLOSED`, `last_close_reason` `MANUAL`). */
+  closeResult?: 'SUCCESS' | 'FAIL';
+  /** When set, every close answers 409 with this error. */
+  refuseClose?: { code: string; message?: string; payload?: unknown };
   /** Shown as `last_close_reason` while the pool is closed. */
   lastCloseReason?: string;
   /** How many tasks `GET /tasks?pool_id=` finds in it. Default 1. */
@@ -33,6 +39,9 @@ const BEHAVIOUR_KEYS: ReadonlySet<string> = new Set([
   'pendingMs',
   'result',
   'refuse',
+  'closeDurationMs',
+  'closeResult',
+  'refuseClose',
   'lastCloseReason',
   'tasks',
 ]);
@@ -62,7 +71,16 @@ export function parsePoolBehaviour(input: unknown): PoolBehaviour {
     }
     behaviour.result = raw.result;
   }
-  if (raw.refuse !== undefined) behaviour.refuse = parseRefusal(raw.refuse);
+  if (raw.refuse !== undefined) behaviour.refuse = parseRefusal(raw.refuse, 'refuse');
+  if (raw.closeDurationMs !== undefined)
+    behaviour.closeDurationMs = duration('closeDurationMs', raw.closeDurationMs);
+  if (raw.closeResult !== undefined) {
+    if (raw.closeResult !== 'SUCCESS' && raw.closeResult !== 'FAIL') {
+      throw new EmulatorConfigError('closeResult must be SUCCESS or FAIL');
+    }
+    behaviour.closeResult = raw.closeResult;
+  }
+  if (raw.refuseClose !== undefined) behaviour.refuseClose = parseRefusal(raw.refuseClose, 'refuseClose');
   if (raw.lastCloseReason !== undefined) {
     if (typeof raw.lastCloseReason !== 'string')
       throw new EmulatorConfigError('lastCloseReason must be a string');
@@ -84,15 +102,15 @@ function duration(name: string, value: unknown): number {
   return value;
 }
 
-function parseRefusal(value: unknown): NonNullable<PoolBehaviour['refuse']> {
+function parseRefusal(value: unknown, name: 'refuse' | 'refuseClose'): NonNullable<PoolBehaviour['refuse']> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new EmulatorConfigError('refuse must be an object with a code');
+    throw new EmulatorConfigError(`${name} must be an object with a code`);
   }
   const raw = value as Record<string, unknown>;
   if (typeof raw.code !== 'string' || raw.code === '')
-    throw new EmulatorConfigError('refuse.code must be a string');
+    throw new EmulatorConfigError(`${name}.code must be a string`);
   if (raw.message !== undefined && typeof raw.message !== 'string') {
-    throw new EmulatorConfigError('refuse.message must be a string');
+    throw new EmulatorConfigError(`${name}.message must be a string`);
   }
   const refusal: NonNullable<PoolBehaviour['refuse']> = { code: raw.code };
   if (typeof raw.message === 'string') refusal.message = raw.message;

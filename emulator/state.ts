@@ -20,7 +20,7 @@ import { DEFAULT_SWITCHES, type EmulatorSwitches } from './switches.ts';
 
 const DEFAULT_OPEN_DURATION_MS = 3000;
 const MAX_DEFAULT_PENDING_MS = 500;
-// Closing has no behaviour knobs: it only has to be an operation a client can follow.
+// A close is quick unless a test says otherwise (closeDurationMs).
 const CLOSE_DURATION_MS = 100;
 // Only IDs that look like Toloka's are auto-created, so a client that builds paths from garbage gets 404.
 const AUTO_CREATE_ID = /^[1-9][0-9]{0,18}$/;
@@ -135,6 +135,15 @@ export class EmulatorState {
   close(kind: ResourceKind, id: string): TransitionResult {
     this.settle();
     const resource = this.find(kind, id);
+    const { refuseClose } = resource.behaviour;
+    if (refuseClose) {
+      throw new TolokaError(
+        409,
+        refuseClose.code,
+        refuseClose.message ?? `Pool cannot be closed: ${refuseClose.code}`,
+        refuseClose.payload,
+      );
+    }
     const active = resource.activeOperation;
     if (active) {
       if (active.type.endsWith('.CLOSE') && this.switches().secondOpen === 'same-operation') {
@@ -145,11 +154,12 @@ export class EmulatorState {
     if (resource.status === 'CLOSED') return { status: 204 };
     if (resource.status !== 'OPEN') throw inappropriateStatus(resource, ['OPEN']);
 
-    const durationMs = resource.behaviour.openDurationMs === 0 ? 0 : CLOSE_DURATION_MS;
+    const durationMs =
+      resource.behaviour.closeDurationMs ?? (resource.behaviour.openDurationMs === 0 ? 0 : CLOSE_DURATION_MS);
     const operation = this.submit(resource, kind === 'pool' ? 'POOL.CLOSE' : 'TRAINING.CLOSE', {
-      pendingMs: 0,
+      pendingMs: Math.min(MAX_DEFAULT_PENDING_MS, durationMs / 4),
       durationMs,
-      result: 'SUCCESS',
+      result: resource.behaviour.closeResult ?? 'SUCCESS',
     });
     return { status: 202, operation: this.render(operation) };
   }

@@ -40,8 +40,10 @@ const emulator = new TolokaEmulator({
     '12': { refuse: { code: 'NOT_ENOUGH_BALANCE', message: 'Top up', payload: { required: 1 } } },
     '13': { status: 'ARCHIVED' },
     '14': { openDurationMs: 0 },
+    '15': { status: 'OPEN', closeDurationMs: 5_000 },
+    '16': {},
   },
-  trainings: { '20': { openDurationMs: 5_000 }, '21': { status: 'OPEN' } },
+  trainings: { '20': { openDurationMs: 5_000 }, '21': { status: 'OPEN' }, '22': {} },
 });
 let origin = '';
 const seen: Exchange[] = [];
@@ -238,7 +240,7 @@ describe('every path and status the app uses, answered by the emulator and judge
       headers: authorization === null ? {} : { authorization },
     });
 
-  it('covers opens, operations, lists, pools, trainings and errors, every exchange within the specification', async () => {
+  it('covers opens, closes, operations, lists, pools, trainings and errors, every exchange within the specification', async () => {
     const client = api();
     const opened = await client.act({ kind: 'pool', id: '10' }, 'open', auth); // 202
     await client.act({ kind: 'pool', id: '11' }, 'open', auth); // 204
@@ -250,6 +252,17 @@ describe('every path and status the app uses, answered by the emulator and judge
       await expect(client.act({ kind: 'pool', id: refused }, 'open', auth)).rejects.toThrow();
     }
     await expect(client.act({ kind: 'training', id: '98' }, 'open', auth)).rejects.toThrow(); // 404
+    const closing = await client.act({ kind: 'pool', id: '15' }, 'close', auth); // 202
+    await client.act({ kind: 'pool', id: '16' }, 'close', auth); // 204: closed from the start
+    await expect(client.act({ kind: 'pool', id: '15' }, 'close', auth)).rejects.toThrow(); // 409 locked
+    await expect(client.act({ kind: 'pool', id: '13' }, 'close', auth)).rejects.toThrow(); // 409 archived
+    await expect(client.act({ kind: 'pool', id: '99' }, 'close', auth)).rejects.toThrow(); // 404
+    await client.act({ kind: 'training', id: '21' }, 'close', auth); // 202
+    await client.act({ kind: 'training', id: '22' }, 'close', auth); // 204
+    await expect(client.act({ kind: 'training', id: '98' }, 'close', auth)).rejects.toThrow(); // 404
+    if (closing.kind !== 'operation') throw new Error('expected a close operation');
+    await client.getOperation(closing.operation.id, auth); // 200, a POOL.CLOSE
+    await client.findRunningOperation({ kind: 'pool', id: '15' }, 'close', auth); // 200, by type POOL.CLOSE
     if (opened.kind !== 'operation') throw new Error('expected an operation');
     await client.getOperation(opened.operation.id, auth); // 200
     await expect(client.getOperation('57068577e4b0bf7b07a0256f', auth)).rejects.toThrow(); // 404
@@ -280,6 +293,13 @@ describe('every path and status the app uses, answered by the emulator and judge
         'GET /pools/{id} 404',
         'GET /trainings/{id} 200',
         'GET /trainings/{id} 404',
+        'POST /pools/{id}/close 202',
+        'POST /pools/{id}/close 204',
+        'POST /pools/{id}/close 404',
+        'POST /pools/{id}/close 409',
+        'POST /trainings/{id}/close 202',
+        'POST /trainings/{id}/close 204',
+        'POST /trainings/{id}/close 404',
         'POST /pools/{id}/open 202',
         'POST /pools/{id}/open 204',
         'POST /pools/{id}/open 404',
@@ -340,6 +360,8 @@ const TEMPLATES: readonly (readonly [RegExp, string])[] = [
   [/^\/operations\/[^/]+$/, '/operations/{id}'],
   [/^\/pools\/[^/]+\/open$/, '/pools/{id}/open'],
   [/^\/trainings\/[^/]+\/open$/, '/trainings/{id}/open'],
+  [/^\/pools\/[^/]+\/close$/, '/pools/{id}/close'],
+  [/^\/trainings\/[^/]+\/close$/, '/trainings/{id}/close'],
   [/^\/pools\/[^/]+$/, '/pools/{id}'],
   [/^\/trainings\/[^/]+$/, '/trainings/{id}'],
 ];

@@ -284,6 +284,27 @@ describe('pools', () => {
     expect((await call('POST', '/pools/23/close')).status).toBe(204);
   });
 
+  it('follows closeDurationMs, and a close that ends in FAIL (closeResult) leaves the pool open', async () => {
+    emulator.setPool('25', { status: 'OPEN', closeDurationMs: 2_000, closeResult: 'FAIL' });
+    const { body } = await json<Operation>('POST', '/pools/25/close');
+    advance(1_000);
+    expect((await getOperation(body.id)).status).toBe('RUNNING');
+    advance(1_000);
+    expect((await getOperation(body.id)).status).toBe('FAIL');
+    expect((await json<Record<string, unknown>>('GET', '/pools/25')).body).toMatchObject({ status: 'OPEN' });
+  });
+
+  it('answers 409 with the configured error to a close it is told to refuse (refuseClose), opens unaffected', async () => {
+    emulator.setPool('26', { status: 'OPEN', refuseClose: { code: 'CONFLICT_STATE', message: 'not now' } });
+    const response = await call('POST', '/pools/26/close');
+    expect(response.status).toBe(409);
+    expect((await response.json()) as ErrorBody).toMatchObject({
+      code: 'CONFLICT_STATE',
+      message: 'not now',
+    });
+    expect((await call('POST', '/pools/26/open')).status).toBe(204);
+  });
+
   it('answers 409 POOL_LOCKED_BY_ANOTHER_OPERATION to closing while an open runs', async () => {
     await openPool('24');
     const response = await call('POST', '/pools/24/close');
