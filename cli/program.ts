@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { AppConfig } from '../lib/config.ts';
 import packageJson from '../package.json' with { type: 'json' };
+import { addActionCommand, EXIT_CODES_HELP, TOKEN_HELP } from './action-commands.ts';
 import { connectionOptions, type RawConnectionOptions, withConnectionOptions } from './connection-options.ts';
 import { ExitCode, failureFromError } from './exit-codes.ts';
 import { type CliIo, type CommandResult, printResult } from './io.ts';
@@ -8,31 +9,14 @@ import {
   BadInputError,
   DEFAULT_OPENINGS_LIMIT,
   DEFAULT_SINCE,
-  DEFAULT_TIMEOUT_SECONDS,
   MAX_OPENINGS_LIMIT,
-  MAX_TIMEOUT_SECONDS,
   parseOpeningsLimit,
   parseOperationId,
   parseSince,
   parseTableName,
   parseTarget,
   parseTargetOption,
-  parseTimeoutSeconds,
 } from './settings.ts';
-
-const EXIT_CODES_HELP = `
-Exit codes:
-  0  opened, already open, opening started (without --wait), or status read
-  2  bad input: an invalid ID or option (nothing was sent to Toloka)
-  3  no token, an unreadable one, or Toloka refused it (401/403)
-  4  Toloka refused (409): its code, message and request_id are printed
-  5  failed: the operation ended in FAIL, not found (404), another permanent error
-  6  timed out: --wait reached --timeout before the operation ended
-  7  Toloka or the network unavailable after retries: try again later`;
-
-const TOKEN_HELP = `
-Token: TOLOKA_TOKEN (an API key or OAuth token), or --token-parameter <name> to read an SSM
-SecureString with the standard AWS settings (AWS_REGION, AWS_PROFILE, ...). It is never printed.`;
 
 const OPENINGS_EXIT_CODES_HELP = `
 Exit codes:
@@ -63,7 +47,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
       // A bare `toloka-pool`: commander has printed the help to stderr already.
       const message =
         error.code === 'commander.help'
-          ? 'a command is needed: open, status, pool or openings'
+          ? 'a command is needed: open, close, status, pool, openings, schedule or doctor'
           : error.message.replace(/^error: /, '');
       return printResult(
         io,
@@ -96,7 +80,7 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
 function buildProgram(io: CliIo, done: (result: CommandResult) => void): Command {
   const program = new Command('toloka-pool')
     .description(
-      'Open Toloka pools and follow the opening, with the same code as the toloka-pool-opener Lambdas.',
+      'Open and close Toloka pools and follow each to its end, with the same code as the toloka-pool-opener Lambdas.',
     )
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),
@@ -113,6 +97,8 @@ function buildProgram(io: CliIo, done: (result: CommandResult) => void): Command
 Examples:
   $ export TOLOKA_TOKEN=...
   $ toloka-pool open 123456 --wait            open a pool and wait until it is open
+  $ toloka-pool close 123456 --wait           close it, and wait until it is closed
+  $ toloka-pool schedule -c config/my.jsonc   the schedules' next runs (local time and UTC)
   $ toloka-pool status 0bd6adad-...           an opening's operation
   $ toloka-pool pool 123456 --json            a pool's status and last close reason
   $ toloka-pool openings --since 7d           the app's openings of the last week (OPENINGS_TABLE)
@@ -123,66 +109,7 @@ Examples:
     done(await command());
   };
 
-  const open = withConnectionOptions(
-    program
-      .command('open')
-      .description(
-        'Ask Toloka to open a pool (or a training) and, with --wait, follow the opening to its end.',
-      )
-      .argument('<poolId>', 'the pool ID (a training ID with --training)')
-      .option('--training', 'the ID is a training pool')
-      .option('--wait', 'follow the operation until it ends; progress on stderr')
-      .addOption(
-        new Option(
-          '--timeout <seconds>',
-          `with --wait: give up after this long (1-${MAX_TIMEOUT_SECONDS})`,
-        ).default(DEFAULT_TIMEOUT_SECONDS),
-      ),
-  );
-  open
-    .addHelpText(
-      'after',
-      `
-Without --wait it returns once Toloka has accepted the opening: the output names the operation
-(outcome PENDING); an operation that is already done reports OPENED. With --wait it follows the
-operation as the checker Lambda does (first check after 0.5 s, then backing off) and prints a
-progress bar on stderr (one line per change when stderr is not a terminal).
---json prints one JSON object on stdout: the outcome record as the Lambdas log it
-({"outcome":"OPENED"|"ALREADY_OPEN"|"FAILED"|"TIMED_OUT",...}) or {"outcome":"PENDING","operationId":...}.
-${TOKEN_HELP}
-${EXIT_CODES_HELP}
-
-Examples:
-  $ TOLOKA_TOKEN=... toloka-pool open 123456
-  $ toloka-pool open 123456 --wait --timeout 600
-  $ toloka-pool open 98765 --training --env sandbox --wait
-  $ toloka-pool open 123456 --token-parameter /toloka/prod/api-token --json
-  $ toloka-pool open 1001 --api-url http://127.0.0.1:8080 --wait      (the local emulator: npm run emulator)`,
-    )
-    .action(
-      run(async () => {
-        const options = open.opts<
-          RawConnectionOptions & { training?: true; wait?: true; timeout: string | number }
-        >();
-        const timeoutGiven = open.getOptionValueSource('timeout') === 'cli';
-        if (timeoutGiven && options.wait !== true) {
-          throw new BadInputError(
-            '--timeout',
-            'applies only with --wait',
-            'Add --wait, or leave --timeout out.',
-          );
-        }
-        const target = parseTarget(open.args[0] ?? '', options.training === true);
-        const settings = {
-          ...connectionOptions(options, io.env),
-          wait: options.wait === true,
-          timeoutSeconds: parseTimeoutSeconds(String(options.timeout)),
-        };
-        // The domain (undici, the AWS SDK) loads only once the arguments are known to be good.
-        const { openCommand } = await import('./open.ts');
-        return openCommand(target, settings, io);
-      }),
-    );
+  for (const action of ['open', 'close'] as const) addActionCommand(program, action, io, run);
 
   const status = withConnectionOptions(
     program
@@ -373,13 +300,75 @@ Examples:
       }),
     );
 
+  const schedule = program
+    .command('schedule')
+    .description(
+      "List each schedule's next runs in its own time zone and in UTC: the action, the pool, the dates its calendars skip.",
+    )
+    .requiredOption('-c, --config <file>', 'the configuration file whose schedules to list')
+    .addOption(new Option('--count <n>', 'runs of each schedule (1-100)').default('5'))
+    .option('--from <instant>', 'list the runs after this ISO 8601 instant instead of now')
+    .option('--json', 'one JSON object on stdout: {"schedules": [...]}');
+  schedule
+    .addHelpText(
+      'after',
+      `
+Each run shows its wall-clock time with the zone's UTC offset, then the same instant in UTC; a
+daylight-saving change is marked where Scheduler applies it (a time the clocks skip does not run,
+a time they repeat runs once). A run on a date of a calendar the schedule skips is marked: its
+trigger will end SKIPPED without a call to Toloka. Nothing is sent anywhere.
+
+Examples:
+  $ toloka-pool schedule -c config/my.jsonc
+  $ toloka-pool schedule -c config/my.jsonc --count 10 --from 2027-03-20T00:00:00Z --json`,
+    )
+    .action(
+      run(async () => {
+        const options = schedule.opts<{ config: string; count: string; from?: string }>();
+        const count = Number(options.count);
+        if (!/^[0-9]+$/.test(options.count) || count < 1 || count > 100) {
+          throw new BadInputError(
+            '--count',
+            `must be a whole number from 1 to 100, got ${JSON.stringify(options.count)}`,
+          );
+        }
+        const fromMs = options.from === undefined ? Date.now() : Date.parse(options.from);
+        if (
+          options.from !== undefined &&
+          (!/^[0-9]{4}-[0-9]{2}-[0-9]{2}T/.test(options.from) || Number.isNaN(fromMs))
+        ) {
+          throw new BadInputError(
+            '--from',
+            `must be an ISO 8601 instant such as 2027-03-20T00:00:00Z, got ${JSON.stringify(options.from)}`,
+          );
+        }
+        const { InvalidConfigurationError, loadConfig } = await import('../lib/config.ts');
+        let config: AppConfig;
+        try {
+          config = loadConfig(options.config, { now: new Date(fromMs) });
+        } catch (error) {
+          if (!(error instanceof InvalidConfigurationError) && !(error instanceof Error)) throw error;
+          throw new BadInputError('--config', (error as Error).message.replaceAll('\n', ' '));
+        }
+        const { scheduleCommand } = await import('./schedule.ts');
+        return scheduleCommand({ file: options.config, config, count, fromMs });
+      }),
+    );
+
   return program;
 }
 
 /** `toloka-pool open`, for "see … --help" after a usage error. */
 function commandPath(args: readonly string[]): string {
   const command = args.find(
-    (arg) => arg === 'open' || arg === 'status' || arg === 'pool' || arg === 'openings' || arg === 'doctor',
+    (arg) =>
+      arg === 'open' ||
+      arg === 'close' ||
+      arg === 'status' ||
+      arg === 'pool' ||
+      arg === 'openings' ||
+      arg === 'doctor' ||
+      arg === 'schedule',
   );
   return command === undefined ? 'toloka-pool' : `toloka-pool ${command}`;
 }

@@ -16,6 +16,10 @@ export interface LocalRunOptions {
   /** Toloka's error code for a 409 refusal, when Toloka should refuse. */
   readonly refuse: string | undefined;
   readonly alreadyOpen: boolean;
+  /** Close the pool (which starts open) instead of opening it. */
+  readonly close: boolean;
+  /** Ask to open and, at once, to close: the close waits until the opening has ended. */
+  readonly window: boolean;
   readonly direct: boolean;
   /** The ID is a training pool's (`POST /trainings/{id}/open`, `{"trainingId": …}`). */
   readonly training: boolean;
@@ -25,9 +29,9 @@ export interface LocalRunOptions {
 
 /** The exit codes of `npm start` (README, "Quick start"). */
 export const LocalRunExit = {
-  /** The outcome was OPENED or ALREADY_OPEN. */
+  /** Every outcome was OPENED, ALREADY_OPEN, CLOSED or ALREADY_CLOSED. */
   OK: 0,
-  /** The outcome was FAILED or TIMED_OUT (or there was none). */
+  /** An outcome was FAILED or TIMED_OUT (or there was none). */
   NOT_OPENED: 1,
   /** A bad command line: nothing was started. */
   USAGE: 2,
@@ -84,6 +88,14 @@ export const LOCAL_RUN_OPTIONS = {
   'already-open': {
     type: 'boolean',
     help: 'Start with the pool already open, so that Toloka answers 204.',
+  },
+  close: {
+    type: 'boolean',
+    help: 'Close the pool instead (it starts open): POST /pools/{id}/close and a {"poolId": …, "action": "close"} trigger; --duration, --result and --refuse then apply to the close.',
+  },
+  window: {
+    type: 'boolean',
+    help: "Ask to open the pool and, at once, to close it, as a window's two schedules would: the close waits until the opening has ended, then closes it.",
   },
   training: {
     type: 'boolean',
@@ -170,7 +182,7 @@ export function parseLocalRunArgs(args: readonly string[]): ParsedCommandLine {
   if (problem !== undefined) throw new UsageError(problem);
 
   const text = (
-    name: Exclude<OptionName, 'already-open' | 'direct' | 'training' | 'help'>,
+    name: Exclude<OptionName, 'already-open' | 'close' | 'window' | 'direct' | 'training' | 'help'>,
   ): string | undefined => {
     const value = given.get(name);
     return typeof value === 'string' ? value : LOCAL_RUN_OPTIONS[name].default;
@@ -180,6 +192,16 @@ export function parseLocalRunArgs(args: readonly string[]): ParsedCommandLine {
   if (refuse !== undefined && alreadyOpen) {
     throw new UsageError(
       '--refuse and --already-open cannot be used together: Toloka either refuses (409) or answers 204 for an open pool',
+    );
+  }
+  if (given.has('close') && given.has('window')) {
+    throw new UsageError(
+      '--close and --window cannot be used together: --window already closes the pool after opening it',
+    );
+  }
+  if (given.has('close') && alreadyOpen) {
+    throw new UsageError(
+      '--close and --already-open cannot be used together: --close starts with the pool open already',
     );
   }
   if (given.has('result') && alreadyOpen) {
@@ -199,6 +221,8 @@ export function parseLocalRunArgs(args: readonly string[]): ParsedCommandLine {
       result: checkResult(text('result') ?? ''),
       refuse: refuse === undefined ? undefined : checkErrorCode(refuse),
       alreadyOpen,
+      close: given.has('close'),
+      window: given.has('window'),
       direct: given.has('direct'),
       training: given.has('training'),
       deadlineSeconds: checkSeconds('--deadline-seconds', text('deadline-seconds') ?? '', {

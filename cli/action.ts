@@ -2,7 +2,7 @@ import { LogOutcomeSink, SERVICE_NAME } from '../lambda/adapters/outcome-sinks.t
 import { DEFAULT_POLL, type PollSettings } from '../lambda/runtime/config.ts';
 import { isTransient, RetriesExhaustedError } from '../lambda/runtime/errors.ts';
 import type { CheckMessage } from '../lambda/runtime/messages.ts';
-import { type OutcomeRecord, type TolokaTarget, targetFields } from '../lambda/runtime/model.ts';
+import { type Action, type OutcomeRecord, type TolokaTarget, targetFields } from '../lambda/runtime/model.ts';
 import type { OpeningDependencies, StepResult } from '../lambda/runtime/opening-steps.ts';
 import { checkOperation } from '../lambda/runtime/operation-check.ts';
 import type { CheckQueue, Log } from '../lambda/runtime/ports.ts';
@@ -16,7 +16,13 @@ import { ProgressReporter } from './progress.ts';
 import { targetLabel } from './settings.ts';
 import { describeTrouble, describeWarning, inAWhile, troubleOf } from './trouble.ts';
 
-export interface OpenOptions extends ConnectionOptions {
+/** How the command line speaks of each action. */
+const WORDS: Record<Action, { readonly ing: string; readonly done: string; readonly not: string }> = {
+  open: { ing: 'opening', done: 'open', not: 'not opened' },
+  close: { ing: 'closing', done: 'closed', not: 'not closed' },
+};
+
+export interface ActionOptions extends ConnectionOptions {
   /** Follow the operation until it ends or `timeoutSeconds` pass. */
   readonly wait: boolean;
   readonly timeoutSeconds: number;
@@ -56,31 +62,35 @@ class CapturedOutcome {
 }
 
 /**
- * `toloka-pool open <poolId>`: the Lambdas' runAction with the CLI's dependencies. Without
- * --wait the fast path is 0 s, so the first hand-over ends the command (PENDING); with --wait the
- * fast path and the deadline are the timeout, and each hand-over is followed here by the next
- * checkOperation after its delay, as the checker Lambda would, until SUCCESS, FAIL or the deadline.
+ * `toloka-pool open <poolId>` and `toloka-pool close <poolId>`: the Lambdas' runAction with the
+ * CLI's dependencies. Without --wait the fast path is 0 s, so the first hand-over ends the command
+ * (PENDING); with --wait the fast path and the deadline are the timeout, and each hand-over is
+ * followed here by the next checkOperation after its delay, as the checker Lambda would, until
+ * SUCCESS, FAIL or the deadline.
  */
-export async function openCommand(
+export async function actionCommand(
   target: TolokaTarget,
-  options: OpenOptions,
+  action: Action,
+  options: ActionOptions,
   io: CliIo,
 ): Promise<CommandResult> {
   const connection = connect(options, io);
   try {
-    return await open(target, options, connection, io);
+    return await act(target, action, options, connection, io);
   } finally {
     await connection.close();
   }
 }
 
-async function open(
+async function act(
   target: TolokaTarget,
-  options: OpenOptions,
+  action: Action,
+  options: ActionOptions,
   connection: Connection,
   io: CliIo,
 ): Promise<CommandResult> {
   const label = targetLabel(target);
+  const words = WORDS[action];
   const progress = options.wait ? new ProgressReporter(io.stderr, label) : undefined;
   const seen: { operationId?: string; status?: string; progress?: number } = {};
   const note = (line: string) => (progress ? progress.note(line) : io.stderr.write(`${line}\n`));
@@ -111,26 +121,27 @@ async function open(
     tokens: connection.tokens,
     checks: handOver,
     outcomes: outcome,
-    // One opening in one process: the ledger's guarantees are about redeliveries, which a
-    // command line does not have (a second command is a second trigger, and Toloka's 409 on
-    // a pool locked by the first one's operation is followed, not reported).
+    // One run in one process: the ledger's guarantees are about redeliveries, which a command
+    // line does not have (a second command is a second trigger, and Toloka's 409 on a pool
+    // locked by the first one's operation of the same action is followed, not reported).
     ledger: new MemoryOpeningsLedger(),
     log,
     poll,
     retry: DEFAULT_RETRY_POLICY,
   };
 
-  if (progress) note(`${label}: opening on ${connection.origin} (waiting up to ${options.timeoutSeconds} s)`);
+  if (progress)
+    note(`${label}: ${words.ing} on ${connection.origin} (waiting up to ${options.timeoutSeconds} s)`);
   const stopInterruptHint = options.wait
     ? io.onInterrupt(() => {
         progress?.done();
-        io.stderr.write(`toloka-pool: interrupted. ${followHint(seen.operationId, target)}\n`);
+        io.stderr.write(`toloka-pool: interrupted. ${followHint(seen.operationId, target, action)}\n`);
       })
     : () => undefined;
   try {
     let step: StepResult = await runAction(
       deps,
-      { id: `cli:${crypto.randomUUID()}`, target },
+      { id: `cli:${crypto.randomUUID()}`, target, action },
       {
         budgetMs: options.wait ? options.timeoutSeconds * 1000 : OPEN_BUDGET_MS,
       },
@@ -148,7 +159,7 @@ async function open(
         });
         failedChecks = 0;
       } catch (error) {
-        // A blip (a reset, a 5xx, a 429) does not end the wait: the pool was asked to open and
+        // A blip (a reset, a 5xx, a 429) does not end the wait: the pool was asked to act and
         // the operation goes on. Only a permanent error or the --timeout ends it.
         const msLeft = deadlineMs - Date.now();
         if (!isTransient(error)) throw error;
@@ -166,7 +177,7 @@ async function open(
     const { record } = outcome;
     if (progress && record !== undefined && record.operationId !== undefined) {
       if (record.status !== undefined) progress.update({ status: record.status, progress: record.progress });
-      else if (record.outcome === 'OPENED' && seen.status !== 'SUCCESS')
+      else if ((record.outcome === 'OPENED' || record.outcome === 'CLOSED') && seen.status !== 'SUCCESS')
         progress.update({ status: 'SUCCESS' });
     }
     progress?.done();
@@ -176,26 +187,34 @@ async function open(
         step.operationId ?? handOver.last?.message.operationId ?? '',
         handOver,
         seen.status,
+        action,
       );
     }
   } catch (thrown) {
     progress?.done();
     const error = thrown instanceof WaitEndedUnreachable ? thrown.cause : thrown;
     const failure = failureFromError(error);
-    // Toloka went away while the opening was being followed: it may well go on without us.
+    // Toloka went away while the run was being followed: it may well go on without us.
     const operationId = seen.operationId ?? handOver.last?.message.operationId;
     if (failure.exitCode !== ExitCode.UNAVAILABLE) return { kind: 'failure', failure };
     if (operationId === undefined) {
-      const hint = `${failure.hint ?? ''} Opening again is safe: a pool that did open reports ALREADY_OPEN.`;
+      const hint =
+        action === 'open'
+          ? `${failure.hint ?? ''} Opening again is safe: a pool that did open reports ALREADY_OPEN.`
+          : `${failure.hint ?? ''} Closing again is safe: a pool that did close reports ALREADY_CLOSED.`;
       return { kind: 'failure', failure: { ...failure, hint: hint.trim() } };
     }
     const message =
       thrown instanceof WaitEndedUnreachable
         ? `${label}: the ${thrown.timeoutSeconds} s --timeout came while Toloka was unavailable: ${describeTrouble(troubleOf(error))}`
-        : `${label}: stopped following the opening: ${failure.message}`;
+        : `${label}: stopped following the ${words.ing}: ${failure.message}`;
     return {
       kind: 'failure',
-      failure: { ...failure, message, hint: `${followHint(operationId, target)} once Toloka answers again.` },
+      failure: {
+        ...failure,
+        message,
+        hint: `${followHint(operationId, target, action)} once Toloka answers again.`,
+      },
     };
   } finally {
     stopInterruptHint();
@@ -205,13 +224,13 @@ async function open(
   if (record === undefined || line === undefined) {
     return {
       kind: 'failure',
-      failure: failureFromError(new Error('the opening ended without an outcome record')),
+      failure: failureFromError(new Error(`the ${words.ing} ended without an outcome record`)),
     };
   }
   const json = JSON.parse(line) as Record<string, unknown>;
   if (exitCodeForRecord(record) === ExitCode.OK)
     return { kind: 'success', json, text: describeSuccess(label, record) };
-  return { kind: 'failure', failure: failureForRecord(label, target, record, options), json };
+  return { kind: 'failure', failure: failureForRecord(label, target, action, record, options), json };
 }
 
 function pendingResult(
@@ -219,6 +238,7 @@ function pendingResult(
   operationId: string,
   handOver: HandOver,
   status: string | undefined,
+  action: Action,
 ): CommandResult {
   const requestedAt = handOver.last?.message.requestedAt;
   return {
@@ -229,30 +249,37 @@ function pendingResult(
       service: SERVICE_NAME,
       outcome: 'PENDING',
       ...targetFields(target),
+      action,
       operationId,
       ...(requestedAt !== undefined ? { requestedAt } : {}),
       ...(status !== undefined ? { status } : {}),
     },
     text:
-      `${targetLabel(target)}: opening started, operation ${operationId}${status !== undefined ? ` (${status})` : ''}\n` +
-      `Follow it with: toloka-pool status ${operationId}   (or open with --wait to wait here)`,
+      `${targetLabel(target)}: ${WORDS[action].ing} started, operation ${operationId}${status !== undefined ? ` (${status})` : ''}\n` +
+      `Follow it with: toloka-pool status ${operationId}   (or ${action} with --wait to wait here)`,
   };
 }
 
 function describeSuccess(label: string, record: OutcomeRecord): string {
   if (record.outcome === 'ALREADY_OPEN') return `${label} was already open`;
+  if (record.outcome === 'ALREADY_CLOSED') return `${label} was already closed`;
+  if (record.outcome === 'SKIPPED')
+    return `${label}: skipped (${record.reason ?? '?'}): ${record.message ?? ''}`;
   const seconds = record.elapsedMs === undefined ? '' : `, ${(record.elapsedMs / 1000).toFixed(1)} s`;
   const checks =
     record.checks === undefined ? '' : `, ${record.checks} check${record.checks === 1 ? '' : 's'}`;
-  return `${label} is open (operation ${record.operationId ?? '?'}${seconds}${checks})`;
+  const done = record.outcome === 'CLOSED' ? 'closed' : 'open';
+  return `${label} is ${done} (operation ${record.operationId ?? '?'}${seconds}${checks})`;
 }
 
 function failureForRecord(
   label: string,
   target: TolokaTarget,
+  action: Action,
   record: OutcomeRecord,
-  options: OpenOptions,
+  options: ActionOptions,
 ): Failure {
+  const { not } = WORDS[action];
   const code = record.code ?? record.outcome;
   if (record.outcome === 'TIMED_OUT') {
     const percent = record.progress === undefined ? '' : ` at ${record.progress}%`;
@@ -260,7 +287,7 @@ function failureForRecord(
       exitCode: ExitCode.TIMED_OUT,
       code,
       message: `${label}: operation ${record.operationId ?? '?'} still ${record.status ?? 'unfinished'}${percent} after the ${options.timeoutSeconds} s --timeout`,
-      hint: `${followHint(record.operationId, target)}, or wait longer with a larger --timeout.`,
+      hint: `${followHint(record.operationId, target, action)}, or wait longer with a larger --timeout.`,
     };
   }
   if (record.httpStatus !== undefined) {
@@ -272,22 +299,23 @@ function failureForRecord(
       payload: record.payload,
     });
     const payload = record.payload === undefined ? '' : ` payload: ${JSON.stringify(record.payload)}`;
-    return { ...failure, message: `${label} not opened: ${failure.message}${payload}` };
+    return { ...failure, message: `${label} ${not}: ${failure.message}${payload}` };
   }
   const details = record.payload === undefined ? '' : ` (details: ${JSON.stringify(record.payload)})`;
   return {
     exitCode: ExitCode.FAILED,
     code,
-    message: `${label} not opened: ${record.message ?? code}${details}`,
+    message: `${label} ${not}: ${record.message ?? code}${details}`,
     hint: `See the ${target.kind}'s state and last close reason with: toloka-pool pool ${target.id}${target.kind === 'training' ? ' --training' : ''}`,
   };
 }
 
-function followHint(operationId: string | undefined, target: TolokaTarget): string {
+function followHint(operationId: string | undefined, target: TolokaTarget, action: Action): string {
   const flags = target.kind === 'training' ? ' --training' : '';
+  const { ing } = WORDS[action];
   return operationId === undefined
-    ? `The opening may have started at Toloka: see toloka-pool pool ${target.id}${flags}`
-    : `The opening goes on at Toloka: follow it with toloka-pool status ${operationId}`;
+    ? `The ${ing} may have started at Toloka: see toloka-pool pool ${target.id}${flags}`
+    : `The ${ing} goes on at Toloka: follow it with toloka-pool status ${operationId}`;
 }
 
 /** The --wait reached its --timeout while the checks could not reach Toloka. */
