@@ -26,7 +26,16 @@ describe('loadConfig', () => {
     expect(config.environment).toBe('sandbox');
     expect(config.tokenParameterName).toBe('/toloka/sandbox/api-token');
     const names = (config.pools ?? []).flatMap((pool) => pool.schedules.map((s) => s.name));
-    expect(names).toEqual(['weekday-morning', 'pool-123456-2', 'training-98765-1']);
+    expect(names).toEqual(['office-hours', 'nightly-close', 'training-98765-1']);
+    // The window is the pair; the calendar its schedules skip comes with them.
+    const props = toOpenerProps(config);
+    expect(props.schedules?.map((s) => [s.name, s.action ?? 'open', s.expression, s.skip])).toEqual([
+      ['office-hours-open', 'open', 'cron(0 9 ? * MON-FRI *)', ['holidays']],
+      ['office-hours-close', 'close', 'cron(0 18 ? * MON-FRI *)', ['holidays']],
+      ['nightly-close', 'close', 'cron(0 23 * * ? *)', undefined],
+      ['training-98765-1', 'open', 'cron(0 8 ? * MON#1 *)', undefined],
+    ]);
+    expect(Object.keys(props.calendars ?? {})).toEqual(['holidays']);
   });
 
   it('reports every problem of a bad file at once, each naming its field', () => {
@@ -392,5 +401,113 @@ describe('toOpenerProps', () => {
       schedules: [],
       poll: {},
     });
+  });
+});
+
+describe('actions, windows, calendars and lateness in the configuration', () => {
+  const window = {
+    open: 'cron(0 9 ? * MON-FRI *)',
+    close: 'cron(0 18 ? * MON-FRI *)',
+    timeZone: 'Europe/Berlin',
+  };
+  const withCalendars = (schedule: object, calendars: object = { holidays: ['2026-12-25'] }) => ({
+    ...withSchedule(schedule),
+    calendars,
+  });
+
+  it('makes a window the pair <name>-open and <name>-close, with its zone and every other key on both', () => {
+    const config = parseConfig(
+      withCalendars({ name: 'office', window, skip: ['holidays'], maxLatenessMinutes: 15, enabled: false }),
+      'test.json',
+    );
+    expect(
+      toOpenerProps(config).schedules?.map((s) => ({
+        name: s.name,
+        action: s.action,
+        expression: s.expression,
+        timeZone: s.timeZone,
+        skip: s.skip,
+        lateness: s.maxLateness?.toMinutes(),
+        enabled: s.enabled,
+      })),
+    ).toEqual([
+      {
+        name: 'office-open',
+        action: 'open',
+        expression: window.open,
+        timeZone: 'Europe/Berlin',
+        skip: ['holidays'],
+        lateness: 15,
+        enabled: false,
+      },
+      {
+        name: 'office-close',
+        action: 'close',
+        expression: window.close,
+        timeZone: 'Europe/Berlin',
+        skip: ['holidays'],
+        lateness: 15,
+        enabled: false,
+      },
+    ]);
+  });
+
+  it('refuses a window whose open and close fire at the same minute, naming the window', () => {
+    expect(
+      problemsOf(withSchedule({ window: { open: 'cron(0 9 ? * MON-FRI *)', close: 'cron(0 9 ? * MON *)' } })),
+    ).toEqual([
+      expect.stringMatching(
+        /^pools\[0\]\.schedules\[0\]\.window: open and close both fire at \d{4}-\d{2}-\d{2} 09:00 \(UTC\): a pool cannot open and close at the same minute$/,
+      ),
+    ]);
+  });
+
+  it('refuses a window with an expression or an action, a window without close, and a second time zone', () => {
+    expect(
+      problemsOf(
+        withSchedule({
+          window: { open: 'cron(0 9 * * ? *)', timeZone: 'Europe/Berlin' },
+          timeZone: 'Europe/Paris',
+          expression: 'cron(0 9 * * ? *)',
+          action: 'open',
+        }),
+      ),
+    ).toEqual([
+      'pools[0].schedules[0].window.close: is required',
+      'pools[0].schedules[0].window.timeZone: differs from the schedule\'s timeZone "Europe/Paris": give it once',
+      'pools[0].schedules[0].expression: goes with a single schedule, not with window (which opens and closes)',
+      'pools[0].schedules[0].action: goes with a single schedule, not with window (which opens and closes)',
+    ]);
+  });
+
+  it('refuses an unknown action, an unknown calendar, a lateness out of range, and a date that is not one, each named', () => {
+    expect(
+      problemsOf(
+        withCalendars(
+          {
+            expression: 'cron(0 9 * * ? *)',
+            action: 'reopen',
+            skip: ['holidays', 'vacation'],
+            maxLatenessMinutes: 0,
+          },
+          { holidays: ['2026-02-30', '2026-12-25'], 'bad name': [] },
+        ),
+      ),
+    ).toEqual([
+      'calendars.holidays[0]: 2026-02-30 is not a day of the calendar',
+      'calendars.bad name: the name must be 1-64 of A-Z a-z 0-9 _ -',
+      'pools[0].schedules[0].action: must be "open" or "close" (got "reopen")',
+      'pools[0].schedules[0].skip[1]: "vacation" is not a calendar (calendars: holidays, bad name)',
+      expect.stringMatching(/^pools\[0\]\.schedules\[0\]\.maxLatenessMinutes: .*0/),
+    ]);
+  });
+
+  it('keeps calendar dates that have passed: they never match, so they never fail a deploy', () => {
+    expect(() =>
+      parseConfig(
+        withCalendars({ expression: 'cron(0 9 * * ? *)', skip: ['holidays'] }, { holidays: ['2001-01-01'] }),
+        'test.json',
+      ),
+    ).not.toThrow();
   });
 });
