@@ -22,30 +22,36 @@ const modes: ReadonlyArray<readonly [string, Exclude<Duplicate, 'off'>]> = [
   ['twice in a row', 'in-a-row'],
   ['twice at once', 'at-once'],
 ];
-const cases = modes.flatMap(([label, duplicate]) =>
-  SCENARIOS.flatMap((scenario) =>
-    scenario.paths.map(
-      (path) => [scenario.name, describePath[path], label, scenario, path, duplicate] as const,
+const cases = (['open', 'close'] as const).flatMap((action) =>
+  modes.flatMap(([label, duplicate]) =>
+    SCENARIOS.flatMap((scenario) =>
+      scenario.paths.map(
+        (path) => [action, scenario.name, describePath[path], label, scenario, path, duplicate] as const,
+      ),
     ),
   ),
 );
+const SUCCESS = { open: ['OPENED', 'ALREADY_OPEN'], close: ['CLOSED', 'ALREADY_CLOSED'] } as const;
 
 describe.concurrent('the fault matrix with every delivery made twice: still one outcome record or one dead letter', () => {
-  it.each(cases)('%s on the %s path, delivered %s', async (_, __, ___, scenario, path, duplicate) => {
-    const result = await runScenario(scenario, path, '4242', { duplicate });
+  it.each(cases)(
+    '%s: %s on the %s path, delivered %s',
+    async (action, _, __, ___, scenario, path, duplicate) => {
+      const result = await runScenario(scenario, path, '4242', { duplicate, action });
 
-    expect(result.outcomes.length + result.deadLetters).toBe(1);
-    if (scenario.expected === 'DLQ') {
-      expect(result.deadLetters).toBe(1);
-    } else if (scenario.expected === 'SUCCESS') {
-      expect(['OPENED', 'ALREADY_OPEN']).toContain(result.outcomes[0]?.outcome);
-    } else {
-      expect(result.outcomes[0]?.outcome).toBe(scenario.expected);
-    }
-    // Each receive runs the handler twice, so up to twice the requests of a single delivery.
-    const single = scenario.attempts ?? { min: 1, max: scenario.permanent ? 1 : attemptBound(path) };
-    expect(result.attempts).toBeGreaterThanOrEqual(single.min);
-    expect(result.attempts).toBeLessThanOrEqual(2 * single.max);
-    expect(result.everythingWritten).not.toContain(TEST_TOKEN);
-  });
+      expect(result.outcomes.length + result.deadLetters).toBe(1);
+      if (scenario.expected === 'DLQ') {
+        expect(result.deadLetters).toBe(1);
+      } else if (scenario.expected === 'SUCCESS') {
+        expect(SUCCESS[action]).toContain(result.outcomes[0]?.outcome);
+      } else {
+        expect(result.outcomes[0]?.outcome).toBe(scenario.expected);
+      }
+      // Each receive runs the handler twice, so up to twice the requests of a single delivery.
+      const single = scenario.attempts ?? { min: 1, max: scenario.permanent ? 1 : attemptBound(path) };
+      expect(result.attempts).toBeGreaterThanOrEqual(single.min);
+      expect(result.attempts).toBeLessThanOrEqual(2 * single.max);
+      expect(result.everythingWritten).not.toContain(TEST_TOKEN);
+    },
+  );
 });

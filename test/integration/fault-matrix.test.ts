@@ -2,7 +2,7 @@
  * The fault matrix: every fault on every path, through the real handlers and the emulator, with
  * the openings ledger on DynamoDB (moto) behind the fault proxy, which answers as DynamoDB does
  * where moto does not (contention between transactions, idempotent transaction tokens, the 400 KB
- * item limit). One table per run: every run opens pool 4242.
+ * item limit). One table per run: every run opens (or, the second time round, closes) pool 4242.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DynamoDbOpeningsLedger } from '../../lambda/adapters/dynamodb-openings-ledger.ts';
@@ -29,7 +29,11 @@ afterAll(async () => {
 
 const dynamoDbLedger = async () => new DynamoDbOpeningsLedger(await createOpeningsTable('matrix'));
 
-const cases = SCENARIOS.flatMap((scenario) => scenario.paths.map((path) => ({ scenario, path })));
+const cases = (['open', 'close'] as const).flatMap((action) =>
+  SCENARIOS.flatMap((scenario) => scenario.paths.map((path) => ({ scenario, path, action }))),
+);
+/** What a run that succeeded ends in, for each action. */
+const SUCCESS = { open: ['OPENED', 'ALREADY_OPEN'], close: ['CLOSED', 'ALREADY_CLOSED'] } as const;
 const describePath: Record<FaultPath, string> = {
   sqs: 'SQS trigger',
   direct: 'direct invocation',
@@ -38,24 +42,25 @@ const describePath: Record<FaultPath, string> = {
 };
 
 describe.concurrent('the fault matrix: every trigger ends in exactly one outcome record or one dead letter', () => {
-  it.each(cases.map(({ scenario, path }) => [scenario.name, describePath[path], scenario, path] as const))(
-    '%s on the %s path',
-    async (_, __, scenario, path) => {
-      const result = await runScenario(scenario, path, '4242', { ledger: dynamoDbLedger });
+  it.each(
+    cases.map(
+      ({ scenario, path, action }) => [action, scenario.name, describePath[path], scenario, path] as const,
+    ),
+  )('%s: %s on the %s path', async (action, _, __, scenario, path) => {
+    const result = await runScenario(scenario, path, '4242', { ledger: dynamoDbLedger, action });
 
-      expect(result.outcomes.length + result.deadLetters).toBe(1);
-      if (scenario.expected === 'DLQ') {
-        expect(result.deadLetters).toBe(1);
-      } else if (scenario.expected === 'SUCCESS') {
-        expect(['OPENED', 'ALREADY_OPEN']).toContain(result.outcomes[0]?.outcome);
-      } else {
-        expect(result.outcomes[0]?.outcome).toBe(scenario.expected);
-      }
-      const bounds = scenario.attempts ?? { min: 1, max: scenario.permanent ? 1 : attemptBound(path) };
-      expect(result.attempts).toBeGreaterThanOrEqual(bounds.min);
-      expect(result.attempts).toBeLessThanOrEqual(bounds.max);
-      // Logs, outcome records, queued messages and every exception with its causes.
-      expect(result.everythingWritten).not.toContain(TEST_TOKEN);
-    },
-  );
+    expect(result.outcomes.length + result.deadLetters).toBe(1);
+    if (scenario.expected === 'DLQ') {
+      expect(result.deadLetters).toBe(1);
+    } else if (scenario.expected === 'SUCCESS') {
+      expect(SUCCESS[action]).toContain(result.outcomes[0]?.outcome);
+    } else {
+      expect(result.outcomes[0]?.outcome).toBe(scenario.expected);
+    }
+    const bounds = scenario.attempts ?? { min: 1, max: scenario.permanent ? 1 : attemptBound(path) };
+    expect(result.attempts).toBeGreaterThanOrEqual(bounds.min);
+    expect(result.attempts).toBeLessThanOrEqual(bounds.max);
+    // Logs, outcome records, queued messages and every exception with its causes.
+    expect(result.everythingWritten).not.toContain(TEST_TOKEN);
+  });
 });

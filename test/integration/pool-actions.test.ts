@@ -166,6 +166,28 @@ describe('a close, through the real handlers', () => {
   });
 });
 
+describe('a close delivered at least once', () => {
+  it.each([
+    ['in a row', 'twice-in-a-row', '7401'],
+    ['at once', 'twice-at-once', '7402'],
+  ] as const)(
+    'closes the pool once, with one record, when its trigger and checks are delivered twice %s',
+    async (_, delivery, poolId) => {
+      emulator.setPool(poolId, { status: 'OPEN', closeDurationMs: 1_500 });
+      // Toloka takes this long to answer the POST: the two deliveries overlap it.
+      emulator.injectFault({ kind: 'delay', delayMs: 500, method: 'POST', path: `/pools/${poolId}/close` });
+      const messageId = await send({ poolId, action: 'close' });
+      await settle(poolId, 1, delivery);
+      // A little longer: a duplicate that would write a second record has its chance.
+      await pollOnce(sqs, checks.url, checks.arn, checker, { waitSeconds: 2, delivery });
+      expect(posts(poolId, 'close')).toBe(1);
+      expect(recordsOf(poolId)).toEqual([
+        expect.objectContaining({ outcome: 'CLOSED', action: 'close', triggers: [`sqs:${messageId}`] }),
+      ]);
+    },
+  );
+});
+
 describe('open and close asked at once for one pool, each delivered twice at once', () => {
   it.each([
     ['open', 'close', '7201'],

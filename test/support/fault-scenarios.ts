@@ -5,7 +5,7 @@
  */
 import type { Fault } from '../../emulator/toloka-emulator.ts';
 import { CheckQueueError, TokenUnavailableError } from '../../lambda/runtime/errors.ts';
-import type { Outcome } from '../../lambda/runtime/model.ts';
+import type { Action, Outcome } from '../../lambda/runtime/model.ts';
 import type { OpeningsLedger } from '../../lambda/runtime/openings-ledger.ts';
 import type { CheckQueue, TokenSource } from '../../lambda/runtime/ports.ts';
 import { ASYNC_INVOKE_ATTEMPTS } from '../../local/local-app.ts';
@@ -67,6 +67,10 @@ export interface World {
   readonly harness: Harness;
   readonly path: FaultPath;
   readonly poolId: string;
+  /** What the trigger asks: the matrix runs for opens and for closes. */
+  readonly action: Action;
+  /** The pool's operation for this action takes `durationMs` and ends in `result` (the pool starts where the action has work). */
+  readonly actionTakes: (durationMs: number, result?: 'SUCCESS' | 'FAIL') => void;
   readonly flakyTokens: FlakyTokenSource;
   readonly flakyChecks: FlakyCheckQueue;
 }
@@ -109,14 +113,14 @@ export class FlakyCheckQueue implements CheckQueue {
 }
 
 function httpFault(fault: Fault, persistence: Persistence): (world: World) => void {
-  return ({ harness, path, poolId }) => {
-    // Open faults hit POST …/open; on the checker path the opening succeeds and the checks meet the fault.
-    harness.emulator.setPool(poolId, { openDurationMs: hitsChecks(path) ? 600 : 0 });
+  return ({ harness, path, poolId, action, actionTakes }) => {
+    // Faults hit POST …/open (or …/close); on the checker path the action succeeds and the checks meet the fault.
+    actionTakes(hitsChecks(path) ? 600 : 0);
     harness.emulator.injectFault({
       ...fault,
       ...(hitsChecks(path)
         ? { method: 'GET', path: /^\/operations\// }
-        : { method: 'POST', path: `/pools/${poolId}/open` }),
+        : { method: 'POST', path: `/pools/${poolId}/${action}` }),
       times: persistence === 'persistent' ? Number.POSITIVE_INFINITY : 2,
     } as Fault);
   };
@@ -210,14 +214,13 @@ export const SCENARIOS: readonly FaultScenario[] = [
     name: 'operation stuck in RUNNING past the deadline',
     paths: ['sqs', 'direct'],
     expected: 'TIMED_OUT',
-    arrange: ({ harness, poolId }) => harness.emulator.setPool(poolId, { openDurationMs: 600_000 }),
+    arrange: ({ actionTakes }) => actionTakes(600_000),
   },
   {
     name: 'operation ends in FAIL',
     paths: ['sqs', 'direct'],
     expected: 'FAILED',
-    arrange: ({ harness, poolId }) =>
-      harness.emulator.setPool(poolId, { openDurationMs: 600, result: 'FAIL' }),
+    arrange: ({ actionTakes }) => actionTakes(600, 'FAIL'),
   },
   ...dependencyFaults('SSM', 'flakyTokens', { twice: 600, persistent: 600 }),
   ...dependencyFaults('SQS SendMessage', 'flakyChecks', { twice: 1_500, persistent: 60_000 }),
@@ -241,7 +244,7 @@ function dependencyFaults(
     arrange: (world) => {
       const checksOnly = hitsChecks(world.path);
       const duration = dependency === 'flakyTokens' && !checksOnly ? 0 : openDurationMs[persistence];
-      world.harness.emulator.setPool(world.poolId, { openDurationMs: duration });
+      world.actionTakes(duration);
       const first = checksOnly ? 2 : 1;
       world[dependency].failing = (call) =>
         call >= first && (persistence === 'persistent' || call < first + 2);
@@ -259,6 +262,8 @@ export interface RunOptions {
   readonly duplicate?: Duplicate;
   /** The openings ledger of the run (a DynamoDB one behind the fault proxy); default in memory. */
   readonly ledger?: () => Promise<OpeningsLedger>;
+  /** What the trigger asks. @default 'open' */
+  readonly action?: Action;
 }
 
 /** Runs one scenario on one path from trigger to the end, and reports what came of it. */
@@ -269,6 +274,7 @@ export async function runScenario(
   options: RunOptions = {},
 ): Promise<ScenarioResult> {
   const duplicate = options.duplicate ?? 'off';
+  const action = options.action ?? 'open';
   const flakyTokens = new FlakyTokenSource();
   const flakyChecks = new FlakyCheckQueue();
   const harness = await new Harness().start({
@@ -295,8 +301,16 @@ export async function runScenario(
   harness.app.triggerQueue.duplicate = duplicate;
   harness.app.checkQueue.duplicate = duplicate;
   try {
-    scenario.arrange({ harness, path, poolId, flakyTokens, flakyChecks });
-    const trigger = { poolId };
+    const actionTakes = (durationMs: number, result: 'SUCCESS' | 'FAIL' = 'SUCCESS') =>
+      harness.emulator.setPool(
+        poolId,
+        action === 'open'
+          ? { openDurationMs: durationMs, result }
+          : { status: 'OPEN', closeDurationMs: durationMs, closeResult: result },
+      );
+    scenario.arrange({ harness, path, poolId, action, actionTakes, flakyTokens, flakyChecks });
+    // An open's trigger is written as before closes existed.
+    const trigger = action === 'open' ? { poolId } : { poolId, action };
     if (path === 'direct') {
       // Scheduler's payload names its run, which is what makes a second run of the event the same trigger.
       const payload = duplicate === 'off' ? trigger : { ...trigger, triggerId: `scheduler-run-${poolId}` };
@@ -305,7 +319,7 @@ export async function runScenario(
     await harness.app.settled();
     const attempts = hitsChecks(path)
       ? harness.emulator.countRequests('GET', '/operations/')
-      : harness.emulator.countRequests('POST', `/pools/${poolId}/open`);
+      : harness.emulator.countRequests('POST', `/pools/${poolId}/${action}`);
     return {
       outcomes: harness.app.outcomes.map(({ outcome, code }) => ({ outcome, ...(code ? { code } : {}) })),
       deadLetters:
