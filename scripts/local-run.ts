@@ -86,10 +86,16 @@ const progressLog: Log = {
   warn: (message, attributes) => say(`warning: ${message} ${JSON.stringify(attributes ?? {})}`),
 };
 
+// As the stack sizes them from the function's time-out (the fast path plus 12 s): a step holds its
+// run for twice that, and a failed message comes back after six times that. A shorter lease
+// would let a close waiting for this opening take it over while its own step still follows it.
+const stepSeconds = options.fastPathSeconds + 12;
 const app = createLocalApp({
   apiOrigin: origin,
   token: 'local-dev-token',
   log: progressLog,
+  leaseMs: 2 * stepSeconds * 1000,
+  visibilityTimeoutSeconds: 6 * stepSeconds,
   poll: { deadlineSeconds: options.deadlineSeconds, fastPathSeconds: options.fastPathSeconds },
   outcomes: {
     report: async (record: OutcomeRecord) => {

@@ -114,6 +114,16 @@ describe.concurrent('npm start with a bad command line', SLOW, () => {
       '--result and --already-open cannot be used together',
     ],
     [
+      'a close and a window at once',
+      ['--close', '--window'],
+      '--close and --window cannot be used together',
+    ],
+    [
+      'a close of a pool already open',
+      ['--close', '--already-open'],
+      '--close and --already-open cannot be used together',
+    ],
+    [
       'a refusal of an open pool',
       ['--refuse', 'EMPTY_POOL', '--already-open'],
       '--refuse and --already-open cannot be used together',

@@ -33,6 +33,8 @@ const EXPECTED: Record<string, { code: number; outcome?: string }> = {
   '--duration 40': { code: 0, outcome: 'OPENED' },
   '--fast-path 0': { code: 0, outcome: 'OPENED' },
   '--direct': { code: 0, outcome: 'OPENED' },
+  '--close': { code: 0, outcome: 'CLOSED' },
+  '--window': { code: 0, outcome: 'OPENED, CLOSED' },
   '--training': { code: 0, outcome: 'OPENED' },
   '--help': { code: 0 },
 };
@@ -109,6 +111,28 @@ describe("README.md's command line against the emulator, as written", { timeout:
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toContain(`→ 127.0.0.1:${port} (from --api-url)`);
     expect(run.stdout).toMatch(/pool 1001/);
+  });
+
+  it("npx toloka-pool schedule -c config/example.jsonc: the example's schedules and their next runs, exit 0", async () => {
+    const line = readme.split('\n').find((text) => text.startsWith('npx toloka-pool schedule -c')) ?? '';
+    const command = line.replace(/\s+#.*$/, '').split(/\s+/);
+    expect(command).toEqual(['npx', 'toloka-pool', 'schedule', '-c', 'config/example.jsonc']);
+    const run = await runNode(['cli/toloka-pool.mjs', ...command.slice(2)], { PATH: process.env.PATH ?? '' });
+    expect(run.code, run.stderr).toBe(0);
+    for (const schedule of [
+      'office-hours-open: open pool 123456 at cron(0 9 ? * MON-FRI *) (Europe/Amsterdam, skips holidays)',
+      'office-hours-close: close pool 123456 at cron(0 18 ? * MON-FRI *) (Europe/Amsterdam, skips holidays)',
+      'nightly-close: close pool 123456',
+      'training-98765-1: open training 98765',
+    ]) {
+      expect(run.stdout).toContain(schedule);
+    }
+    // Five runs of each of the four, each in local time and in UTC.
+    expect(
+      run.stdout.match(
+        /^ {2}\d{4}-\d{2}-\d{2} \d{2}:\d{2} [+-]\d{2}:\d{2} {2}= {2}\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z/gm,
+      ),
+    ).toHaveLength(20);
   });
 
   it('npx toloka-pool open --help: the options and examples, exit 0', async () => {
