@@ -127,7 +127,7 @@ export interface ScheduleConfig {
   readonly skip?: readonly string[] | null;
   /**
    * A trigger that comes later than this after its scheduled time (a retry, a dead letter
-   * redriven days later) ends `SKIPPED` (`reason` `LATE`). Integer, 1 to 10080. Default 60.
+   * redriven days later) ends `SKIPPED` (`reason` `LATE`). Integer, 10 to 10080 (at least the 7 minutes a failed message takes to come back, which a trigger may have to wait). Default 60.
    */
   readonly maxLatenessMinutes?: number | null;
 }

@@ -191,7 +191,7 @@ function parseSchedule(
       });
     }
   }
-  const maxLatenessMinutes = p.number(raw, 'maxLatenessMinutes', path, { min: 1, max: 10_080, unit: 'min' });
+  const maxLatenessMinutes = p.number(raw, 'maxLatenessMinutes', path, { min: 10, max: 10_080, unit: 'min' });
   const flexibleWindowMinutes = p.number(raw, 'flexibleWindowMinutes', path, {
     min: 1,
     max: 1440,

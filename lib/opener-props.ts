@@ -95,7 +95,7 @@ export interface PoolSchedule {
   /**
    * A trigger that arrives later than this after its scheduled time (a retry, a dead letter
    * redriven days later) ends in one `SKIPPED` record (`reason` `LATE`) and Toloka is not asked.
-   * Whole minutes, 1 to 10080.
+   * Whole minutes, 10 to 10080: at least the 7 minutes a failed message takes to come back, which a trigger may have to wait.
    *
    * @default Duration.minutes(60): Scheduler's own retries end within an hour
    */

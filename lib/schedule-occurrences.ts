@@ -25,7 +25,7 @@ interface CronMatcher {
   readonly day: DayTest;
 }
 
-function valueOf(text: string, names: readonly string[] | undefined, min: number): number {
+function fieldValue(text: string, names: readonly string[] | undefined, min: number): number {
   const index = names?.indexOf(text.toUpperCase()) ?? -1;
   return index >= 0 ? min + index : Number(text);
 }
@@ -40,9 +40,9 @@ function values(text: string, min: number, max: number, names?: readonly string[
     let to = max;
     if (base !== '*') {
       const [start = '', end] = base.split('-');
-      from = valueOf(start, names, min);
+      from = fieldValue(start, names, min);
       // `5/10` runs from 5 to the end; `5` alone is 5.
-      to = end !== undefined ? valueOf(end, names, min) : stepText === undefined ? from : max;
+      to = end !== undefined ? fieldValue(end, names, min) : stepText === undefined ? from : max;
     }
     for (let value = from; value <= to; value += step) taken.add(value);
   }
@@ -86,12 +86,12 @@ function dayOfWeekTest(text: string): DayTest {
   if (text === 'L') return (y, m, d) => weekdayOf(y, m, d) === 7;
   const last = /^([0-9A-Za-z]+)L$/.exec(text);
   if (last?.[1] !== undefined) {
-    const weekday = valueOf(last[1], WEEKDAYS, 1);
+    const weekday = fieldValue(last[1], WEEKDAYS, 1);
     return (y, m, d) => weekdayOf(y, m, d) === weekday && d + 7 > daysInMonth(y, m);
   }
   const nth = /^([0-9A-Za-z]+)#([0-9]+)$/.exec(text);
   if (nth?.[1] !== undefined && nth[2] !== undefined) {
-    const weekday = valueOf(nth[1], WEEKDAYS, 1);
+    const weekday = fieldValue(nth[1], WEEKDAYS, 1);
     const week = Number(nth[2]);
     return (y, m, d) => weekdayOf(y, m, d) === weekday && Math.ceil(d / 7) === week;
   }

@@ -53,7 +53,9 @@ export function checkCalendars(
     }
     if (dates.length > MAX_CALENDAR_DATES)
       add(`${where}.${name}`, `has ${dates.length} dates, more than ${MAX_CALENDAR_DATES}`);
-    dates.forEach((date: unknown, i) => add(`${where}.${name}[${i}]`, checkCalendarDate(date)));
+    dates.forEach((date: unknown, i) => {
+      add(`${where}.${name}[${i}]`, checkCalendarDate(date));
+    });
     calendars[name] = dates.filter((date): date is string => typeof date === 'string');
   }
   return calendars;
@@ -157,13 +159,16 @@ export function resolveSchedules(
     }
     let maxLatenessMinutes = DEFAULT_MAX_LATENESS_MINUTES;
     if (schedule.maxLateness !== undefined) {
-      const lateness = durationSeconds(schedule.maxLateness, 60, { min: 60, max: MAX_LATENESS_MINUTES * 60 });
+      const lateness = durationSeconds(schedule.maxLateness, 60, {
+        min: 600,
+        max: MAX_LATENESS_MINUTES * 60,
+      });
       const problem =
         lateness.problem ??
         (lateness.seconds % 60 === 0 ? undefined : `${lateness.seconds}s must be whole minutes`);
       add(
         `${where}.maxLateness`,
-        problem === undefined ? undefined : `${problem} (1 to ${MAX_LATENESS_MINUTES} minutes)`,
+        problem === undefined ? undefined : `${problem} (10 to ${MAX_LATENESS_MINUTES} minutes)`,
       );
       maxLatenessMinutes = Math.round(lateness.seconds / 60);
     }

@@ -17,6 +17,7 @@ import {
   type OpeningFilter,
   type OpeningsLedger,
   planClaim,
+  runInForceOf,
   skippedOpening,
   startToken,
   targetKey,
@@ -42,7 +43,10 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
       return { kind: 'skipped', opening: copy(skipped) };
     }
     const key = targetKey(request.target);
-    const current = this.openings.get(this.targets.get(key) ?? '');
+    // Synchronous, as every claim here is (no await between the read and the write).
+    const current = runInForceOf(this.openings.get(this.targets.get(key) ?? ''), (id) =>
+      this.openings.get(id),
+    );
     const plan = planClaim(current, request.nowMs, request.action);
     if (plan.kind === 'ending' || plan.kind === 'unreported')
       return { kind: 'ending', opening: copy(plan.current) };
@@ -103,7 +107,7 @@ export class MemoryOpeningsLedger implements OpeningsLedger {
       opening.triggers = opening.triggers.filter((trigger) => trigger !== dropping);
       opening.droppedTriggers = [...(opening.droppedTriggers ?? []), dropping];
       opening.triggerCount -= 1;
-      const entry = triggerKey(opening.target, dropping);
+      const entry = triggerKey(opening.target, dropping, opening.action);
       if (this.triggers.get(entry) === opening.openingId) this.triggers.delete(entry);
     }
     Object.assign(opening, { checkToken: token, previousToken: from, leaseUntilMs: nowMs + leaseMs });

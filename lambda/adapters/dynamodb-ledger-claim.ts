@@ -17,6 +17,7 @@ import {
   newOpening,
   type Opening,
   planClaim,
+  runInForce,
   skippedOpening,
   startToken,
   targetKey,
@@ -89,7 +90,9 @@ export async function claimOnTable(
       continue;
     }
     const currentId = pointer?.openingId?.S;
-    const current = currentId === undefined ? undefined : await get(currentId);
+    // The pointer's run, or an earlier one of its chain still undecided: the pointer's own
+    // condition below stays on the pointer as read.
+    const current = currentId === undefined ? undefined : await runInForce(await get(currentId), get);
     const plan = planClaim(current, request.nowMs, request.action);
     try {
       if (plan.kind === 'ending' || plan.kind === 'unreported')
@@ -275,7 +278,7 @@ export function takeOverWrites(table: LedgerTable, opening: Opening, take: TakeO
     writes.push({
       Update: {
         TableName: table.name,
-        Key: { id: S(triggerKey(opening.target, dropping)) },
+        Key: { id: S(triggerKey(opening.target, dropping, opening.action)) },
         UpdateExpression: 'SET openingId = :released, kind = :kind, expiration = :expiration',
         ConditionExpression: 'attribute_not_exists(id) OR openingId = :opening',
         ExpressionAttributeValues: {

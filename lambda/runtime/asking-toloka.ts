@@ -5,7 +5,7 @@
 
 import { handOver } from './check-hand-over.ts';
 import { isTransient, TolokaApiError, UnsendableTokenError } from './errors.ts';
-import { DONE_OUTCOMES, isTerminal, type TolokaOperation, targetFields } from './model.ts';
+import { type Action, DONE_OUTCOMES, isTerminal, type TolokaOperation, targetFields } from './model.ts';
 import {
   failedRecord,
   lateRequestRecord,
@@ -69,9 +69,13 @@ export async function askToAct(
     }
     operation = response.operation;
   } catch (error) {
-    const running = await lockedBy(deps, opening, credential, budget, error);
-    if (running !== undefined) operation = running;
-    else {
+    const locked = await lockedBy(deps, opening, credential, budget, error);
+    if (locked?.by === 'this action') operation = locked.operation;
+    else if (locked?.by === 'the other action') {
+      // The other action's operation still runs at Toloka (its run ended TIMED_OUT in the ledger
+      // while it went on): wait for it on the check queue, within this run's deadline.
+      return deferOpen(deps, opening, token, OTHER_ACTION_WAIT_MS, attempt);
+    } else {
       const waitMs = retryAfterOf(error);
       if (waitMs !== undefined && isTransient(error)) return deferOpen(deps, opening, token, waitMs, attempt);
       return conclude(deps, opening, failedRecord(error, base, opening.requestedAtMs, now()));
@@ -80,33 +84,47 @@ export async function askToAct(
   return follow(deps, opening, operation, credential, budget, token);
 }
 
-/** The operation a 409 POOL_LOCKED_BY_ANOTHER_OPERATION points to, if one is running; else undefined. */
+/** How long a run waits before asking again when the other action's operation holds the pool. */
+const OTHER_ACTION_WAIT_MS = 10_000;
+
+/**
+ * The operation a 409 POOL_LOCKED_BY_ANOTHER_OPERATION points to: one of this run's action (an
+ * earlier attempt of this very run, followed), or one of the other action (waited for); else
+ * undefined, and Toloka's 409 is the verdict (another client's operation of another kind).
+ */
 async function lockedBy(
   deps: OpeningDependencies,
   opening: Opening,
   credential: Credential,
   budget: StepBudget,
   error: unknown,
-): Promise<TolokaOperation | undefined> {
+): Promise<{ by: 'this action' | 'the other action'; operation: TolokaOperation } | undefined> {
   if (!(error instanceof TolokaApiError) || error.code !== 'POOL_LOCKED_BY_ANOTHER_OPERATION')
     return undefined;
-  const running = await callToloka(
-    deps,
-    budget.budgetMs,
-    'findRunningOperation',
-    credential,
-    (authorization) => deps.toloka.findRunningOperation(opening.target, opening.action, authorization),
-  );
+  const find = (action: Action) =>
+    callToloka(deps, budget.budgetMs, 'findRunningOperation', credential, (authorization) =>
+      deps.toloka.findRunningOperation(opening.target, action, authorization),
+    );
+  const fields = { ...targetFields(opening.target), openingId: opening.openingId };
+  const running = await find(opening.action);
+  if (running !== undefined) {
+    deps.log.info(
+      `Toloka answered POOL_LOCKED_BY_ANOTHER_OPERATION; following the ${opening.action} operation in progress`,
+      { ...fields, operationId: running.id },
+    );
+    return { by: 'this action', operation: running };
+  }
+  const other: Action = opening.action === 'open' ? 'close' : 'open';
+  const blocking = await find(other);
+  if (blocking === undefined) return undefined;
   deps.log.info(
-    `Toloka answered POOL_LOCKED_BY_ANOTHER_OPERATION; following the ${opening.action} operation in progress`,
+    `Toloka answered POOL_LOCKED_BY_ANOTHER_OPERATION; waiting for the ${other} operation in progress`,
     {
-      ...targetFields(opening.target),
-      openingId: opening.openingId,
-      operationId: running?.id,
+      ...fields,
+      blockingOperationId: blocking.id,
     },
   );
-  // Locked by something else (another action, another client's): Toloka's 409 is the verdict.
-  return running;
+  return { by: 'the other action', operation: blocking };
 }
 
 /** Records the operation, follows it in process for the fast path, then hands over to the queue. */

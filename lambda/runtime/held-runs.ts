@@ -14,12 +14,13 @@ import {
   conclude,
   leaseOf,
   type OpeningDependencies,
+  redeliveryOf,
   releasingOnError,
   reportIfOrphaned,
   type StepBudget,
   type StepResult,
 } from './opening-steps.ts';
-import { isCarried, type Opening } from './openings-ledger.ts';
+import { isCarried, type Opening, undecidedBefore } from './openings-ledger.ts';
 
 /**
  * Carries a held run on from where it stopped: waiting for the target's other action, following
@@ -72,11 +73,14 @@ export async function endAbandoned(
 }
 
 /**
- * A run asked while the target's other action ran (state `WAITING`): it acts once that run, its
- * predecessor, is decided. Until then it waits on the check queue, checking again on the same
- * schedule as an operation's checks. A predecessor that nothing carries on is carried on here
- * (taken over, or ended TIMED_OUT past its deadline), so a dead-lettered message never holds the
- * target for longer than the redelivery time. At its own deadline the waiting run is TIMED_OUT.
+ * A run asked while the target's other action ran (state `WAITING`): it acts once every run it
+ * waits for (its predecessor, and theirs) is decided, and a decided one's record is written. Until
+ * then it waits on the check queue, looking again on the same schedule as an operation's checks.
+ * A predecessor that nothing carries on any more, and whose last step's message would be back by
+ * now had that step died, is carried on here (taken over, or ended TIMED_OUT past its deadline):
+ * never sooner, or that message, coming back as a trigger of its own, would act after this run.
+ * At its own deadline the waiting run is TIMED_OUT, and the next trigger of the pool meets the
+ * predecessor still undecided (`runInForce`), if it is.
  */
 export async function waitForPredecessor(
   deps: OpeningDependencies,
@@ -85,23 +89,36 @@ export async function waitForPredecessor(
   token: string,
 ): Promise<StepResult> {
   const now = deps.now ?? Date.now;
-  const predecessor = run.predecessorId === undefined ? undefined : await deps.ledger.get(run.predecessorId);
-  if (predecessor === undefined || predecessor.state === 'DECIDED') {
-    return askToAct(deps, run, budget, token);
+  const get = (openingId: string) => deps.ledger.get(openingId);
+  const direct = run.predecessorId === undefined ? undefined : await get(run.predecessorId);
+  // Decided but its record never written (its reporter died): the record first. While the
+  // reporter may still be writing it, this throws busy and the step comes back.
+  if (direct?.state === 'DECIDED' && direct.reportedAtMs === undefined && direct.outcome !== undefined) {
+    await reportIfOrphaned(deps, direct);
   }
-  if (now() >= run.deadlineMs) return conclude(deps, run, timedOutWaitingRecord(run, now()));
-  if (!isCarried(predecessor, now())) {
+  let predecessor = await undecidedBefore(run, get);
+  if (predecessor !== undefined && isAbandoned(deps, predecessor, now())) {
     if (now() >= predecessor.deadlineMs) await endAbandoned(deps, predecessor, undefined);
     else await carryOnAbandoned(deps, predecessor, budget);
-    const after = await deps.ledger.get(predecessor.openingId);
-    if (after?.state === 'DECIDED') return askToAct(deps, run, budget, token);
+    predecessor = await undecidedBefore(run, get);
   }
+  if (predecessor === undefined) return askToAct(deps, run, budget, token);
+  if (now() >= run.deadlineMs) return conclude(deps, run, timedOutWaitingRecord(run, now()));
   deps.log.info(`waiting for the ${predecessor.action} asked before this ${run.action}`, {
     ...targetFields(run.target),
     openingId: run.openingId,
     waitingFor: predecessor.openingId,
   });
   return handOver(deps, run, token, { attempt: 1, status: 'WAITING' });
+}
+
+/**
+ * Nothing carries the run on, and the message of its last step, had that step died, is back by
+ * now (its lease was taken when the step began; the message is due back within the redelivery
+ * time of then): the run is abandoned for good, not merely between a crash and its redelivery.
+ */
+function isAbandoned(deps: OpeningDependencies, run: Opening, nowMs: number): boolean {
+  return !isCarried(run, nowMs) && nowMs >= (run.leaseUntilMs ?? 0) + redeliveryOf(deps);
 }
 
 /** Takes over a run before its deadline that nothing carries on, and carries it on in this step. */

@@ -332,6 +332,65 @@ export function planClaim(current: Opening | undefined, nowMs: number, action: A
   return { kind: 'ending', current };
 }
 
+/** How far back a chain of runs (each waiting for the one before) is followed: further is no real chain. */
+const MAX_CHAIN = 10;
+
+/**
+ * The run of a target that is still in force: the pointer's run, unless it is decided and one of
+ * the runs it waited for is not (it ended TIMED_OUT waiting while the one before still ran): then
+ * that earlier, undecided run, which a new trigger must end, join or wait for before anything else
+ * happens to the pool.
+ */
+export async function runInForce(
+  current: Opening | undefined,
+  get: (openingId: string) => Promise<Opening | undefined>,
+): Promise<Opening | undefined> {
+  // The chain's runs, read first (at most MAX_CHAIN), then the same rule as runInForceOf.
+  const known = new Map<string, Opening>();
+  let id = current?.state === 'DECIDED' ? current.predecessorId : undefined;
+  for (let hop = 0; hop < MAX_CHAIN && id !== undefined; hop++) {
+    const before = await get(id);
+    if (before === undefined) break;
+    known.set(id, before);
+    id = before.state === 'DECIDED' ? before.predecessorId : undefined;
+  }
+  return runInForceOf(current, (openingId) => known.get(openingId));
+}
+
+/** {@link runInForce} over runs at hand (the memory ledger's, read without a pause). */
+export function runInForceOf(
+  current: Opening | undefined,
+  get: (openingId: string) => Opening | undefined,
+): Opening | undefined {
+  let run = current;
+  for (let hop = 0; hop < MAX_CHAIN && run?.state === 'DECIDED' && run.predecessorId !== undefined; hop++) {
+    const before = get(run.predecessorId);
+    if (before === undefined) return current;
+    if (before.state !== 'DECIDED') return before;
+    run = before;
+  }
+  return current;
+}
+
+/**
+ * The earliest undecided run among those `run` waits for (its predecessor, and theirs), or
+ * undefined when every one of them is decided: only then may `run` act.
+ */
+export async function undecidedBefore(
+  run: Opening,
+  get: (openingId: string) => Promise<Opening | undefined>,
+): Promise<Opening | undefined> {
+  let undecided: Opening | undefined;
+  let id = run.predecessorId;
+  for (let hop = 0; hop < MAX_CHAIN && id !== undefined; hop++) {
+    const before = await get(id);
+    if (before === undefined) break;
+    if (before.state !== 'DECIDED') undecided = before;
+    id = before.predecessorId;
+  }
+  return undecided;
+}
+
 /**
  * The ledger key of a trigger: its identity within its target and action (an open's key is as it
  * was before closes existed, so a trigger in flight during the upgrade is still known).

@@ -113,11 +113,7 @@ describe.concurrent('npm start with a bad command line', SLOW, () => {
       ['--already-open', '--result', 'FAIL'],
       '--result and --already-open cannot be used together',
     ],
-    [
-      'a close and a window at once',
-      ['--close', '--window'],
-      '--close and --window cannot be used together',
-    ],
+    ['a close and a window at once', ['--close', '--window'], '--close and --window cannot be used together'],
     [
       'a close of a pool already open',
       ['--close', '--already-open'],
