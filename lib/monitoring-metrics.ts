@@ -1,15 +1,9 @@
 /** What the monitoring's parts share: the metrics taken from the outcome records, their period, the operators' guide. */
 import { Duration } from 'aws-cdk-lib';
+import type { Outcome } from '../lambda/runtime/model.ts';
 
 /** The outcome of one run (an open or a close), as the `outcome` field of its record says. */
-export type OpeningOutcome =
-  | 'OPENED'
-  | 'ALREADY_OPEN'
-  | 'CLOSED'
-  | 'ALREADY_CLOSED'
-  | 'FAILED'
-  | 'TIMED_OUT'
-  | 'SKIPPED';
+export type OpeningOutcome = Outcome;
 
 /** Every outcome a run can end in, in the order the dashboard shows them. */
 export const OPENING_OUTCOMES: readonly OpeningOutcome[] = [

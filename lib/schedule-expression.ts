@@ -190,6 +190,20 @@ export function checkScheduleExpression(expression: string): string | undefined 
   return checkCron(expression, inner);
 }
 
+/** Reads an instant's wall clock in `timeZone`, to the second (throws for an unknown zone). */
+export function wallClockFormat(timeZone: string): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  });
+}
+
 /**
  * The instant of a wall-clock time in an IANA time zone (for `at(...)` expressions).
  * Returns undefined for an unparsable expression or an unknown zone.
@@ -201,16 +215,7 @@ export function atExpressionInstant(expression: string, timeZone: string): Date 
   const wallClock = Date.UTC(y, mo - 1, d, h, mi, s);
   let format: Intl.DateTimeFormat;
   try {
-    format = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
+    format = wallClockFormat(timeZone);
   } catch {
     return undefined;
   }

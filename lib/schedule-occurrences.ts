@@ -6,7 +6,7 @@
  * start. What the preview (`toloka-pool schedule`) lists and what a window's validation compares.
  * The expression must already be valid (schedule-expression.ts).
  */
-import { atExpressionInstant, expressionKind } from './schedule-expression.ts';
+import { atExpressionInstant, expressionKind, wallClockFormat } from './schedule-expression.ts';
 
 const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
 /** Day-of-week 1 is Sunday, as in EventBridge. */
@@ -118,15 +118,7 @@ function cronMatcher(inner: string): CronMatcher {
 class Zone {
   private readonly format: Intl.DateTimeFormat;
   constructor(readonly timeZone: string) {
-    this.format = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-    });
+    this.format = wallClockFormat(timeZone);
   }
 
   /** The wall clock at `instant`, as if it were UTC (ms). */

@@ -20,8 +20,8 @@ export * from './opener-props.ts';
 export { InvalidTolokaPoolOpenerPropsError, resolveTolokaPoolOpenerProps } from './opener-settings.ts';
 
 /**
- * Opens Toloka pools (and trainings) on a schedule or on request, then follows each open
- * operation until it ends:
+ * Opens and closes Toloka pools (and trainings) on a schedule or on request, then follows each
+ * operation until it ends (one action on a pool at a time, in the order asked):
  *
  * - EventBridge Scheduler (one schedule per {@link PoolSchedule}) invokes the `opener`
  *   asynchronously with `{"poolId": "…"}` or `{"trainingId": "…"}`;
@@ -38,7 +38,7 @@ export { InvalidTolokaPoolOpenerPropsError, resolveTolokaPoolOpenerProps } from 
  * CloudWatch `dashboard`; and each outcome as an event on `outcomeEventBus`.
  */
 export class TolokaPoolOpener extends Construct {
-  /** Send `{"poolId": "…"}` or `{"trainingId": "…"}` here to open a pool or training now. */
+  /** Send `{"poolId": "…"}` (or `{"trainingId": "…"}`, with `"action": "close"` to close) here to act on a pool now. */
   readonly triggerQueue: sqs.Queue;
   /** Trigger messages received `maxReceiveCount` times, failed async opener invocations, failed schedule deliveries. */
   readonly triggerDeadLetterQueue: sqs.Queue;
@@ -220,7 +220,7 @@ export class TolokaPoolOpener extends Construct {
     const opener = makeFunction(
       'Opener',
       'open-pool',
-      'Opens Toloka pools and trainings',
+      'Opens and closes Toloka pools and trainings',
       ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem'],
       {
         // Async invocations (EventBridge Scheduler): 2 retries, then the original event goes to
@@ -231,7 +231,7 @@ export class TolokaPoolOpener extends Construct {
     );
     this.opener = opener.fn;
     this.openerLogGroup = opener.logGroup;
-    const checker = makeFunction('Checker', 'check-operation', 'Follows Toloka open operations', [
+    const checker = makeFunction('Checker', 'check-operation', 'Follows Toloka open and close operations', [
       'GetItem',
       'PutItem',
       'UpdateItem',

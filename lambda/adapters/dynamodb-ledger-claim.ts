@@ -57,6 +57,14 @@ export async function claimOnTable(
       if (own !== undefined) return { kind: 'seen', opening: own };
       // Its opening is gone (TTL removes entries one by one): the trigger is claimed anew.
     }
+    // A run's item, written once: a run ID is never reused.
+    const newRun = (opening: Opening): TransactItem => ({
+      Put: {
+        TableName: table.name,
+        Item: openingItem(opening, expiration),
+        ConditionExpression: 'attribute_not_exists(id)',
+      },
+    });
     const entry = (openingId: string): TransactItem => ({
       Put: {
         TableName: table.name,
@@ -72,16 +80,7 @@ export async function claimOnTable(
         // Decided as it is written, and only the trigger's entry points at it: the pool's runs
         // never meet a skipped trigger.
         const opening = skippedOpening(request, newId(), request.skip);
-        await transact([
-          entry(opening.openingId),
-          {
-            Put: {
-              TableName: table.name,
-              Item: openingItem(opening, expiration),
-              ConditionExpression: 'attribute_not_exists(id)',
-            },
-          },
-        ]);
+        await transact([entry(opening.openingId), newRun(opening)]);
         return { kind: 'skipped', opening };
       }
     } catch (error) {
@@ -136,13 +135,7 @@ export async function claimOnTable(
       );
       await transact([
         entry(opening.openingId),
-        {
-          Put: {
-            TableName: table.name,
-            Item: openingItem(opening, expiration),
-            ConditionExpression: 'attribute_not_exists(id)',
-          },
-        },
+        newRun(opening),
         {
           Put: {
             TableName: table.name,

@@ -3,6 +3,8 @@
  * Shared by test/integration/fault-matrix.test.ts (which asserts it) and
  * scripts/reliability-matrix.ts (which prints it for docs/reliability.md).
  */
+
+import { expect } from 'vitest';
 import type { Fault } from '../../emulator/toloka-emulator.ts';
 import { CheckQueueError, TokenUnavailableError } from '../../lambda/runtime/errors.ts';
 import type { Action, Outcome } from '../../lambda/runtime/model.ts';
@@ -345,4 +347,33 @@ async function invokeDirect(harness: Harness, payload: object, duplicate: Duplic
   }
   await harness.app.invokeAsync(payload);
   if (duplicate === 'in-a-row') await harness.app.invokeAsync(payload);
+}
+
+/** What a run that succeeded ends in, for each action. */
+const SUCCESS: Record<Action, readonly string[]> = {
+  open: ['OPENED', 'ALREADY_OPEN'],
+  close: ['CLOSED', 'ALREADY_CLOSED'],
+};
+
+/**
+ * The matrix's guarantee for one run: exactly one outcome record or one dead letter, the one the
+ * scenario expects; no more requests than `attemptsFactor` times a single delivery's bound; and
+ * the token in nothing written.
+ */
+export function expectOneEnd(
+  result: ScenarioResult,
+  scenario: FaultScenario,
+  path: FaultPath,
+  action: Action,
+  attemptsFactor = 1,
+): void {
+  expect(result.outcomes.length + result.deadLetters).toBe(1);
+  if (scenario.expected === 'DLQ') expect(result.deadLetters).toBe(1);
+  else if (scenario.expected === 'SUCCESS') expect(SUCCESS[action]).toContain(result.outcomes[0]?.outcome);
+  else expect(result.outcomes[0]?.outcome).toBe(scenario.expected);
+  const bounds = scenario.attempts ?? { min: 1, max: scenario.permanent ? 1 : attemptBound(path) };
+  expect(result.attempts).toBeGreaterThanOrEqual(bounds.min);
+  expect(result.attempts).toBeLessThanOrEqual(attemptsFactor * bounds.max);
+  // Logs, outcome records, queued messages and every exception with its causes.
+  expect(result.everythingWritten).not.toContain(TEST_TOKEN);
 }
