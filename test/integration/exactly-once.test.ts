@@ -165,7 +165,8 @@ async function messagesIn(queue: QueuePair): Promise<number> {
   return counts.visible + counts.delayed + counts.inFlight;
 }
 
-const posts = (poolId: string) => emulator.countRequests('POST', `/pools/${poolId}/open`);
+const posts = (poolId: string, action: 'open' | 'close' = 'open') =>
+  emulator.countRequests('POST', `/pools/${poolId}/${action}`);
 
 /**
  * Runs the check queue through `handler` until the pool has an outcome record (or `withinMs`
@@ -369,8 +370,8 @@ describe('a POST that reached Toloka though the client gave up on it', () => {
 });
 
 /** The IDs of the open operations Toloka has for the pool (asked as a client would; logged by the emulator). */
-async function openOperationsOf(poolId: string): Promise<string[]> {
-  const response = await fetch(`${emulator.url}/api/v1/operations?type=POOL.OPEN&limit=500`, {
+async function openOperationsOf(poolId: string, type = 'POOL.OPEN'): Promise<string[]> {
+  const response = await fetch(`${emulator.url}/api/v1/operations?type=${type}&limit=500`, {
     headers: { authorization: `OAuth ${TOKEN}` },
   });
   const { items } = (await response.json()) as {
@@ -419,29 +420,47 @@ describe('a function killed between the decision and the record', () => {
     await sleep(Math.max(0, (opening?.reportLeaseUntilMs ?? 0) - Date.now() + 50));
   };
 
-  it('writes the record on the redelivery of the trigger, once', async () => {
-    emulator.setPool('6601', { openDurationMs: 0 });
-    await send(triggers, '{"poolId": "6601"}');
-    const lambda = new LambdaProcess('open-pool', { reportLeaseMs: LEASE_MS });
+  /** An open, and a close of a pool that starts open, as each action's run begins in the emulator. */
+  const ACTIONS = [
+    { action: 'open', done: 'OPENED', pools: ['6601', '6611', '6612', '6613'] },
+    { action: 'close', done: 'CLOSED', pools: ['6701', '6711', '6712', '6713'] },
+  ] as const;
+  const startsFor = (action: 'open' | 'close', durationMs: number) =>
+    action === 'open'
+      ? { openDurationMs: durationMs }
+      : { status: 'OPEN' as const, closeDurationMs: durationMs };
+  const body = (poolId: string, action: 'open' | 'close') =>
+    JSON.stringify(action === 'open' ? { poolId } : { poolId, action });
 
-    const killed = await pollOnceKilled(sqs, triggers.url, triggers.arn, lambda, { at: 'outcome-record' });
-    const decided = await openingsOf('6601');
-    // SQS delivers the batch again after its visibility time-out; taken past the report lease (a
-    // child slow to start under load can decide late enough for the redelivery to come within it).
-    await pastReportLease(decided[0]);
-    const redelivered = await pollUntilReceived(triggers, (event) =>
-      createOpenPoolHandler(leasedRuntime(LEASE_MS))(event, contextOf(crypto.randomUUID())),
-    );
+  it.each(ACTIONS)(
+    '$action: writes the record on the redelivery of the trigger, once',
+    async ({ action, done, pools }) => {
+      const [poolId = ''] = pools;
+      emulator.setPool(poolId, startsFor(action, 0));
+      await send(triggers, body(poolId, action));
+      const lambda = new LambdaProcess('open-pool', { reportLeaseMs: LEASE_MS });
 
-    expect(killed?.run).toMatchObject({ killed: true, killedBy: 'outcome-record', outcomes: [] });
-    expect(decided).toEqual([expect.objectContaining({ state: 'DECIDED' })]);
-    expect(decided[0]?.reportedAtMs).toBeUndefined();
-    expect(redelivered).toMatchObject({ received: 1, failed: [] });
-    expect(recordsOf('6601')).toEqual([expect.objectContaining({ outcome: 'OPENED' })]);
-    expect(posts('6601')).toBe(1);
-    expect(await eventsOf('6601')).toHaveLength(1);
-    expect(await openingsOf('6601')).toEqual([expect.objectContaining({ reportedAtMs: expect.any(Number) })]);
-  });
+      const killed = await pollOnceKilled(sqs, triggers.url, triggers.arn, lambda, { at: 'outcome-record' });
+      const decided = await openingsOf(poolId);
+      // SQS delivers the batch again after its visibility time-out; taken past the report lease (a
+      // child slow to start under load can decide late enough for the redelivery to come within it).
+      await pastReportLease(decided[0]);
+      const redelivered = await pollUntilReceived(triggers, (event) =>
+        createOpenPoolHandler(leasedRuntime(LEASE_MS))(event, contextOf(crypto.randomUUID())),
+      );
+
+      expect(killed?.run).toMatchObject({ killed: true, killedBy: 'outcome-record', outcomes: [] });
+      expect(decided).toEqual([expect.objectContaining({ state: 'DECIDED' })]);
+      expect(decided[0]?.reportedAtMs).toBeUndefined();
+      expect(redelivered).toMatchObject({ received: 1, failed: [] });
+      expect(recordsOf(poolId)).toEqual([expect.objectContaining({ outcome: done, action })]);
+      expect(posts(poolId, action)).toBe(1);
+      expect(await eventsOf(poolId)).toHaveLength(1);
+      expect(await openingsOf(poolId)).toEqual([
+        expect.objectContaining({ reportedAtMs: expect.any(Number) }),
+      ]);
+    },
+  );
 
   it('writes the record on the redelivery of the check, once', async () => {
     emulator.setPool('6602', { openDurationMs: 1_500 });
@@ -505,43 +524,54 @@ describe('a function killed between the decision and the record', () => {
     expect(recordsOf('6603')).toEqual([expect.objectContaining({ outcome: 'OPENED' })]);
   });
 
-  it('asks Toloka once, when killed mid-batch while a POST was in flight, and ends every opening once', async () => {
-    emulator.setPool('6611', { openDurationMs: 0 });
-    emulator.setPool('6612', { openDurationMs: 0 });
-    // Still running when the batch comes back, so that the retried POST meets 409 (done by then,
-    // it would meet 204 and end ALREADY_OPEN, which is true of the pool too).
-    emulator.setPool('6613', { openDurationMs: 5_000 });
-    // The POST of 6613 reaches Toloka, which answers only after the function is dead.
-    emulator.injectFault({ kind: 'delay', delayMs: 3_000, method: 'POST', path: '/pools/6613/open' });
-    for (const poolId of ['6611', '6612', '6613']) await send(triggers, JSON.stringify({ poolId }));
-    const lambda = new LambdaProcess('open-pool');
+  it.each(ACTIONS)(
+    '$action: asks Toloka once, when killed mid-batch while a POST was in flight, and ends every run once',
+    async ({ action, done, pools }) => {
+      const [, first = '', second = '', slow = ''] = pools;
+      emulator.setPool(first, startsFor(action, 0));
+      emulator.setPool(second, startsFor(action, 0));
+      // Still running when the batch comes back, so that the retried POST meets 409 (done by then,
+      // it would meet 204 and end ALREADY_OPEN or ALREADY_CLOSED, which is true of the pool too).
+      emulator.setPool(slow, startsFor(action, 5_000));
+      // The POST of the slow pool reaches Toloka, which answers only after the function is dead.
+      emulator.injectFault({
+        kind: 'delay',
+        delayMs: 3_000,
+        method: 'POST',
+        path: `/pools/${slow}/${action}`,
+      });
+      for (const poolId of [first, second, slow]) await send(triggers, body(poolId, action));
+      const lambda = new LambdaProcess('open-pool');
 
-    let killed: Awaited<ReturnType<typeof pollOnceKilled>>;
-    // Three messages may come in more than one receive from moto; the kill hits the one with 6613.
-    let received = 0;
-    do {
-      killed = await pollOnceKilled(sqs, triggers.url, triggers.arn, lambda, { afterMs: 1_500 });
-      received += killed?.received ?? 0;
-    } while (killed !== undefined && !killed.run.killed);
-    const childRecords = killed?.run.outcomes ?? [];
-    // The whole batch comes back after its visibility time-out, to a new execution environment.
-    let redelivered = 0;
-    const giveUpAt = Date.now() + 10_000;
-    while (redelivered < (killed?.received ?? 0) && Date.now() < giveUpAt) {
-      redelivered += (await pollUntilReceived(triggers, opener)).received;
-    }
-    await followChecks('6613');
+      let killed: Awaited<ReturnType<typeof pollOnceKilled>>;
+      // Three messages may come in more than one receive from moto; the kill hits the slow pool's.
+      let received = 0;
+      do {
+        killed = await pollOnceKilled(sqs, triggers.url, triggers.arn, lambda, { afterMs: 1_500 });
+        received += killed?.received ?? 0;
+      } while (killed !== undefined && !killed.run.killed);
+      const childRecords = killed?.run.outcomes ?? [];
+      // The whole batch comes back after its visibility time-out, to a new execution environment.
+      let redelivered = 0;
+      const giveUpAt = Date.now() + 10_000;
+      while (redelivered < (killed?.received ?? 0) && Date.now() < giveUpAt) {
+        redelivered += (await pollUntilReceived(triggers, opener)).received;
+      }
+      await followChecks(slow);
 
-    expect(received).toBe(3);
-    expect(killed?.run.killedBy).toBe('delay');
-    for (const poolId of ['6611', '6612', '6613']) {
-      const records = [...childRecords, ...output.outcomes()].filter((record) => record.poolId === poolId);
-      expect(records, `records of pool ${poolId}`).toEqual([expect.objectContaining({ outcome: 'OPENED' })]);
-      expect(posts(poolId), `POSTs of pool ${poolId}`).toBe(poolId === '6613' ? 2 : 1);
-    }
-    // The retried POST met the operation the first one started, the only one there is.
-    expect(await openOperationsOf('6613')).toEqual([recordsOf('6613')[0]?.operationId]);
-  });
+      expect(received).toBe(3);
+      expect(killed?.run.killedBy).toBe('delay');
+      for (const poolId of [first, second, slow]) {
+        const records = [...childRecords, ...output.outcomes()].filter((record) => record.poolId === poolId);
+        expect(records, `records of pool ${poolId}`).toEqual([expect.objectContaining({ outcome: done })]);
+        expect(posts(poolId, action), `POSTs of pool ${poolId}`).toBe(poolId === slow ? 2 : 1);
+      }
+      // The retried POST met the operation the first one started (POOL.OPEN or POOL.CLOSE), the only one there is.
+      expect(await openOperationsOf(slow, `POOL.${action.toUpperCase()}`)).toEqual([
+        recordsOf(slow)[0]?.operationId,
+      ]);
+    },
+  );
 });
 
 describe('a token rotated in SSM while the functions are warm', () => {
