@@ -348,3 +348,82 @@ describe.each(ledgers)('recovery in the openings ledger on %s', (_name, make) =>
     expect(stored?.triggerCount).toBe(MAX_LISTED_TRIGGERS + 5);
   });
 });
+
+describe.each(ledgers)('actions in the openings ledger on %s', (_name, make) => {
+  const ask = (
+    triggerId: string,
+    target: string,
+    action: 'open' | 'close',
+    nowMs = NOW,
+    skip?: OutcomeRecord,
+  ) => ({
+    triggerId,
+    target: pool(target),
+    action,
+    nowMs,
+    deadlineMs: nowMs + 3_600_000,
+    leaseMs: 60_000,
+    ...(skip === undefined ? {} : { skip }),
+  });
+
+  it('queues the other action behind an undecided run, joins the same one, and keeps trigger identities apart by action', async () => {
+    const ledger = make();
+    const target = String(2_100 + unique++);
+    const shared = fresh('job');
+    const open = await ledger.claim(ask(shared, target, 'open'));
+    const close = await ledger.claim(ask(shared, target, 'close'));
+    expect(open).toMatchObject({ kind: 'started', opening: { action: 'open', state: 'STARTING' } });
+    expect(close).toMatchObject({
+      kind: 'started',
+      opening: { action: 'close', state: 'WAITING', predecessorId: open.opening.openingId },
+    });
+    const another = await ledger.claim(ask(fresh('close'), target, 'close'));
+    expect(another).toMatchObject({ kind: 'joined', opening: { openingId: close.opening.openingId } });
+    expect((await ledger.get(close.opening.openingId))?.action).toBe('close');
+  });
+
+  it('meets a run still undecided behind a decided pointer before starting anything new', async () => {
+    const ledger = make();
+    const target = String(2_200 + unique++);
+    const open = await ledger.claim(ask(fresh('open'), target, 'open'));
+    const close = await ledger.claim(ask(fresh('close'), target, 'close'));
+    if (close.kind !== 'started') throw new Error(close.kind);
+    // The waiting close ends (TIMED_OUT waiting) and is reported; the open is still undecided.
+    await ledger.decide(
+      close.opening.openingId,
+      { outcome: 'TIMED_OUT', action: 'close' },
+      NOW + 1_000,
+      60_000,
+      close.token,
+    );
+    await ledger.markReported(close.opening.openingId, NOW + 1_000);
+    const next = await ledger.claim(ask(fresh('open'), target, 'open', NOW + 2_000));
+    expect(next).toMatchObject({ kind: 'joined', opening: { openingId: open.opening.openingId } });
+  });
+
+  it("releases a close carrier's own entry when its run is taken over: its message comes back as a trigger anew", async () => {
+    const ledger = make();
+    const target = String(2_300 + unique++);
+    const carrier = fresh('close');
+    const first = await ledger.claim(ask(carrier, target, 'close'));
+    // Its step died: after the lease, the next close trigger takes the run over and drops it.
+    const taker = await ledger.claim(ask(fresh('close'), target, 'close', NOW + 61_000));
+    expect(taker).toMatchObject({ kind: 'took-over', opening: { openingId: first.opening.openingId } });
+    const back = await ledger.claim(ask(carrier, target, 'close', NOW + 62_000));
+    expect(back.kind).not.toBe('seen');
+    expect(back).toMatchObject({ kind: 'joined', opening: { openingId: first.opening.openingId } });
+  });
+
+  it('writes a skipped trigger decided, leaves the pool to its runs, and finds it again on a retry', async () => {
+    const ledger = make();
+    const target = String(2_400 + unique++);
+    const trigger = fresh('late');
+    const record: OutcomeRecord = { outcome: 'SKIPPED', action: 'open', reason: 'LATE', poolId: target };
+    const skipped = await ledger.claim(ask(trigger, target, 'open', NOW, record));
+    expect(skipped).toMatchObject({ kind: 'skipped', opening: { state: 'DECIDED', outcome: record } });
+    expect((await ledger.claim(ask(trigger, target, 'open', NOW + 1_000, record))).kind).toBe('seen');
+    expect((await ledger.get(skipped.opening.openingId))?.outcome).toEqual(record);
+    // Another trigger of the pool starts a run of its own: the skipped one is no pool's run.
+    expect((await ledger.claim(ask(fresh('open'), target, 'open', NOW + 2_000))).kind).toBe('started');
+  });
+});
