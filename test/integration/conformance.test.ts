@@ -69,12 +69,16 @@ const exchange = (overrides: Partial<HttpExchange>): HttpExchange => ({
   ...overrides,
 });
 
+/** An instant a minute ago, in Toloka's zone-less form (3 fraction digits), and shifted by `ms`. */
+const SUBMITTED_MS = Date.now() - 60_000;
+const tolokaTime = (ms: number) => new Date(ms).toISOString().slice(0, 23);
+
 const operation = {
   id: '57068577e4b0bf7b07a0256f',
   type: 'POOL.OPEN',
   status: 'RUNNING',
-  submitted: '2026-11-28T12:00:00.120',
-  started: '2026-11-28T12:00:00.400',
+  submitted: tolokaTime(SUBMITTED_MS),
+  started: tolokaTime(SUBMITTED_MS + 280),
   progress: 40,
   parameters: { pool_id: '21' },
   details: {},
@@ -139,7 +143,8 @@ describe('the judge', () => {
           ...operation,
           progress: '40',
           status: 'DONE',
-          submitted: '2026-11-28T12:00:00Z',
+          // A zoned date, which Toloka never sends.
+          submitted: `${tolokaTime(SUBMITTED_MS).slice(0, 19)}Z`,
         }),
       }),
     );
@@ -271,7 +276,8 @@ describe('every path and status the app uses, answered by the emulator and judge
     await expect(client.getTarget({ kind: 'pool', id: '98' }, auth)).rejects.toThrow(); // 404
     await expect(client.getTarget({ kind: 'training', id: '98' }, auth)).rejects.toThrow(); // 404
     await raw('GET', '/operations?type=POOL.OPEN&status=PENDING,RUNNING&limit=10&sort=-submitted');
-    await raw('GET', '/operations?submitted_gte=2020-01-01&submitted_lte=2999-01-01T00:00:00');
+    const yearFrom = (years: number) => tolokaTime(Date.now() + years * 365 * 86_400_000).slice(0, 19);
+    await raw('GET', `/operations?submitted_gte=${yearFrom(-1).slice(0, 10)}&submitted_lte=${yearFrom(1)}`);
     await raw('GET', '/operations?limit=0'); // 400
     await raw('GET', '/pools/10', null); // 401
     emulator.setSwitches({ badTokenStatus: 403 });
