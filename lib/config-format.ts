@@ -63,6 +63,15 @@ export interface AppConfig {
    * Absent or `null`: `true`.
    */
   readonly outcomeEvents?: boolean | null;
+  /**
+   * The deployment's Toloka request budget: the most requests a second the functions make
+   * together, however many schedules fire at the same minute. Integer, 10 to 300 (at least one a
+   * second for each of the 10 function instances that can run at once). Toloka allows 300 a
+   * second per account and the account's other tools share that: the default leaves them five
+   * sixths of it, and still opens 300 pools at the same minute in about two minutes
+   * (docs/benchmarks.md, "A busy morning"). Absent or `null`: 50.
+   */
+  readonly tolokaRequestsPerSecond?: number | null;
 }
 
 /** `poll` in {@link AppConfig}. All values are numbers. */

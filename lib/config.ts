@@ -45,6 +45,7 @@ const ROOT_KEYS = [
   'logRetentionDays',
   'alarmEmail',
   'outcomeEvents',
+  'tolokaRequestsPerSecond',
 ] as const;
 const POLL_KEYS = [
   'deadlineSeconds',
@@ -131,6 +132,8 @@ export function parseConfig(raw: unknown, source: string, options: ConfigOptions
     else p.add('outcomeEvents', `must be true or false (got ${show(raw.outcomeEvents)})`);
   }
 
+  const tolokaRequestsPerSecond = p.number(raw, 'tolokaRequestsPerSecond', '', { min: 1, max: 300 });
+
   if (p.list.length > 0) throw new InvalidConfigurationError(source, p.list);
   const config: AppConfig = {
     ...(deployment === undefined ? {} : { deployment }),
@@ -144,6 +147,7 @@ export function parseConfig(raw: unknown, source: string, options: ConfigOptions
     ...(logRetentionDays === undefined ? {} : { logRetentionDays }),
     ...(alarmEmail === undefined ? {} : { alarmEmail }),
     ...(outcomeEvents === undefined ? {} : { outcomeEvents }),
+    ...(tolokaRequestsPerSecond === undefined ? {} : { tolokaRequestsPerSecond }),
   };
   // What only the construct can tell (dates against the clock, settings against each other), in
   // the file's own names: a configuration never fails later, at synth, with a stack trace.
@@ -309,5 +313,8 @@ export function toOpenerProps(config: AppConfig): TolokaPoolOpenerProps {
       : {}),
     ...(present(config.alarmEmail) ? { alarmEmail: config.alarmEmail as string } : {}),
     ...(config.outcomeEvents === false ? { outcomeEventBus: false as const } : {}),
+    ...(present(config.tolokaRequestsPerSecond)
+      ? { tolokaRequestsPerSecond: config.tolokaRequestsPerSecond as number }
+      : {}),
   };
 }

@@ -240,6 +240,17 @@ export interface TolokaPoolOpenerProps {
    */
   readonly maxConcurrency?: number;
   /**
+   * The deployment's Toloka request budget: the most requests a second that the opener and the
+   * checker make together, however many triggers arrive at once (1 to 300, at least
+   * `2 × maxConcurrency`). Toloka allows 300 a second per account, and the account's other tools
+   * (task uploads, result downloads) share that limit: the default leaves them five sixths of it,
+   * and opens 300 pools at the same minute in about two minutes. Each function instance gets an
+   * equal share, `floor(budget / (2 × maxConcurrency))`, and spaces its requests by it.
+   *
+   * @default 50
+   */
+  readonly tolokaRequestsPerSecond?: number;
+  /**
    * The EventBridge bus the functions publish each outcome to (`source` `toloka-pool-opener`,
    * `detail-type` `Toloka pool opening finished`), or `false` for no events. The functions may put
    * events on this bus only, and only with that source. They address the default bus by its name

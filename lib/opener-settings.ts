@@ -43,6 +43,10 @@ export interface Settings {
   readonly dlqRetentionSeconds: number;
   readonly triggerBatchSize: number;
   readonly maxConcurrency: number;
+  /** The deployment's Toloka request budget, per second. */
+  readonly tolokaRequestsPerSecond: number;
+  /** Each function instance's share of it: the budget over the most instances at once. */
+  readonly requestsPerSecondPerInstance: number;
   readonly alarmEmail: string | undefined;
   readonly metricNamespace: string;
   readonly dashboardName: string | undefined;
@@ -64,6 +68,15 @@ export const DEFAULT_FUNCTION_TIMEOUT_SECONDS = 60;
  * functions' request time-out) and a margin of 2 s for the ledger, the hand-over and the record.
  */
 export const FAST_PATH_MARGIN_SECONDS = 12;
+
+/** Toloka's limit: requests a second per account (its API reference, "Restrictions"). */
+export const TOLOKA_ACCOUNT_LIMIT_PER_SECOND = 300;
+
+/**
+ * The default request budget: a sixth of Toloka's per-account limit, so that the requester's
+ * other tools keep the rest; enough for 300 pools at the same minute in about two minutes.
+ */
+export const DEFAULT_TOLOKA_REQUESTS_PER_SECOND = 50;
 
 /** Props that cannot be built: `problems` lists every one, each naming its prop. */
 export class InvalidTolokaPoolOpenerPropsError extends Error {
@@ -202,6 +215,25 @@ export function resolveTolokaPoolOpenerProps(
   add('triggerBatchSize', checkNumber(triggerBatchSize, { min: 1, max: 10 }));
   const maxConcurrency = props.maxConcurrency ?? 5;
   add('maxConcurrency', checkNumber(maxConcurrency, { min: 2, max: 1000 }));
+  const tolokaRequestsPerSecond = props.tolokaRequestsPerSecond ?? DEFAULT_TOLOKA_REQUESTS_PER_SECOND;
+  const budgetProblem = checkNumber(tolokaRequestsPerSecond, {
+    min: 1,
+    max: TOLOKA_ACCOUNT_LIMIT_PER_SECOND,
+  });
+  add('tolokaRequestsPerSecond', budgetProblem);
+  // The opener's and the checker's event sources each run up to maxConcurrency instances.
+  const instances = 2 * maxConcurrency;
+  if (
+    budgetProblem === undefined &&
+    Number.isInteger(maxConcurrency) &&
+    tolokaRequestsPerSecond < instances
+  ) {
+    add(
+      'tolokaRequestsPerSecond',
+      `${tolokaRequestsPerSecond} must be at least ${instances}: one request a second for each function instance that can run at once (2 × maxConcurrency ${maxConcurrency})`,
+    );
+  }
+  const requestsPerSecondPerInstance = Math.max(1, Math.floor(tolokaRequestsPerSecond / instances));
 
   const calendars = checkCalendars(props.calendars, add);
   const schedules = resolveSchedules(props.schedules, add, calendars);
@@ -289,6 +321,8 @@ export function resolveTolokaPoolOpenerProps(
       dlqRetentionSeconds: dlqRetention.seconds,
       triggerBatchSize,
       maxConcurrency,
+      tolokaRequestsPerSecond,
+      requestsPerSecondPerInstance,
       alarmEmail,
       metricNamespace: typeof metricNamespace === 'string' ? metricNamespace : DEFAULT_METRIC_NAMESPACE,
       dashboardName: typeof dashboardName === 'string' ? dashboardName : undefined,

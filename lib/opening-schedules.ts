@@ -1,10 +1,12 @@
 /**
  * The EventBridge Scheduler side of the {@link TolokaPoolOpener}: one schedule group, the role
- * Scheduler invokes the opener with, and one schedule per configured schedule.
+ * Scheduler sends with, and one schedule per configured schedule. Each schedule sends its trigger
+ * to the trigger queue, not to the opener: the queue's event source mapping is what bounds how many
+ * openers run at once (and so the Toloka requests they make), however many schedules fire at the
+ * same minute (docs/reliability.md, "A busy morning").
  */
-import { CfnResource, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, TimeZone } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -12,7 +14,8 @@ import type { Construct } from 'constructs';
 import type { Settings } from './opener-settings.ts';
 
 export interface OpeningSchedulesProps {
-  readonly opener: lambda.IFunction;
+  /** Where each occurrence goes: the opener's trigger queue. */
+  readonly triggerQueue: sqs.IQueue;
   /** Where Scheduler puts an invocation it could not deliver (the trigger DLQ). */
   readonly deadLetterQueue: sqs.IQueue;
   readonly schedules: Settings['schedules'];
@@ -44,10 +47,10 @@ export function addOpeningSchedules(
         },
       },
     }),
-    description: 'Lets the Toloka pool opener schedules invoke the opener and use the trigger DLQ',
+    description: 'Lets the Toloka pool opener schedules send to the trigger queue and its DLQ',
   });
   const schedules = props.schedules.map((schedule) => {
-    // One occurrence is one trigger, however often Scheduler and Lambda retry it: the schedule's
+    // One occurrence is one trigger, however often Scheduler and SQS deliver it: the schedule's
     // ARN and the time it was meant for (the execution ID is new on every attempt). Scheduler
     // replaces the keywords inside the string too; its dead letter keeps the body, so a redrive
     // to the trigger queue is the same trigger.
@@ -72,7 +75,7 @@ export function addOpeningSchedules(
       scheduleGroup: group,
       description: `${verb} Toloka ${what} at ${schedule.expression} (${schedule.timeZone})`,
       schedule: scheduler.ScheduleExpression.expression(schedule.expression, TimeZone.of(schedule.timeZone)),
-      target: new targets.LambdaInvoke(props.opener, {
+      target: new targets.SqsSendMessage(props.triggerQueue, {
         input: scheduler.ScheduleTargetInput.fromObject(input),
         retryAttempts: 3,
         maxEventAge: Duration.hours(1),
@@ -88,32 +91,10 @@ export function addOpeningSchedules(
       ...(schedule.endDate === undefined ? {} : { end: schedule.endDate }),
     });
     // The schedule refers to the role, not to its policy: without this, CloudFormation may create
-    // the schedule (and Scheduler invoke the opener) before the role may invoke it or use the DLQ.
+    // the schedule (and Scheduler send) before the role may send to the queue or use the DLQ.
     // The group is named explicitly too, though the reference already orders it.
     created.node.addDependency(group, role);
     return created;
   });
-  acknowledgeOpenerQualifierWildcard(role, props.opener);
   return { group, schedules };
-}
-
-/**
- * cdk-nag AwsSolutions-IAM5: `LambdaInvoke` grants `lambda:InvokeFunction` on the opener's ARN and
- * on `<opener ARN>:*` (`grantInvoke` always adds the qualified form). The finding names the
- * function's logical ID, so it is computed here; if that ID is later overridden, the finding
- * comes back instead of staying silently acknowledged.
- */
-function acknowledgeOpenerQualifierWildcard(role: iam.Role, opener: lambda.IFunction): void {
-  const cfnFunction = opener.node.defaultChild;
-  if (!CfnResource.isCfnResource(cfnFunction)) throw new Error('the opener has no CloudFormation function');
-  const openerId = Stack.of(cfnFunction).getLogicalId(cfnFunction);
-  // The finding is on the role's default policy (which holds the grant), so acknowledge it there.
-  const policy = role.node.tryFindChild('DefaultPolicy');
-  if (!(policy instanceof iam.Policy)) throw new Error('the Scheduler role has no default policy');
-  Validations.of(policy).acknowledge({
-    id: `AwsSolutions-IAM5[Resource::<${openerId}.Arn>:*]`,
-    reason:
-      'The wildcard only matches qualified ARNs (versions and aliases) of the one opener function, ' +
-      'which grantInvoke adds next to the unqualified ARN that Scheduler invokes; no other function is reachable.',
-  });
 }

@@ -144,6 +144,8 @@ export class TolokaPoolOpener extends Construct {
       CHECK_MIN_DELAY_SECONDS: String(settings.minDelaySeconds),
       CHECK_MAX_DELAY_SECONDS: String(settings.maxDelaySeconds),
       CHECK_BACKOFF_FACTOR: String(settings.backoffFactor),
+      // Each instance's share of the deployment's Toloka request budget (tolokaRequestsPerSecond).
+      TOLOKA_REQUESTS_PER_SECOND: String(settings.requestsPerSecondPerInstance),
       ...(settings.apiUrl === undefined ? {} : { TOLOKA_API_URL: settings.apiUrl }),
       ...(outcomeEventBusAddress === undefined ? {} : { OUTCOME_EVENT_BUS: outcomeEventBusAddress }),
     };
@@ -285,7 +287,7 @@ export class TolokaPoolOpener extends Construct {
 
     if (settings.schedules.length > 0) {
       const opening = addOpeningSchedules(this, {
-        opener: this.opener,
+        triggerQueue: this.triggerQueue,
         deadLetterQueue: this.triggerDeadLetterQueue,
         schedules: settings.schedules,
       });

@@ -50,6 +50,12 @@ export interface RuntimeConfig {
   readonly outcomeEventBus: string | undefined;
   readonly poll: PollSettings;
   readonly http: HttpSettings;
+  /**
+   * This instance's share of the deployment's Toloka request budget (`TOLOKA_REQUESTS_PER_SECOND`,
+   * set by the construct: the budget over the most instances that run at once). Undefined: not
+   * paced, for a handler run outside the construct.
+   */
+  readonly requestsPerSecond: number | undefined;
 }
 
 /**
@@ -141,6 +147,10 @@ export function readRuntimeConfig(env: Env): RuntimeConfig {
         integer: true,
       }),
     },
+    requestsPerSecond:
+      fields.optional('TOLOKA_REQUESTS_PER_SECOND') === undefined
+        ? undefined
+        : fields.number('TOLOKA_REQUESTS_PER_SECOND', 1, { min: 1, max: 300, integer: true }),
   };
   if (config.poll.minDelaySeconds > config.poll.maxDelaySeconds) {
     problems.push('CHECK_MIN_DELAY_SECONDS: must not exceed CHECK_MAX_DELAY_SECONDS');

@@ -3,11 +3,13 @@ import { DynamoDbOpeningsLedger } from '../adapters/dynamodb-openings-ledger.ts'
 import { EventBridgeOutcomeSink } from '../adapters/eventbridge-outcome-sink.ts';
 import { HttpTolokaApi } from '../adapters/http-toloka-api.ts';
 import { FanOutOutcomeSink, LogOutcomeSink, SERVICE_NAME } from '../adapters/outcome-sinks.ts';
+import { PacedTolokaApi } from '../adapters/paced-toloka-api.ts';
 import { SqsCheckQueue } from '../adapters/sqs-check-queue.ts';
 import { SsmTokenSource } from '../adapters/token-sources.ts';
 import { AWS_CLIENT_TIMEOUTS, readRuntimeConfig } from '../runtime/config.ts';
 import type { OpeningDependencies } from '../runtime/opening-steps.ts';
-import type { Log } from '../runtime/ports.ts';
+import type { Log, TolokaApi } from '../runtime/ports.ts';
+import { RequestPacer } from '../runtime/request-pacer.ts';
 import { DEFAULT_RETRY_POLICY } from '../runtime/retry.ts';
 
 /** What a handler needs: the domain's dependencies and the request time-out it keeps in reserve. */
@@ -37,10 +39,19 @@ export function lambdaRuntime(): HandlerRuntime {
     warn: (message, attributes) => logger.warn(message, attributes ?? {}),
   };
   const logSink = new LogOutcomeSink(SERVICE_NAME);
+  const http = new HttpTolokaApi({
+    origin: config.apiOrigin,
+    requestTimeoutMs: config.http.requestTimeoutMs,
+  });
+  // One pacer per instance, kept across warm invocations: the instance's share of the budget.
+  const toloka: TolokaApi =
+    config.requestsPerSecond === undefined
+      ? http
+      : new PacedTolokaApi(http, new RequestPacer(config.requestsPerSecond));
   const built: HandlerRuntime = {
     requestTimeoutMs: config.http.requestTimeoutMs,
     deps: {
-      toloka: new HttpTolokaApi({ origin: config.apiOrigin, requestTimeoutMs: config.http.requestTimeoutMs }),
+      toloka,
       tokens: new SsmTokenSource(
         config.tokenParameterName,
         config.tokenCacheSeconds,

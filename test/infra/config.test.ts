@@ -76,6 +76,7 @@ describe('loadConfig', () => {
       'logRetentionDays: must be one of 1, 3, 5, 7, 14, 30,',
       'alarmEmail: "not-an-email" is not an email address',
       'outcomeEvents: must be true or false (got "yes")',
+      'tolokaRequestsPerSecond: 500 is out of range (1..300)',
     ];
     // One line per problem, in file order.
     expect(lines).toHaveLength(expected.length);
@@ -345,6 +346,12 @@ describe('parseConfig', () => {
 });
 
 describe('toOpenerProps', () => {
+  it('checks the request budget against the instances that can run at once, in the file’s own name', () => {
+    expect(() => parseConfig({ ...valid, tolokaRequestsPerSecond: 8 }, 'x')).toThrow(
+      'tolokaRequestsPerSecond: 8 must be at least 10: one request a second for each function instance that can run at once (2 × maxConcurrency 5)',
+    );
+  });
+
   it('turns outcomeEvents: false into no event bus', () => {
     const props = toOpenerProps(parseConfig({ ...valid, outcomeEvents: false }, 'x'));
     expect(props.outcomeEventBus).toBe(false);
@@ -362,6 +369,7 @@ describe('toOpenerProps', () => {
     expect(props.poll?.maxDelay?.toSeconds()).toBe(600);
     expect(props.poll?.backoffFactor).toBe(2);
     expect(props.alarmEmail).toBe('toloka-ops@example.com');
+    expect(props.tolokaRequestsPerSecond).toBe(100);
     // outcomeEvents: true leaves the bus to the construct (the account's default bus).
     expect(props).not.toHaveProperty('outcomeEventBus');
     expect(props.schedules).toEqual([

@@ -103,6 +103,13 @@ describe('TolokaPoolOpener with custom props', () => {
     });
   });
 
+  it('gives each function instance an equal share of the default request budget: 50 over 2 × 20 instances', () => {
+    for (const fn of [construct.opener, construct.checker]) {
+      const env = propertiesOf(template, logicalId(fn)).Environment as { Variables: Record<string, unknown> };
+      expect(env.Variables.TOLOKA_REQUESTS_PER_SECOND).toBe('1');
+    }
+  });
+
   it('keeps logs as long as configured', () => {
     for (const group of [construct.openerLogGroup, construct.checkerLogGroup]) {
       expect(propertiesOf(template, logicalId(group)).RetentionInDays).toBe(14);
@@ -258,6 +265,20 @@ describe('TolokaPoolOpener props validation', () => {
     ).toEqual([]);
   });
 
+  it('refuses a request budget below one request a second for each instance that can run at once', () => {
+    expect(problemsOf({ tokenParameterName: '/t', maxConcurrency: 10, tolokaRequestsPerSecond: 19 })).toEqual(
+      [
+        'tolokaRequestsPerSecond: 19 must be at least 20: one request a second for each function instance that can run at once (2 × maxConcurrency 10)',
+      ],
+    );
+    expect(problemsOf({ tokenParameterName: '/t', maxConcurrency: 10, tolokaRequestsPerSecond: 20 })).toEqual(
+      [],
+    );
+    expect(problemsOf({ tokenParameterName: '/t', tolokaRequestsPerSecond: 2.5 })).toEqual([
+      'tolokaRequestsPerSecond: must be an integer (got 2.5)',
+    ]);
+  });
+
   it('throws one error that names every bad prop', () => {
     // Both dates in the future, whatever the clock says: only their order is wrong.
     const inOneYear = new Date(Date.now() + 365 * DAY_MS);
@@ -281,6 +302,7 @@ describe('TolokaPoolOpener props validation', () => {
         dlqRetention: Duration.days(3),
         triggerBatchSize: 11,
         maxConcurrency: 1,
+        tolokaRequestsPerSecond: 301,
         schedules: [
           { name: 'daily', poolId: '1', expression: 'rate(1 day)', timeZone: 'UTC' },
           {
@@ -323,6 +345,7 @@ describe('TolokaPoolOpener props validation', () => {
       "dlqRetention: 259200s must exceed the source queues' retention (queueRetention: 345600s)",
       'triggerBatchSize: 11 is out of range (1..10)',
       'maxConcurrency: 1 is out of range (2..1000)',
+      'tolokaRequestsPerSecond: 301 is out of range (1..300)',
       'schedules[1]: give exactly one of poolId and trainingId',
       'schedules[1].name: "daily" is already used by schedules[0]',
       'schedules[1].expression: "cron(0 9 * * *)" must have 6 fields',

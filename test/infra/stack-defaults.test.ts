@@ -40,6 +40,8 @@ describe('a stack from a minimal configuration', () => {
           CHECK_MIN_DELAY_SECONDS: '1',
           CHECK_MAX_DELAY_SECONDS: '900',
           CHECK_BACKOFF_FACTOR: '1.2',
+          // The default budget, 50 a second, over 2 × 5 instances (maxConcurrency 5 per event source).
+          TOLOKA_REQUESTS_PER_SECOND: '5',
           OUTCOME_EVENT_BUS: 'default',
         },
       });

@@ -167,6 +167,8 @@ describe('functions', () => {
       CHECK_MIN_DELAY_SECONDS: '5',
       CHECK_MAX_DELAY_SECONDS: '600',
       CHECK_BACKOFF_FACTOR: '2',
+      // tolokaRequestsPerSecond 100 over 2 × 5 instances.
+      TOLOKA_REQUESTS_PER_SECOND: '10',
       OUTCOME_EVENT_BUS: 'default',
     };
     for (const id of [ids.opener, ids.checker]) {
@@ -259,9 +261,10 @@ describe('schedules', () => {
     expect(schedule('training-98765-1').State).toBe('DISABLED');
   });
 
-  it('invokes the opener with the pool or training ID, the action and the occurrence, 3 retries within an hour, then the trigger DLQ', () => {
+  it('sends the pool or training ID, the action and the occurrence to the trigger queue, 3 retries within an hour, then the trigger DLQ', () => {
     const target = (input: object) => ({
-      Arn: { 'Fn::GetAtt': [ids.opener, 'Arn'] },
+      // The queue, not the opener: its event source mapping bounds how many openers run at once.
+      Arn: { 'Fn::GetAtt': [ids.triggerQueue, 'Arn'] },
       // The schedule's ARN and the time it was meant for: the trigger's identity in the ledger,
       // and the occurrence that a late trigger is measured against.
       Input: JSON.stringify({
@@ -279,7 +282,7 @@ describe('schedules', () => {
     expect(schedule('training-98765-1').Target).toMatchObject(target({ trainingId: '98765' }));
   });
 
-  it('lets Scheduler, only for this account and schedule group, invoke only the opener and write only to the trigger DLQ', () => {
+  it('lets Scheduler, only for this account and schedule group, send only to the trigger queue and its DLQ', () => {
     const roleArn = schedule('weekday-morning').Target as { RoleArn: { 'Fn::GetAtt': [string, string] } };
     const roleId = roleArn.RoleArn['Fn::GetAtt'][0];
     expect(propertiesOf(s.template, roleId).AssumeRolePolicyDocument).toMatchObject({
@@ -299,12 +302,7 @@ describe('schedules', () => {
     });
     expect(sorted(roleStatements(s.template, roleId))).toEqual(
       sorted([
-        { effect: 'Allow', action: 'lambda:InvokeFunction', resource: arnOf(ids.opener) },
-        {
-          effect: 'Allow',
-          action: 'lambda:InvokeFunction',
-          resource: JSON.stringify({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [ids.opener, 'Arn'] }, ':*']] }),
-        },
+        { effect: 'Allow', action: 'sqs:SendMessage', resource: arnOf(ids.triggerQueue) },
         { effect: 'Allow', action: 'sqs:SendMessage', resource: arnOf(ids.triggerDlq) },
       ]),
     );
@@ -436,7 +434,7 @@ describe('deploying twice', () => {
     for (const [, r] of retained) expect(r.Properties?.LogGroupName).toBeUndefined();
   });
 
-  it('creates each schedule only after its group and the policy that lets Scheduler invoke the opener', () => {
+  it('creates each schedule only after its group and the policy that lets Scheduler send its triggers', () => {
     const role = s.stack.opener.node.findChild('SchedulerRole');
     const policy = logicalId(role.node.findChild('DefaultPolicy'));
     const schedules = Object.values(resources()).filter((r) => r.Type === 'AWS::Scheduler::Schedule');

@@ -309,12 +309,12 @@ const arnOfId = (id: string) => refs.get(id)?.attributes.Arn ?? '';
 const roleArnOf = (id: string) => `arn:aws:iam::${WHERE.account}:role/${id}`;
 
 describe('the calls AWS services make with the template’s roles', () => {
-  it('lets Scheduler invoke the opener and put its dead letters in the trigger DLQ, and nothing else', async () => {
+  it('lets Scheduler send to the trigger queue and put its dead letters in the trigger DLQ, and nothing else', async () => {
     const role = idOf('AWS::IAM::Role', 'SchedulerRole');
     const policies = rolePolicies(template, role, refs, WHERE);
-    const invokeOpener = {
-      action: 'lambda:InvokeFunction',
-      resource: arnOfId(idOf('AWS::Lambda::Function', 'Opener')),
+    const sendTrigger = {
+      action: 'sqs:SendMessage',
+      resource: arnOfId(idOf('AWS::SQS::Queue', 'TriggerQueue')),
       context: {},
     };
     const deadLetter = {
@@ -322,11 +322,17 @@ describe('the calls AWS services make with the template’s roles', () => {
       resource: arnOfId(idOf('AWS::SQS::Queue', 'TriggerDeadLetter')),
       context: {},
     };
-    expect(await judge(roleArnOf(role), invokeOpener, policies, WHERE)).toEqual({ allowed: true });
+    expect(await judge(roleArnOf(role), sendTrigger, policies, WHERE)).toEqual({ allowed: true });
     expect(await judge(roleArnOf(role), deadLetter, policies, WHERE)).toEqual({ allowed: true });
-    const checker = { ...invokeOpener, resource: arnOfId(idOf('AWS::Lambda::Function', 'Checker')) };
-    expect(await judge(roleArnOf(role), checker, policies, WHERE)).toMatchObject({ allowed: false });
-    expect(grantedActions(policies)).toEqual(['lambda:InvokeFunction', 'sqs:SendMessage']);
+    const checkQueue = { ...sendTrigger, resource: arnOfId(idOf('AWS::SQS::Queue', 'CheckQueue')) };
+    expect(await judge(roleArnOf(role), checkQueue, policies, WHERE)).toMatchObject({ allowed: false });
+    const invokeOpener = {
+      action: 'lambda:InvokeFunction',
+      resource: arnOfId(idOf('AWS::Lambda::Function', 'Opener')),
+      context: {},
+    };
+    expect(await judge(roleArnOf(role), invokeOpener, policies, WHERE)).toMatchObject({ allowed: false });
+    expect(grantedActions(policies)).toEqual(['sqs:SendMessage']);
   });
 
   it("lets the opener's failed asynchronous invocations go to its dead-letter queue", async () => {
