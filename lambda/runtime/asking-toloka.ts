@@ -167,7 +167,8 @@ async function follow(
 /**
  * The fast path: most openings finish in seconds, so the opener checks the operation itself, on
  * the same schedule as the queued checks, until it finishes or `until` comes. A transient error
- * ends the fast path rather than the opening: the check queue takes over. The deadline caps it
+ * ends the fast path rather than the opening: the check queue takes over, and so does an
+ * instance over its share of the request budget (`overBudget`). The deadline caps it
  * too: the last check is made at the deadline, and an operation still running then is TIMED_OUT.
  */
 async function followInProcess(
@@ -189,6 +190,8 @@ async function followInProcess(
     if (now() >= opening.deadlineMs) {
       return conclude(deps, opening, timedOutRecord(operation, run.base, opening, now(), checks));
     }
+    // A burst: this instance is wanted for the next triggers more than for waiting here.
+    if (deps.overBudget?.() === true) return { kind: 'unfinished', operation, checks };
     const dueAt = Math.min(
       opening.requestedAtMs + nextCheckDueMs(deps.poll, now() - opening.requestedAtMs),
       opening.deadlineMs,

@@ -37,6 +37,14 @@ export interface OpeningDependencies {
   readonly redeliveryMs?: number;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * True while this function instance asks Toloka for more than its share of the request budget
+   * lets through (lambda/runtime/request-pacer.ts): the fast path then hands over to the check
+   * queue at its next check. Under a burst the opener's instances are what the next triggers wait
+   * for, so they only ask Toloka and hand over; the checks go on, on the same schedule, from the
+   * checker. Absent: never (the fast path runs its full length).
+   */
+  readonly overBudget?: () => boolean;
   /** New check tokens (UUIDs by default). */
   readonly newToken?: () => string;
 }

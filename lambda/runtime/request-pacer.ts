@@ -24,6 +24,7 @@ export class RequestPacer {
   readonly spacingMs: number;
   private nextSlotAt = Number.NEGATIVE_INFINITY;
   private waiting = 0;
+  private backlogAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly requestsPerSecond: number,
@@ -43,6 +44,15 @@ export class RequestPacer {
   }
 
   /**
+   * Whether, within the last `withinMs`, a request had to queue behind a full second of others:
+   * the instance was asked for more than its share. Remembered for a while, so that the openings
+   * of one burst all see it, not only those that asked while the queue was long.
+   */
+  backlogged(withinMs: number): boolean {
+    return this.clock.now() - this.backlogAt <= withinMs;
+  }
+
+  /**
    * Resolves when the caller may send one request, and takes that slot. Slots are handed out in
    * the order asked, each `spacingMs` after the one before: a half-open second holds at most
    * `requestsPerSecond` of them.
@@ -52,6 +62,7 @@ export class RequestPacer {
     const slot = Math.max(now, this.nextSlotAt);
     this.nextSlotAt = slot + this.spacingMs;
     if (slot <= now) return;
+    if (this.waiting + 1 >= this.requestsPerSecond) this.backlogAt = now;
     this.waiting++;
     try {
       await this.clock.sleep(slot - now);

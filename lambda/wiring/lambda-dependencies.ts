@@ -44,10 +44,9 @@ export function lambdaRuntime(): HandlerRuntime {
     requestTimeoutMs: config.http.requestTimeoutMs,
   });
   // One pacer per instance, kept across warm invocations: the instance's share of the budget.
-  const toloka: TolokaApi =
-    config.requestsPerSecond === undefined
-      ? http
-      : new PacedTolokaApi(http, new RequestPacer(config.requestsPerSecond));
+  const pacer =
+    config.requestsPerSecond === undefined ? undefined : new RequestPacer(config.requestsPerSecond);
+  const toloka: TolokaApi = pacer === undefined ? http : new PacedTolokaApi(http, pacer);
   const built: HandlerRuntime = {
     requestTimeoutMs: config.http.requestTimeoutMs,
     deps: {
@@ -72,10 +71,19 @@ export function lambdaRuntime(): HandlerRuntime {
       reportLeaseMs: config.stepLeaseSeconds * 1000,
       redeliveryMs: config.redeliverySeconds * 1000,
       retry: { ...DEFAULT_RETRY_POLICY, maxAttempts: config.http.maxAttempts },
+      ...(pacer === undefined ? {} : { overBudget: overBudgetOf(pacer, config.poll.fastPathSeconds) }),
     },
   };
   runtime = built;
   return built;
+}
+
+/**
+ * Over budget: a backlog of a second's worth of requests within the last fast path's length (the
+ * time one opening could hold the instance in process).
+ */
+export function overBudgetOf(pacer: RequestPacer, fastPathSeconds: number): () => boolean {
+  return () => pacer.backlogged(fastPathSeconds * 1000);
 }
 
 /** Forgets the built dependencies, so that a test can change the environment between runs. */

@@ -234,6 +234,33 @@ describe('runAction on the fast path', () => {
     expect(deps.outcomes.records).toEqual([]);
   });
 
+  it('hands over at once when its instance is over its share of the request budget, and follows on otherwise', async () => {
+    let overBudget = true;
+    const crowded = fakeDependencies(new ScriptedToloka([{ kind: 'operation', operation: pending }], []), {
+      ...fastPath,
+      overBudget: () => overBudget,
+    });
+    const result = await runAction(crowded, trigger(), budget);
+    // No check of its own: the first one, due 0.5 s after the request, goes to the check queue
+    // (SQS's whole seconds: one).
+    expect(result).toEqual({ kind: 'following', operationId: pending.id, nextCheckInSeconds: 1 });
+    expect(crowded.clock.sleeps).toEqual([]);
+    expect(crowded.checks.sent).toEqual([
+      { message: expect.objectContaining({ attempt: 1 }), delaySeconds: 1 },
+    ]);
+
+    overBudget = false;
+    const quiet = fakeDependencies(
+      new ScriptedToloka([{ kind: 'operation', operation: pending }], [success]),
+      {
+        ...fastPath,
+        overBudget: () => overBudget,
+      },
+    );
+    expect(await runAction(quiet, trigger(), budget)).toMatchObject({ kind: 'finished' });
+    expect(quiet.checks.sent).toEqual([]);
+  });
+
   it('reports TIMED_OUT at the deadline when the deadline comes before the end of the fast path', async () => {
     const toloka = new ScriptedToloka(
       [{ kind: 'operation', operation: pending }],

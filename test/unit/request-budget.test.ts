@@ -79,6 +79,25 @@ describe('RequestPacer', () => {
     expect(clock.now()).toBe(5_500);
   });
 
+  it('remembers for the given time that a request queued behind a full second of others, and only that', async () => {
+    const clock = new SteppedClock();
+    const pacer = new RequestPacer(5, clock);
+    // Four at once: the fourth waits behind three, less than a second's worth.
+    const four = Array.from({ length: 4 }, () => pacer.take());
+    expect(pacer.backlogged(20_000)).toBe(false);
+    await clock.drain();
+    await Promise.all(four);
+    clock.time = 10_000;
+    const six = Array.from({ length: 6 }, () => pacer.take());
+    expect(pacer.backlogged(20_000)).toBe(true);
+    await clock.drain();
+    await Promise.all(six);
+    clock.time = 10_000 + 20_000;
+    expect(pacer.backlogged(20_000)).toBe(true);
+    clock.time = 10_000 + 20_001;
+    expect(pacer.backlogged(20_000)).toBe(false);
+  });
+
   it('refuses a share that is not a whole number of at least one', () => {
     expect(() => new RequestPacer(0)).toThrow(
       'requestsPerSecond must be a whole number of at least 1, got 0',
