@@ -108,11 +108,14 @@ export interface AwsCall {
 export const DRIVER_HEADER = 'x-bench-driver';
 
 /**
- * A pass-through HTTP proxy in front of moto that records every AWS call (action, body, sender). The
- * app reaches it through the SDK's standard `AWS_ENDPOINT_URL`; its code is unchanged.
+ * A pass-through HTTP proxy in front of moto that records every AWS call (action, body, sender),
+ * optionally after a delay. The app reaches it through the SDK's standard `AWS_ENDPOINT_URL`; its
+ * code is unchanged.
  */
 export class CountingProxy {
   readonly calls: AwsCall[] = [];
+  /** Every request waits this long before it is forwarded: a stand-in for the distance to AWS. */
+  delayMs = 0;
   private readonly agent = new Agent({ keepAlive: true });
 
   async start(upstream: string): Promise<Started> {
@@ -121,9 +124,12 @@ export class CountingProxy {
       readAll(req).then(
         (body) => {
           const call = this.record(req.headers, body);
-          forward(target, this.agent, req, res, body, (status) => {
-            call.status = status;
-          });
+          const send = () =>
+            forward(target, this.agent, req, res, body, (status) => {
+              call.status = status;
+            });
+          if (this.delayMs > 0) setTimeout(send, this.delayMs);
+          else send();
         },
         () => res.writeHead(400).end(),
       );
@@ -275,8 +281,10 @@ export function awsEnvironment(endpoint: string): Record<string, string> {
 }
 
 /** The Toloka emulator in a process of its own (bench/emulator-server.ts), configured over its control API. */
-export async function startEmulatorProcess(token: string): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/emulator-server.ts', token], {
+export async function startEmulatorProcess(token: string, rateLimitPerSecond?: number): Promise<Started> {
+  const args = ['--import', 'tsx', 'bench/emulator-server.ts', token];
+  if (rateLimitPerSecond !== undefined) args.push(String(rateLimitPerSecond));
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: withoutNodeOptions(process.env),

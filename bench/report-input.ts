@@ -1,4 +1,5 @@
 /** One run's measurements, as bench/run.ts hands them to the report (report.ts) and its targets (report-targets.ts). */
+import type { BurstResult } from './burst-report.ts';
 import type { ColdStartResult } from './cold-start.ts';
 import type { ConfirmationResult } from './confirmation.ts';
 import type { Machine } from './infra.ts';
@@ -14,5 +15,6 @@ export interface ReportInput {
   readonly coldStart: ColdStartResult;
   readonly warm: WarmResult;
   readonly batch: BatchResult;
+  readonly burst: BurstResult;
   readonly settings: { readonly runs: number; readonly staggerMs: number };
 }

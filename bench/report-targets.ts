@@ -1,7 +1,8 @@
 /** The targets the bench holds the app to, each met or missed by how much, and why. */
 import { DEFAULT_POLL } from '../lambda/runtime/config.ts';
+import { burstTargets } from './burst-report.ts';
 import type { AppOpening, ConfirmationResult } from './confirmation.ts';
-import { coldPart, overBare } from './report-cold-start.ts';
+import { COLD_BEYOND_WARM_LIMIT, coldPart, overBare } from './report-cold-start.ts';
 import { ms, range, seriesMedian, times } from './report-format.ts';
 import type { ReportInput } from './report-input.ts';
 import { duration, fmt, median, seconds } from './stats.ts';
@@ -20,7 +21,6 @@ export interface Target {
 export const LAG_LIMIT_MS = 1_500;
 export const FAST_PATH_S = DEFAULT_POLL.fastPathSeconds;
 export const COLD_INIT_LIMIT = 2.5;
-export const COLD_FIRST_LIMIT = 0.5;
 export const WARM_LIMIT = 1.2;
 export const BATCH_LIMIT = 1.5;
 
@@ -133,7 +133,8 @@ export function evaluateTargets(input: ReportInput): Target[] {
   const why = 'see "What is left, and why" in section 3.';
   for (const h of input.coldStart.handlers) {
     const init = overBare(h.deployed.init, bare);
-    const [added, before] = [overBare(h.deployed.first, bare).added, overBare(h.before.first, bare).added];
+    const beyond = coldPart(h.deployed.first, bare);
+    const warm = median(h.deployed.first.againMs);
     targets.push(
       limit({
         target: `cold start, ${h.handler} (deployed): init ≤ ${COLD_INIT_LIMIT}× a bare start`,
@@ -144,38 +145,43 @@ export function evaluateTargets(input: ReportInput): Target[] {
         why,
       }),
       limit({
-        target: `cold start, ${h.handler} (deployed): init + first invocation adds ≤ half of what it added before`,
-        measured: `+${ms(added, 0)} vs +${ms(before, 0)} (${times(added / before)})`,
-        value: added,
-        limit: COLD_FIRST_LIMIT * before,
-        missedBy: ms(added - COLD_FIRST_LIMIT * before, 0),
-        why: `${why} Beyond a warm invocation, it adds ${times(coldPart(h.deployed.first, bare) / coldPart(h.before.first, bare))} of what it added before.`,
+        target: `cold start, ${h.handler} (deployed): adds ≤ ${COLD_BEYOND_WARM_LIMIT}× a warm invocation beyond it`,
+        measured: `+${ms(beyond, 0)} vs ${ms(warm, 0)} warm (${times(beyond / warm)})`,
+        value: beyond / warm,
+        limit: COLD_BEYOND_WARM_LIMIT,
+        missedBy: times(beyond / warm - COLD_BEYOND_WARM_LIMIT),
+        why,
       }),
     );
   }
-  const [raw, handler] = [seriesMedian(input.warm.series, 'raw'), seriesMedian(input.warm.series, 'handler')];
-  const ratio = median(input.batch.batch) / median(input.batch.single);
+  const [roundTrips, handler] = [
+    seriesMedian(input.warm.series, 'raw round trips'),
+    seriesMedian(input.warm.series, 'handler'),
+  ];
+  const { delayed } = input.batch;
+  const ratio = median(delayed.batch) / median(delayed.single);
   targets.push(
     limit({
       section: 'warm',
-      target: `warm invocation < ${WARM_LIMIT}× the raw HTTP round trip`,
-      measured: `${times(handler / raw)} (${fmt(handler * 1000, 0)} vs ${fmt(raw * 1000, 0)} µs)`,
-      value: handler / raw,
+      target: `warm invocation < ${WARM_LIMIT}× the raw round trips it makes (Toloka POST + ledger calls)`,
+      measured: `${times(handler / roundTrips)} (${fmt(handler * 1000, 0)} vs ${fmt(roundTrips * 1000, 0)} µs)`,
+      value: handler / roundTrips,
       limit: WARM_LIMIT,
       strict: true,
-      missedBy: times(handler / raw - WARM_LIMIT),
+      missedBy: times(handler / roundTrips - WARM_LIMIT),
       why: 'see section 4, step by step.',
     }),
     limit({
       section: 'batch',
-      target: `batch of 10 < ${BATCH_LIMIT}× a batch of 1`,
-      measured: `${times(ratio)} (${ms(median(input.batch.batch), 2)} vs ${ms(median(input.batch.single), 2)})`,
+      target: `batch of 10 < ${BATCH_LIMIT}× a batch of 1, ${delayed.delayMs} ms added in front of Toloka and AWS`,
+      measured: `${times(ratio)} (${ms(median(delayed.batch), 2)} vs ${ms(median(delayed.single), 2)})`,
       value: ratio,
       limit: BATCH_LIMIT,
       strict: true,
       missedBy: times(ratio - BATCH_LIMIT),
-      why: 'see section 5.',
+      why: `see section 5: the same round trips without the handler take ${times(median(delayed.rawBatch) / median(delayed.rawSingle))}.`,
     }),
   );
+  targets.push(...burstTargets(input.burst));
   return targets;
 }

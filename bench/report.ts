@@ -3,20 +3,24 @@
  * here with numbers and tables from one run's measurements. The only constants are the list
  * prices (cost.ts) and the targets.
  */
+
 import { readFileSync } from 'node:fs';
 import { DEFAULT_POLL } from '../lambda/runtime/config.ts';
+import { burstValues } from './burst-report.ts';
 import type { AppOpening, ConfirmationResult, KitOpening } from './confirmation.ts';
 import { costRows, FUNCTION_MEMORY_GB, oneCallInvocationSeconds, PRICE_SOURCES, PRICES } from './cost.ts';
 import { coldStartValues } from './report-cold-start.ts';
 import { ms, notes, range, seriesMedian, table, times } from './report-format.ts';
 import type { ReportInput } from './report-input.ts';
 import {
+  BATCH_LIMIT,
   evaluateTargets,
   FAST_PATH_S,
   lengths,
   missedText,
   openingsOf,
   type Target,
+  WARM_LIMIT,
 } from './report-targets.ts';
 import { dollars, duration, fmt, max, median, quantile, signedMicros, sum } from './stats.ts';
 import type { BatchResult, WarmResult } from './warm.ts';
@@ -34,6 +38,7 @@ export function renderReport(input: ReportInput): string {
     ...coldStartValues(input.coldStart),
     ...warmValues(input.warm, targets),
     ...batchValues(input.batch, targets),
+    ...burstValues(input.burst),
     targetsTable: table(
       ['target', 'measured', 'verdict'],
       targets.map((t) => [t.target, t.measured, `**${t.verdict}**`]),
@@ -70,7 +75,7 @@ function runValues(input: ReportInput): Record<string, string> {
         ],
       ],
     ),
-    warmRawMicros: fmt(seriesMedian(input.warm.series, 'raw') * 1000, 0),
+    warmRawMicros: fmt(seriesMedian(input.warm.series, 'raw POST') * 1000, 0),
   };
 }
 
@@ -252,31 +257,39 @@ function ledgerPerOpening(result: ConfirmationResult): string {
 
 function warmValues(result: WarmResult, targets: readonly Target[]): Record<string, string> {
   const step = (name: string) => seriesMedian(result.series, name);
-  const raw = step('raw');
-  const delayedRaw = seriesMedian(result.delayed.series, 'raw');
+  const roundTrips = step('raw round trips');
+  const delayedRoundTrips = seriesMedian(result.delayed.series, 'raw round trips');
   const target = targets.find((t) => t.section === 'warm');
   return {
     warmup: String(result.warmup),
     iterations: String(result.iterations),
+    ledgerCalls: result.ledgerCalls.join(', '),
     warmTable: table(
-      ['call', 'median', 'p90', 'ratio to raw'],
+      ['call', 'median', 'p90', 'ratio to the raw round trips'],
       result.series.map((s) => [
         `${s.name}: ${s.description}`,
         `${fmt(median(s.ms) * 1000, 0)} µs`,
         `${fmt(quantile(s.ms, 0.9) * 1000, 0)} µs`,
-        times(median(s.ms) / raw),
+        times(median(s.ms) / roundTrips),
       ]),
     ),
     delayMs: String(result.delayed.delayMs),
     delayedIterations: String(result.delayed.iterations),
     delayedTable: table(
-      ['call', 'median', 'ratio to raw'],
-      result.delayed.series.map((s) => [s.name, ms(median(s.ms), 2), times(median(s.ms) / delayedRaw, 3)]),
+      ['call', 'median', 'ratio to the raw round trips'],
+      result.delayed.series.map((s) => [
+        s.name,
+        ms(median(s.ms), 2),
+        times(median(s.ms) / delayedRoundTrips, 3),
+      ]),
     ),
-    signalStep: signedMicros(step('raw + time-out signal') - raw),
-    clientStep: signedMicros(step('HttpTolokaApi.open') - step('raw + time-out signal')),
-    handlerStep: signedMicros(step('handler') - step('HttpTolokaApi.open')),
-    delayedRatio: times(seriesMedian(result.delayed.series, 'handler') / delayedRaw, 3),
+    signalStep: signedMicros(step('raw POST + time-out signal') - step('raw POST')),
+    clientStep: signedMicros(step('HttpTolokaApi.act') - step('raw POST + time-out signal')),
+    ledgerRaw: `${fmt(step('raw ledger calls') * 1000, 0)} µs`,
+    roundTrips: `${fmt(roundTrips * 1000, 0)} µs`,
+    handlerStep: signedMicros(step('handler') - roundTrips),
+    delayedRatio: times(seriesMedian(result.delayed.series, 'handler') / delayedRoundTrips, 3),
+    warmLimit: times(WARM_LIMIT),
     warmVerdict: target?.verdict ?? '–',
     warmMeasured: target?.measured ?? '–',
     warmUnexpected: notes(
@@ -302,19 +315,20 @@ function batchValues(result: BatchResult, targets: readonly Target[]): Record<st
       ['', '1 message', '10 messages', 'ratio'],
       [
         row('opener handler', result.single, result.batch),
-        row('raw POSTs only', result.rawSingle, result.rawBatch),
+        row('raw round trips only', result.rawSingle, result.rawBatch),
         row(
-          `opener handler, answers ${delayed.delayMs} ms late (${delayed.runs} runs)`,
+          `opener handler, ${delayed.delayMs} ms added in front of both (${delayed.runs} runs)`,
           delayed.single,
           delayed.batch,
         ),
-        row(`raw POSTs only, answers ${delayed.delayMs} ms late`, delayed.rawSingle, delayed.rawBatch),
+        row(`raw round trips only, ${delayed.delayMs} ms added`, delayed.rawSingle, delayed.rawBatch),
       ],
     ),
     rawBatchRatio: times(median(result.rawBatch) / median(result.rawSingle)),
     perRecord: fmt((median(result.batch) - median(result.single)) / 9, 2),
     delayedBatchRatio: times(median(delayed.batch) / median(delayed.single)),
     delayedRawRatio: times(median(delayed.rawBatch) / median(delayed.rawSingle)),
+    batchLimit: times(BATCH_LIMIT),
     batchVerdict: target?.verdict ?? '–',
     batchMeasured: target?.measured ?? '–',
     batchUnexpected: notes(

@@ -10,6 +10,9 @@ import { parseArgs } from 'node:util';
 import { TolokaEmulator } from '../emulator/toloka-emulator.ts';
 import { resetLambdaRuntime } from '../lambda/wiring/lambda-dependencies.ts';
 import { createOpeningsTable } from '../test/support/moto.ts';
+import { DESIGNS, type DesignName, runBurst } from './burst.ts';
+import { burstChart } from './burst-chart.ts';
+import type { BurstResult } from './burst-report.ts';
 import { runColdStart } from './cold-start.ts';
 import { DURATIONS_MS, RUNS, runConfirmation, STAGGER_MS, TOKEN, TOKEN_PARAMETER } from './confirmation.ts';
 import {
@@ -42,6 +45,7 @@ const settings = quick
       warmup: 10,
       batchRuns: 5,
       delayedRuns: 3,
+      burst: { sizes: [30], longestOperationMs: 10_000, optionAt: 30 },
     }
   : {
       durations: [...DURATIONS_MS],
@@ -51,7 +55,13 @@ const settings = quick
       warmup: 100,
       batchRuns: 25,
       delayedRuns: 10,
+      burst: { sizes: [100, 300, 1000], longestOperationMs: 60_000, optionAt: 300 },
     };
+/** Toloka's per-account limit, which the burst's emulator enforces, and the construct's default budget. */
+const TOLOKA_LIMIT_PER_SECOND = 300;
+const BURST_BUDGET_PER_SECOND = 50;
+/** A burst run still going after this long is stopped (and reported so). */
+const BURST_LIMIT_MS = 15 * 60_000;
 /** The stand-in for the distance to Toloka in the supplementary warm and batch measurements. */
 const DELAY_MS = 20;
 const outFile =
@@ -95,11 +105,13 @@ async function main(): Promise<void> {
   await appEmulator.stop();
   await kitEmulator.stop();
 
-  // Sections 3 to 5: an emulator in its own process; moto directly (nothing to count there).
+  // Sections 3 to 5: an emulator in its own process; cold starts reach moto over TLS (below),
+  // sections 4 and 5 through the counting proxy.
   const emulatorProcess = await startEmulatorProcess(TOKEN);
   started.push(emulatorProcess);
   const handlerEnv = {
-    ...awsEnvironment(moto.url),
+    // Through the counting proxy: it records the ledger's calls, which sections 4 and 5 send again raw.
+    ...awsEnvironment(proxied.url),
     TOLOKA_API_URL: emulatorProcess.url,
     TOLOKA_TOKEN_PARAMETER: TOKEN_PARAMETER,
     CHECK_QUEUE_URL: `${moto.url}/123456789012/bench-checks`,
@@ -128,6 +140,8 @@ async function main(): Promise<void> {
     warmup: settings.warmup,
     delayMs: DELAY_MS,
     delayedIterations: settings.delayedRuns * 10,
+    proxy,
+    proxyUrl: proxied.url,
     emptyLedger,
   });
   const batch = await runBatch({
@@ -137,9 +151,15 @@ async function main(): Promise<void> {
     warmup: 3,
     delayMs: DELAY_MS,
     delayedRuns: settings.delayedRuns,
+    proxy,
+    proxyUrl: proxied.url,
     emptyLedger,
   });
   resetLambdaRuntime();
+  await emulatorProcess.stop();
+  started.splice(started.indexOf(emulatorProcess), 1);
+
+  const burst = await runBursts(join(dirname(outFile), BURST_CHART));
 
   const wallSeconds = (Date.now() - startedAt.getTime()) / 1000;
   const markdown = renderReport({
@@ -151,11 +171,58 @@ async function main(): Promise<void> {
     coldStart,
     warm,
     batch,
+    burst,
     settings: { runs: settings.runs, staggerMs: STAGGER_MS },
   });
   mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(outFile, markdown);
   progress(`wrote ${outFile} (${Math.round(wallSeconds)} s)`);
+}
+
+const BURST_CHART = 'benchmarks-burst.svg';
+
+/** Section 6: each size with the design before and the one now, and the option without a budget at one size. */
+async function runBursts(chartPath: string): Promise<BurstResult> {
+  const limited = await startEmulatorProcess(TOKEN, TOLOKA_LIMIT_PER_SECOND);
+  started.push(limited);
+  const { sizes, longestOperationMs, optionAt } = settings.burst;
+  const plan: Array<{ design: DesignName; pools: number }> = sizes.flatMap((pools) => [
+    { design: 'direct' as const, pools },
+    ...(pools === optionAt ? [{ design: 'queued' as const, pools }] : []),
+    { design: 'paced' as const, pools },
+  ]);
+  const runs = [];
+  for (const [index, { design, pools }] of plan.entries()) {
+    progress(`burst: ${DESIGNS[design].label}, N=${pools}`);
+    runs.push(
+      await runBurst({
+        design,
+        pools,
+        emulatorUrl: limited.url,
+        token: TOKEN,
+        firstPoolId: 100_000 + index * 2_000,
+        budgetPerSecond: BURST_BUDGET_PER_SECOND,
+        longestOperationMs,
+        limitMs: BURST_LIMIT_MS,
+      }),
+    );
+  }
+  await limited.stop();
+  started.splice(started.indexOf(limited), 1);
+  const labels = Object.fromEntries(
+    Object.entries(DESIGNS).map(([name, design]) => [name, design.label]),
+  ) as Record<DesignName, string>;
+  mkdirSync(dirname(chartPath), { recursive: true });
+  writeFileSync(chartPath, burstChart(runs, BURST_BUDGET_PER_SECOND, labels));
+  progress(`wrote ${chartPath}`);
+  return {
+    runs,
+    budgetPerSecond: BURST_BUDGET_PER_SECOND,
+    tolokaLimitPerSecond: TOLOKA_LIMIT_PER_SECOND,
+    longestOperationMs,
+    limitMs: BURST_LIMIT_MS,
+    chartFile: BURST_CHART,
+  };
 }
 
 async function shutdown(): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * The opener Lambda (it opens and closes). Triggered by SQS (`{"poolId": "123"}` bodies, with an
  * optional `action` and `triggerId`, and a schedule's occurrence; answers with partial batch
- * failures) or invoked directly (EventBridge Scheduler, `aws lambda invoke`) with the same object.
+ * failures: the schedules send there too) or invoked directly (`aws lambda invoke`) with the same object.
  * Parses the trigger, runs its action through the domain code, maps the result.
  */
 import type { Context, SQSBatchResponse } from 'aws-lambda';

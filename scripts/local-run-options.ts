@@ -103,7 +103,7 @@ export const LOCAL_RUN_OPTIONS = {
   },
   direct: {
     type: 'boolean',
-    help: 'Invoke the opener directly, as EventBridge Scheduler does, instead of through the trigger queue.',
+    help: 'Invoke the opener directly, as `aws lambda invoke` does, instead of through the trigger queue.',
   },
   'deadline-seconds': {
     type: 'string',

@@ -9,7 +9,7 @@
  *   npm start -- --already-open                 # Toloka answers 204
  *   npm start -- --close                        # close the pool (it starts open)
  *   npm start -- --window                       # open and close at once: the close waits for the opening
- *   npm start -- --direct                       # invoke the opener directly, as EventBridge Scheduler does
+ *   npm start -- --direct                       # invoke the opener directly, as `aws lambda invoke` does
  *   npm start -- --duration 40                  # outlasts the opener's 20 s fast path: the check queue takes over
  *   npm start -- --fast-path 0                  # every check through the (local) delay queue
  *   npm start -- --help                         # every option, its default, the exit codes

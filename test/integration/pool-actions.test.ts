@@ -119,7 +119,7 @@ describe('a close, through the real handlers', () => {
     expect(emulator.getPoolState('7101')?.status).toBe('CLOSED');
   });
 
-  it('is CLOSED in the fast path of a direct invocation, as Scheduler invokes', async () => {
+  it('is CLOSED in the fast path of a direct invocation (aws lambda invoke)', async () => {
     useHandlerEnvironment(
       {
         tolokaApiUrl: emulator.url,
@@ -218,7 +218,7 @@ describe('open and close asked at once for one pool, each delivered twice at onc
 });
 
 describe("a schedule's trigger that must not act", () => {
-  it('on a date of a calendar it skips (in its time zone) ends SKIPPED once, however often Scheduler invokes it', async () => {
+  it('on a date of a calendar it skips (in its time zone) ends SKIPPED once, however often it is invoked', async () => {
     emulator.setPool('7301', { status: 'CLOSED' });
     const scheduledTime = new Date(Math.floor(Date.now() / 60_000) * 60_000)
       .toISOString()

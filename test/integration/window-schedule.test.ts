@@ -6,14 +6,16 @@
  * The schedules are read from the synthesized template (expression, time zone, target input).
  * When Scheduler fires them is modelled by lib/schedule-occurrences.ts (its rules: a local time
  * on both sides of the change); each firing is then delivered as Scheduler delivers it: the
- * template's input with `<aws.scheduler.*>` filled in, to the real opener handler, asynchronously
- * (one occurrence twice, as a retry), against moto and the Toloka emulator. The change is the
+ * template's input with `<aws.scheduler.*>` filled in, sent to the trigger queue (the schedules'
+ * target) and handed to the real opener handler as its event source does, one SQS event of one
+ * record (one occurrence twice, as a retry), against moto and the Toloka emulator. The change is the
  * next one of Europe/Berlin after today and the holiday a weekday after it: no fixed date.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
+import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TolokaEmulator } from '../../emulator/toloka-emulator.ts';
 import { handler as openHandler } from '../../lambda/open-pool.ts';
@@ -25,7 +27,7 @@ import { TolokaPoolOpenerStack } from '../../lib/toloka-pool-opener-stack.ts';
 import { newApp, TEST_ENV } from '../infra/support.ts';
 import { OutputCapture } from '../support/capture-output.ts';
 import { DynamoDbFaultProxy } from '../support/dynamodb-fault-proxy.ts';
-import { lambdaContext } from '../support/events.ts';
+import { lambdaContext, sqsEvent } from '../support/events.ts';
 import { useHandlerEnvironment } from '../support/handler-environment.ts';
 import {
   clients,
@@ -113,9 +115,13 @@ beforeAll(async () => {
         Name: string;
         ScheduleExpression: string;
         ScheduleExpressionTimezone: string;
-        Target: { Input: string };
+        Target: { Arn: unknown; Input: string };
       },
   );
+  const triggerQueue = stack.node.findAll().find((c) => c.node.path.endsWith('/TriggerQueue/Resource'));
+  for (const schedule of schedules) {
+    expect(schedule.Target.Arn).toEqual({ 'Fn::GetAtt': [stack.getLogicalId(triggerQueue as never), 'Arn'] });
+  }
   // From the start (UTC) of the fourth day before the change: each weekday opens, then closes.
   const fromMs = Math.floor((change - 4 * DAY) / DAY) * DAY;
   firings = schedules
@@ -165,14 +171,16 @@ afterAll(async () => {
   resetLambdaRuntime();
 });
 
-/** What Scheduler sends for one firing: the target input with its context attributes filled in. */
-function scheduledEvent(firing: Firing): unknown {
+/**
+ * What the opener gets for one firing: the message Scheduler sends to the trigger queue (the
+ * target input with its context attributes filled in), in an SQS event of its own.
+ */
+function scheduledEvent(firing: Firing): SQSEvent {
   const time = new Date(firing.atMs).toISOString().replace('.000Z', 'Z');
-  return JSON.parse(
-    firing.input
-      .replaceAll('<aws.scheduler.scheduled-time>', time)
-      .replaceAll('<aws.scheduler.schedule-arn>', firing.arn),
-  );
+  const body = firing.input
+    .replaceAll('<aws.scheduler.scheduled-time>', time)
+    .replaceAll('<aws.scheduler.schedule-arn>', firing.arn);
+  return sqsEvent([body]);
 }
 
 describe('a window with a holiday calendar, from the configuration to the pool, through a daylight-saving change', () => {
@@ -193,9 +201,9 @@ describe('a window with a holiday calendar, from the configuration to the pool, 
     for (const [i, firing] of firings.entries()) {
       const event = scheduledEvent(firing);
       const onHoliday = localDateOf(firing.atMs, ZONE) === holiday;
-      await openHandler(event, { ...lambdaContext(60_000), awsRequestId: crypto.randomUUID() });
-      // One occurrence delivered again, as Scheduler's and Lambda's retries do: nothing new.
-      if (i === 4) await openHandler(event, { ...lambdaContext(60_000), awsRequestId: crypto.randomUUID() });
+      expect(await openHandler(event, lambdaContext(60_000))).toEqual({ batchItemFailures: [] });
+      // One occurrence delivered again (Scheduler's retry: a new message of the same trigger): nothing new.
+      if (i === 4) await openHandler(scheduledEvent(firing), lambdaContext(60_000));
       expected.push(
         onHoliday
           ? `${firing.action} SKIPPED`
