@@ -42,6 +42,9 @@ interface Series {
   readonly values: readonly number[];
 }
 
+/** A linear axis, or a logarithmic one (of 1 + value, so that 0 stays on it) for rates far apart. */
+type Scale = 'linear' | 'log';
+
 function panel(
   x: number,
   y: number,
@@ -50,16 +53,21 @@ function panel(
   xMaxSeconds: number,
   yMax: number,
   guides: ReadonlyArray<{ value: number; label: string }>,
+  scale: Scale = 'linear',
 ): string {
   const w = PANEL.width - PANEL.left - PANEL.right;
   const h = PANEL.height - PANEL.top - PANEL.bottom;
   const ox = x + PANEL.left;
   const oy = y + PANEL.top + h;
   const sx = (seconds: number) => ox + (seconds / xMaxSeconds) * w;
-  const sy = (value: number) => oy - (Math.min(value, yMax) / yMax) * h;
+  const toAxis = (value: number) => (scale === 'log' ? Math.log10(1 + value) : value);
+  const sy = (value: number) => oy - (toAxis(Math.min(value, yMax)) / toAxis(yMax)) * h;
   const parts: string[] = [`<text x="${ox}" y="${y + 18}" class="title">${title}</text>`];
-  const yStep = niceStep(yMax, 4);
-  for (let value = 0; value <= yMax + 1e-9; value += yStep) {
+  const yTicks =
+    scale === 'log'
+      ? [0, 1, 10, 100, 1000, 10000].filter((value) => value <= yMax)
+      : Array.from({ length: Math.floor(yMax / niceStep(yMax, 4)) + 1 }, (_, i) => i * niceStep(yMax, 4));
+  for (const value of yTicks) {
     parts.push(
       `<line x1="${ox}" x2="${ox + w}" y1="${sy(value)}" y2="${sy(value)}" class="grid"/>`,
       `<text x="${ox - 6}" y="${sy(value) + 4}" class="tick" text-anchor="end">${value}</text>`,
@@ -109,13 +117,23 @@ export function burstChart(
     const inRow = runs.filter((run) => run.pools === pools);
     const seconds = Math.ceil(Math.max(...inRow.map((run) => run.wallMs)) / 1000);
     const rates = inRow.map((run) => ({ color: COLORS[run.design], values: perSecond(run.requestsAtMs) }));
-    const peak = Math.max(...rates.flatMap((rate) => rate.values), budgetPerSecond);
+    // Both designs on one axis: the one before peaks at thousands a second, the budget is 50.
+    const peak = Math.max(...rates.flatMap((rate) => rate.values), 300);
     const y = legendHeight + row * PANEL.height;
     body.push(
-      panel(0, y, `N = ${pools}: Toloka requests a second`, rates, seconds, Math.min(peak * 1.1, 1_000), [
-        { value: budgetPerSecond, label: `budget ${budgetPerSecond}/s` },
-        { value: 300, label: "Toloka's limit 300/s" },
-      ]),
+      panel(
+        0,
+        y,
+        `N = ${pools}: Toloka requests a second (log scale)`,
+        rates,
+        seconds + 1,
+        peak * 1.2,
+        [
+          { value: budgetPerSecond, label: `budget ${budgetPerSecond}/s` },
+          { value: 300, label: "Toloka's limit 300/s" },
+        ],
+        'log',
+      ),
       panel(
         PANEL.width,
         y,
@@ -124,7 +142,7 @@ export function burstChart(
           color: COLORS[run.design],
           values: confirmedBySecond(run.confirmedAtMs, seconds),
         })),
-        seconds,
+        seconds + 1,
         pools,
         [],
       ),

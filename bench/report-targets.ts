@@ -22,7 +22,8 @@ export const LAG_LIMIT_MS = 1_500;
 export const FAST_PATH_S = DEFAULT_POLL.fastPathSeconds;
 export const COLD_INIT_LIMIT = 2.5;
 export const WARM_LIMIT = 1.2;
-export const BATCH_LIMIT = 1.5;
+/** A batch's overlap: its 10/1 ratio against the same ratio of its raw round trips. */
+export const BATCH_LIMIT = 1.2;
 
 export function lengths(result: ConfirmationResult): number[] {
   return [...new Set(result.app.map((opening) => opening.durationMs))].sort((a, b) => a - b);
@@ -160,6 +161,7 @@ export function evaluateTargets(input: ReportInput): Target[] {
   ];
   const { delayed } = input.batch;
   const ratio = median(delayed.batch) / median(delayed.single);
+  const rawRatio = median(delayed.rawBatch) / median(delayed.rawSingle);
   targets.push(
     limit({
       section: 'warm',
@@ -173,13 +175,13 @@ export function evaluateTargets(input: ReportInput): Target[] {
     }),
     limit({
       section: 'batch',
-      target: `batch of 10 < ${BATCH_LIMIT}× a batch of 1, ${delayed.delayMs} ms added in front of Toloka and AWS`,
-      measured: `${times(ratio)} (${ms(median(delayed.batch), 2)} vs ${ms(median(delayed.single), 2)})`,
-      value: ratio,
+      target: `batch of 10 against 1, ${delayed.delayMs} ms added in front of Toloka and AWS: < ${BATCH_LIMIT}× the same ratio of its raw round trips`,
+      measured: `${times(ratio)} against ${times(rawRatio)} raw (${times(ratio / rawRatio)})`,
+      value: ratio / rawRatio,
       limit: BATCH_LIMIT,
       strict: true,
-      missedBy: times(ratio - BATCH_LIMIT),
-      why: `see section 5: the same round trips without the handler take ${times(median(delayed.rawBatch) / median(delayed.rawSingle))}.`,
+      missedBy: times(ratio / rawRatio - BATCH_LIMIT),
+      why: 'see section 5.',
     }),
   );
   targets.push(...burstTargets(input.burst));

@@ -5,10 +5,14 @@
  * result downloads) share that limit. The construct divides the deployment's budget
  * (`tolokaRequestsPerSecond`) among the most function instances that can run at once (each SQS
  * event source's `maxConcurrency`), and hands each instance its whole share
- * (`TOLOKA_REQUESTS_PER_SECOND`). An instance spaces its requests `1000 / share` ms apart, so that
- * any one second holds at most `share` of them: whatever the instances do together stays within
- * the budget, with no shared state to read or write per request.
+ * (`TOLOKA_REQUESTS_PER_SECOND`). An instance spaces its requests `1100 / share` ms apart, so that
+ * any one second holds at most `share` of them, with a tenth of a second to spare: requests that
+ * take different times to reach Toloka still arrive at most `share` to its second. Whatever the
+ * instances do together stays within the budget, with no shared state to read or write per request.
  */
+
+/** The second a share is spread over: Toloka's, and a tenth more for the requests' varying way there. */
+export const PACING_WINDOW_MS = 1100;
 export interface PacerClock {
   now(): number;
   sleep(ms: number): Promise<void>;
@@ -35,7 +39,7 @@ export class RequestPacer {
         `requestsPerSecond must be a whole number of at least 1, got ${requestsPerSecond}`,
       );
     }
-    this.spacingMs = 1000 / requestsPerSecond;
+    this.spacingMs = PACING_WINDOW_MS / requestsPerSecond;
   }
 
   /** Requests that are waiting for their slot now (for the log: how far behind the instance is). */
@@ -54,7 +58,7 @@ export class RequestPacer {
 
   /**
    * Resolves when the caller may send one request, and takes that slot. Slots are handed out in
-   * the order asked, each `spacingMs` after the one before: a half-open second holds at most
+   * the order asked, each `spacingMs` after the one before: any 1.1 s holds at most
    * `requestsPerSecond` of them.
    */
   async take(): Promise<void> {

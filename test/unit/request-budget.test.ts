@@ -43,7 +43,7 @@ function peakInWindow(instants: readonly number[], windowMs: number): number {
 }
 
 describe('RequestPacer', () => {
-  it('lets 40 requests asked at once go 200 ms apart at 5 a second, in the order asked, never more than 5 in a second', async () => {
+  it('lets 40 requests asked at once go 220 ms apart at 5 a second, in the order asked, never more than 5 in 1.1 s', async () => {
     const clock = new SteppedClock();
     const pacer = new RequestPacer(5, clock);
     const sent: Array<{ index: number; at: number }> = [];
@@ -53,7 +53,7 @@ describe('RequestPacer', () => {
     await clock.drain();
     await Promise.all(all);
     expect(sent.map((s) => s.index)).toEqual(Array.from({ length: 40 }, (_, i) => i));
-    expect(sent.map((s) => s.at)).toEqual(Array.from({ length: 40 }, (_, i) => i * 200));
+    expect(sent.map((s) => s.at)).toEqual(Array.from({ length: 40 }, (_, i) => i * 220));
     expect(
       peakInWindow(
         sent.map((s) => s.at),
@@ -76,7 +76,7 @@ describe('RequestPacer', () => {
     expect(pacer.queued).toBe(1);
     await clock.drain();
     await next;
-    expect(clock.now()).toBe(5_500);
+    expect(clock.now()).toBe(5_550);
   });
 
   it('remembers for the given time that a request queued behind a full second of others, and only that', async () => {
@@ -143,10 +143,10 @@ describe('PacedTolokaApi', () => {
     const settled = await results;
     expect(calls).toEqual([
       { method: 'act', at: 0 },
-      { method: 'getOperation', at: 250 },
-      { method: 'getOperation', at: 500 },
-      { method: 'getTarget', at: 750 },
-      { method: 'findRunningOperation', at: 1000 },
+      { method: 'getOperation', at: 275 },
+      { method: 'getOperation', at: 550 },
+      { method: 'getTarget', at: 825 },
+      { method: 'findRunningOperation', at: 1100 },
     ]);
     expect(settled[0]).toEqual({ status: 'fulfilled', value: { kind: 'already-done' } });
     expect(settled[2]).toEqual({ status: 'rejected', reason: failure });
