@@ -211,7 +211,10 @@ export class ModelQueue {
           this.pump();
         });
     }
-    const next = Math.min(...[...this.messages.values()].map((message) => message.visibleAtMs));
+    // What is visible now waits for a running invocation to end (which pumps again); a timer
+    // only for what becomes visible later.
+    const later = [...this.messages.values()].filter((message) => message.visibleAtMs > now);
+    const next = Math.min(...later.map((message) => message.visibleAtMs));
     if (Number.isFinite(next)) this.wakeAt(next);
   }
 
@@ -278,13 +281,13 @@ export async function invokeAsync(
 ): Promise<void> {
   const attempts = settings.asyncRetryDelaysMs.length + 1;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    if (attempt > 0) await sleep(settings.asyncRetryDelaysMs[attempt - 1] ?? 0);
+    if (attempt > 0) await sleepUnless(settings.asyncRetryDelaysMs[attempt - 1] ?? 0, isStopped);
     if (isStopped()) return;
     let throttledWaitMs = 1_000;
     let invocation = target.tryInvoke(payload);
     while (invocation === undefined) {
+      await sleepUnless(throttledWaitMs, isStopped);
       if (isStopped()) return;
-      await sleep(throttledWaitMs);
       throttledWaitMs = Math.min(2 * throttledWaitMs, 300_000);
       invocation = target.tryInvoke(payload);
     }
@@ -298,11 +301,16 @@ export async function invokeAsync(
   deadLetters.push({ queue: `${target.name} (asynchronous invocation)`, body: JSON.stringify(payload) });
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less once `stopped` says the run is over (it is asked every half second). */
+async function sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
+  const until = performance.now() + ms;
+  while (!stopped() && performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(500, until - performance.now())));
+  }
 }
 
-/** Milliseconds since `origin`, on the monotonic clock. */
-export function clockFrom(origin = performance.now()): () => number {
+/** Milliseconds since `instant` (a wall-clock time), measured on the monotonic clock. */
+export function clockFrom(instant: number = Date.now()): () => number {
+  const origin = performance.now() - (Date.now() - instant);
   return () => performance.now() - origin;
 }

@@ -3,8 +3,8 @@ import type { BurstRun, DesignName } from './burst.ts';
 import { DESIGNS } from './burst.ts';
 import { FUNCTION_MEMORY_GB, PRICES } from './cost.ts';
 import { table } from './report-format.ts';
-import type { Target } from './report-targets.ts';
 import { dollars, fmt, seconds } from './stats.ts';
+import type { Target } from './target.ts';
 
 export interface BurstResult {
   readonly runs: readonly BurstRun[];

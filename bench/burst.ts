@@ -7,7 +7,6 @@
  * came back 429), the function instances, and when each pool was confirmed.
  */
 import { createKeepAliveAgent, HttpTolokaApi } from '../lambda/adapters/http-toloka-api.ts';
-import { PacedTolokaApi } from '../lambda/adapters/paced-toloka-api.ts';
 import { StaticTokenSource } from '../lambda/adapters/token-sources.ts';
 import { createCheckOperationHandler } from '../lambda/check-operation.ts';
 import { createOpenPoolHandler } from '../lambda/open-pool.ts';
@@ -130,7 +129,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstRun> {
   // The minute itself: an instant on the wall clock the triggers name, and the bench's monotonic origin.
   const scheduledTime = new Date();
   scheduledTime.setMilliseconds(0);
-  const clock = clockFrom();
+  const clock = clockFrom(scheduledTime.getTime());
   const requestsAtMs: number[] = [];
   const rejectedAtMs: number[] = [];
   const agent = createKeepAliveAgent(DEFAULT_HTTP.requestTimeoutMs);
@@ -171,8 +170,10 @@ export async function runBurst(options: BurstOptions): Promise<BurstRun> {
     const pacer = share === undefined ? undefined : new RequestPacer(share);
     const deps: OpeningDependencies = {
       ...shared,
-      toloka: pacer === undefined ? recorded : new PacedTolokaApi(recorded, pacer),
-      ...(pacer === undefined ? {} : { overBudget: overBudgetOf(pacer, DEFAULT_POLL.fastPathSeconds) }),
+      toloka: recorded,
+      ...(pacer === undefined
+        ? {}
+        : { requestBudget: pacer, overBudget: overBudgetOf(pacer, DEFAULT_POLL.fastPathSeconds) }),
     };
     const runtime: HandlerRuntime = { deps, requestTimeoutMs: DEFAULT_HTTP.requestTimeoutMs };
     return () => runtime;
@@ -200,7 +201,12 @@ export async function runBurst(options: BurstOptions): Promise<BurstRun> {
     }
   }
 
-  const done = () => new Set(records.map(({ record }) => record.poolId)).size + deadLetters.length;
+  // A pool is done with its first record or dead letter (a pool with both counts once).
+  const done = () =>
+    new Set([
+      ...records.map(({ record }) => record.poolId),
+      ...deadLetters.map((letter) => (JSON.parse(letter.body) as { poolId?: string }).poolId),
+    ]).size;
   let lastReport = 0;
   while (done() < options.pools && clock() < options.limitMs) {
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -233,7 +239,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstRun> {
     unfinished: options.pools - done(),
     requestsAtMs,
     rejectedAtMs,
-    confirmedAtMs: records.filter(({ record }) => CONFIRMED.has(record.outcome)).map(({ atMs }) => atMs),
+    confirmedAtMs: firstConfirmations(records),
     peakInstances: { opener: opener.peakBusy, checker: checker.peakBusy, together: account.peak },
     invocations: { opener: opener.invocations.length, checker: checker.invocations.length },
     billedMs: invocations.reduce((total, invocation) => total + Math.ceil(invocation.durationMs), 0),
@@ -242,6 +248,17 @@ export async function runBurst(options: BurstOptions): Promise<BurstRun> {
     limitMs: options.limitMs,
     stoppedAtLimit,
   };
+}
+
+/** When each pool was first confirmed: a second record of the same pool does not count again. */
+function firstConfirmations(records: ReadonlyArray<{ atMs: number; record: OutcomeRecord }>): number[] {
+  const first = new Map<string, number>();
+  for (const { atMs, record } of records) {
+    if (CONFIRMED.has(record.outcome) && record.poolId !== undefined && !first.has(record.poolId)) {
+      first.set(record.poolId, atMs);
+    }
+  }
+  return [...first.values()];
 }
 
 /** The Toloka port that notes when each request is sent and which ones Toloka refused with a 429. */

@@ -6,17 +6,9 @@ import { COLD_BEYOND_WARM_LIMIT, coldPart, overBare } from './report-cold-start.
 import { ms, range, seriesMedian, times } from './report-format.ts';
 import type { ReportInput } from './report-input.ts';
 import { duration, fmt, median, seconds } from './stats.ts';
+import type { Target } from './target.ts';
 
-export interface Target {
-  /** The row or section that shows it: `confirmation-<ms>`, `warm`, `batch`. */
-  readonly section?: string;
-  readonly target: string;
-  readonly measured: string;
-  readonly met: boolean;
-  /** "met" or "missed by …". */
-  readonly verdict: string;
-  readonly why: string;
-}
+export type { Target } from './target.ts';
 
 export const LAG_LIMIT_MS = 1_500;
 export const FAST_PATH_S = DEFAULT_POLL.fastPathSeconds;

@@ -6,6 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { DEFAULT_POLL } from '../lambda/runtime/config.ts';
+import { PACING_WINDOW_MS } from '../lambda/runtime/request-pacer.ts';
 import { burstValues } from './burst-report.ts';
 import type { AppOpening, ConfirmationResult, KitOpening } from './confirmation.ts';
 import { costRows, FUNCTION_MEMORY_GB, oneCallInvocationSeconds, PRICE_SOURCES, PRICES } from './cost.ts';
@@ -322,6 +323,11 @@ function batchValues(result: BatchResult, targets: readonly Target[]): Record<st
           delayed.batch,
         ),
         row(`raw round trips only, ${delayed.delayMs} ms added`, delayed.rawSingle, delayed.rawBatch),
+        row(
+          `opener handler at a deployed instance's share of the budget, ${result.paced.share} a second (${result.paced.batch.length} runs)`,
+          result.paced.single,
+          result.paced.batch,
+        ),
       ],
     ),
     rawBatchRatio: times(median(result.rawBatch) / median(result.rawSingle)),
@@ -329,6 +335,9 @@ function batchValues(result: BatchResult, targets: readonly Target[]): Record<st
     delayedBatchRatio: times(median(delayed.batch) / median(delayed.single)),
     delayedRawRatio: times(median(delayed.rawBatch) / median(delayed.rawSingle)),
     batchLimit: times(BATCH_LIMIT),
+    pacedShare: String(result.paced.share),
+    pacedBatch: ms(median(result.paced.batch), 0),
+    pacedFloor: ms(((10 - 1) * PACING_WINDOW_MS) / result.paced.share, 0),
     batchVerdict: target?.verdict ?? '–',
     batchMeasured: target?.measured ?? '–',
     batchUnexpected: notes(

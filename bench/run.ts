@@ -151,6 +151,7 @@ async function main(): Promise<void> {
     warmup: 3,
     delayMs: DELAY_MS,
     delayedRuns: settings.delayedRuns,
+    share: BURST_BUDGET_PER_SECOND / 10,
     proxy,
     proxyUrl: proxied.url,
     emptyLedger,

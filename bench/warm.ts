@@ -53,6 +53,8 @@ export interface BatchTimes {
 export interface BatchResult extends BatchTimes {
   /** The same with every emulator answer and every AWS request delayed by `delayMs`. */
   readonly delayed: BatchTimes & { readonly delayMs: number };
+  /** The handler again, nothing added, at the share of the request budget a deployed instance has. */
+  readonly paced: { readonly share: number; readonly single: number[]; readonly batch: number[] };
   readonly unexpected: string[];
 }
 
@@ -227,6 +229,8 @@ export async function runBatch(options: {
   warmup: number;
   delayMs: number;
   delayedRuns: number;
+  /** The share of the request budget a deployed instance has (`TOLOKA_REQUESTS_PER_SECOND`). */
+  share: number;
   proxy: CountingProxy;
   proxyUrl: string;
   /** Empties the openings table before each handler call, outside the timing. */
@@ -295,6 +299,7 @@ export async function runBatch(options: {
   const sink = new OutputCapture().start({ keep: false });
   let plain: BatchTimes;
   let delayed: BatchTimes;
+  let paced: BatchResult['paced'];
   let handlerRuns = 0;
   try {
     for (const poolId of [...singlePools, ...batchPools]) {
@@ -313,7 +318,22 @@ export async function runBatch(options: {
     await setRemoteDelay(emulatorUrl, options.delayMs);
     proxy.delayMs = options.delayMs;
     delayed = await measure(options.delayedRuns);
+    proxy.delayMs = 0;
+    await setRemoteDelay(emulatorUrl, 0);
+    // As deployed: the instance's share of the request budget, every request waiting its turn.
+    process.env.TOLOKA_REQUESTS_PER_SECOND = String(options.share);
+    resetLambdaRuntime();
+    paced = { share: options.share, single: [], batch: [] };
+    for (let i = 0; i < options.delayedRuns; i++) {
+      const order = i % 2 === 0 ? [singlePools, batchPools] : [batchPools, singlePools];
+      for (const pools of order) {
+        const elapsed = await viaHandler(pools);
+        (pools.length === 1 ? paced.single : paced.batch).push(elapsed);
+      }
+    }
   } finally {
+    delete process.env.TOLOKA_REQUESTS_PER_SECOND;
+    resetLambdaRuntime();
     proxy.delayMs = 0;
     await setRemoteDelay(emulatorUrl, 0);
     sink.stop();
@@ -322,11 +342,11 @@ export async function runBatch(options: {
   }
   const log = await remoteRequests(emulatorUrl);
   const opens = log.filter((entry) => entry.method === 'POST' && ownPaths.has(entry.path));
-  const expected = handlerRuns + (options.runs + options.delayedRuns + options.warmup) * 11 + rawPosts;
+  const expected = handlerRuns + (options.runs + 2 * options.delayedRuns + options.warmup) * 11 + rawPosts;
   const accepted = opens.filter((entry) => entry.status === 202).length;
   if (accepted !== expected) unexpected.push(`${accepted} of ${expected} batch POSTs answered 202`);
   progress(`batch: ${options.runs} runs of each done`);
-  return { ...plain, delayed: { ...delayed, delayMs: options.delayMs }, unexpected };
+  return { ...plain, delayed: { ...delayed, delayMs: options.delayMs }, paced, unexpected };
 }
 
 /** An SQS event as Lambda's event source mapping delivers it, one record per body. */

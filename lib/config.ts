@@ -132,7 +132,9 @@ export function parseConfig(raw: unknown, source: string, options: ConfigOptions
     else p.add('outcomeEvents', `must be true or false (got ${show(raw.outcomeEvents)})`);
   }
 
-  const tolokaRequestsPerSecond = p.number(raw, 'tolokaRequestsPerSecond', '', { min: 1, max: 300 });
+  // At least one a second for each of the 10 instances the file's deployment can run at once
+  // (maxConcurrency 5 per event source, which the file does not set).
+  const tolokaRequestsPerSecond = p.number(raw, 'tolokaRequestsPerSecond', '', { min: 10, max: 300 });
 
   if (p.list.length > 0) throw new InvalidConfigurationError(source, p.list);
   const config: AppConfig = {

@@ -234,7 +234,9 @@ export interface TolokaPoolOpenerProps {
    */
   readonly triggerBatchSize?: number;
   /**
-   * Most concurrent invocations that each SQS event source starts (2 to 1000).
+   * Most concurrent invocations that each SQS event source starts (2 to 1000, and at most
+   * `tolokaRequestsPerSecond / 2`: each instance gets at least one request a second). Together,
+   * `2 × maxConcurrency` is the most of the account's Lambda concurrency a burst takes.
    *
    * @default 5
    */

@@ -230,7 +230,7 @@ export function resolveTolokaPoolOpenerProps(
   ) {
     add(
       'tolokaRequestsPerSecond',
-      `${tolokaRequestsPerSecond} must be at least ${instances}: one request a second for each function instance that can run at once (2 × maxConcurrency ${maxConcurrency})`,
+      `${tolokaRequestsPerSecond} must be at least ${instances}: one request a second for each function instance that can run at once (2 × maxConcurrency ${maxConcurrency}); raise it, or lower maxConcurrency to at most ${Math.floor(tolokaRequestsPerSecond / 2)}`,
     );
   }
   const requestsPerSecondPerInstance = Math.max(1, Math.floor(tolokaRequestsPerSecond / instances));

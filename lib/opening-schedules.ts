@@ -36,7 +36,7 @@ export function addOpeningSchedules(
     removalPolicy: RemovalPolicy.DESTROY,
   });
   // The construct's own role rather than the stack-level one aws-scheduler-targets would create,
-  // so that it (and its cdk-nag acknowledgment) belongs to this construct. Same trust as that
+  // so that it belongs to this construct. Same trust as that
   // one: Scheduler, for this account and this schedule group only.
   const role = new iam.Role(scope, 'SchedulerRole', {
     assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {

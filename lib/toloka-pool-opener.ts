@@ -225,8 +225,9 @@ export class TolokaPoolOpener extends Construct {
       'Opens and closes Toloka pools and trainings',
       ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem'],
       {
-        // Async invocations (EventBridge Scheduler): 2 retries, then the original event goes to
-        // the trigger DLQ as the message body, ready to be redriven to the trigger queue.
+        // Asynchronous invocations (by hand; the schedules send to the trigger queue): 2 retries,
+        // then the original event goes to the trigger DLQ as the message body, ready to be
+        // redriven to the trigger queue.
         retryAttempts: 2,
         deadLetterQueue: this.triggerDeadLetterQueue,
       },

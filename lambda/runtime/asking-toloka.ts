@@ -191,7 +191,13 @@ async function followInProcess(
       return conclude(deps, opening, timedOutRecord(operation, run.base, opening, now(), checks));
     }
     // A burst: this instance is wanted for the next triggers more than for waiting here.
-    if (deps.overBudget?.() === true) return { kind: 'unfinished', operation, checks };
+    if (deps.overBudget?.() === true) {
+      deps.log.info('over the request budget: the check queue follows the operation', {
+        ...run.base,
+        checks,
+      });
+      return { kind: 'unfinished', operation, checks };
+    }
     const dueAt = Math.min(
       opening.requestedAtMs + nextCheckDueMs(deps.poll, now() - opening.requestedAtMs),
       opening.deadlineMs,

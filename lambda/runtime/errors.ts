@@ -155,6 +155,18 @@ const TRANSIENT_HTTP_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
  * Whether trying the same thing again later may succeed. Everything not listed is permanent:
  * Toloka's 400/401/403/404/409, bad messages, bad configuration.
  */
+/**
+ * The instance's share of the request budget had no turn for a request within the time the step
+ * had left (or before the opening's deadline): nothing was sent. Transient: the step hands over or
+ * its message comes back, as after any transient failure.
+ */
+export class RequestBudgetBusyError extends AppError {
+  readonly code = 'TOLOKA_REQUEST_BUDGET_BUSY';
+  constructor(readonly call: string) {
+    super(`No turn of this instance's Toloka request budget for ${call} within the time left`);
+  }
+}
+
 export function isTransient(error: unknown): boolean {
   if (error instanceof TolokaApiError) return TRANSIENT_HTTP_STATUSES.has(error.httpStatus);
   return (
@@ -165,6 +177,7 @@ export function isTransient(error: unknown): boolean {
     error instanceof LedgerError ||
     error instanceof TokenRefusedError ||
     error instanceof OpeningBusyError ||
+    error instanceof RequestBudgetBusyError ||
     error instanceof RetriesExhaustedError
   );
 }

@@ -8,7 +8,7 @@ import { OpeningBusyError } from './errors.ts';
 import type { OutcomeRecord } from './model.ts';
 import { boundedRecord } from './opening-records.ts';
 import type { Opening, OpeningsLedger } from './openings-ledger.ts';
-import type { CheckQueue, Log, OutcomeSink, TokenSource, TolokaApi } from './ports.ts';
+import type { CheckQueue, Log, OutcomeSink, RequestBudget, TokenSource, TolokaApi } from './ports.ts';
 import type { RetryPolicy } from './retry.ts';
 
 /** What the opening and checking steps talk to: the same code runs in Lambda, the CLI and locally. */
@@ -37,6 +37,8 @@ export interface OpeningDependencies {
   readonly redeliveryMs?: number;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** The instance's share of the Toloka request budget: every request waits for its turn. Absent: not paced. */
+  readonly requestBudget?: RequestBudget;
   /**
    * True while this function instance asks Toloka for more than its share of the request budget
    * lets through (lambda/runtime/request-pacer.ts): the fast path then hands over to the check

@@ -34,6 +34,18 @@ export interface TolokaApi {
   ): Promise<TolokaOperation | undefined>;
 }
 
+/**
+ * The instance's share of the deployment's Toloka request budget (./request-pacer.ts): every
+ * request to Toloka waits for its turn.
+ */
+export interface RequestBudget {
+  /**
+   * Resolves `true` when one request may be sent, its turn taken; `false`, taking nothing, when
+   * the turn would not come within `maxWaitMs`.
+   */
+  take(maxWaitMs?: number): Promise<boolean>;
+}
+
 /** Where the Toloka credential comes from. Implementations never log or echo the value. */
 export interface TokenSource {
   getToken(): Promise<string>;

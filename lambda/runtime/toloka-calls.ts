@@ -4,8 +4,13 @@
  * cache expires).
  */
 import { authorizationHeader } from './authorization.ts';
-import { RetriesExhaustedError, TolokaApiError, UnsendableTokenError } from './errors.ts';
-import type { Log, TokenSource } from './ports.ts';
+import {
+  RequestBudgetBusyError,
+  RetriesExhaustedError,
+  TolokaApiError,
+  UnsendableTokenError,
+} from './errors.ts';
+import type { Log, RequestBudget, TokenSource } from './ports.ts';
 import { type RetryPolicy, withRetries } from './retry.ts';
 
 /** The Authorization header the steps send; replaced when the token is read again. */
@@ -19,6 +24,8 @@ export interface CallContext {
   readonly log: Log;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** The instance's share of the request budget; absent: not paced (the command line). */
+  readonly requestBudget?: RequestBudget;
 }
 
 /** The current token as a credential, or the permanent error of a token that cannot be sent. */
@@ -38,9 +45,12 @@ export function isTokenRefusal(error: unknown): error is TolokaApiError {
 }
 
 /**
- * One Toloka call with retries within `budgetMs`. After a 401/403 the token is read again past
- * the cache, once; if it changed, the call is made again with the new one (and the credential
- * keeps it for the step's later calls). An unchanged token that is refused is thrown as it is.
+ * One Toloka call with retries within `budgetMs`. Each attempt waits for its turn of the request
+ * budget, and is not sent when the turn would come after `budgetMs` (which the callers cap at the
+ * opening's deadline): no request goes after it, however long the instance's line. After a
+ * 401/403 the token is read again past the cache, once; if it changed, the call is made again with
+ * the new one (and the credential keeps it for the step's later calls). An unchanged token that
+ * is refused is thrown as it is.
  */
 export async function callToloka<T>(
   deps: CallContext,
@@ -49,6 +59,14 @@ export async function callToloka<T>(
   credential: Credential,
   attempt: (authorization: string) => Promise<T>,
 ): Promise<T> {
+  const now = deps.now ?? Date.now;
+  const giveUpAt = now() + budgetMs;
+  const paced = async (authorization: string): Promise<T> => {
+    if (deps.requestBudget !== undefined && !(await deps.requestBudget.take(giveUpAt - now()))) {
+      throw new RequestBudgetBusyError(call);
+    }
+    return attempt(authorization);
+  };
   const run = (authorization: string) =>
     withRetries(
       deps.retry,
@@ -64,7 +82,7 @@ export async function callToloka<T>(
             error: describeForLog(error),
           }),
       },
-      () => attempt(authorization),
+      () => paced(authorization),
     );
   try {
     return await run(credential.authorization);

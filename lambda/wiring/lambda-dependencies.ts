@@ -3,12 +3,11 @@ import { DynamoDbOpeningsLedger } from '../adapters/dynamodb-openings-ledger.ts'
 import { EventBridgeOutcomeSink } from '../adapters/eventbridge-outcome-sink.ts';
 import { HttpTolokaApi } from '../adapters/http-toloka-api.ts';
 import { FanOutOutcomeSink, LogOutcomeSink, SERVICE_NAME } from '../adapters/outcome-sinks.ts';
-import { PacedTolokaApi } from '../adapters/paced-toloka-api.ts';
 import { SqsCheckQueue } from '../adapters/sqs-check-queue.ts';
 import { SsmTokenSource } from '../adapters/token-sources.ts';
 import { AWS_CLIENT_TIMEOUTS, readRuntimeConfig } from '../runtime/config.ts';
 import type { OpeningDependencies } from '../runtime/opening-steps.ts';
-import type { Log, TolokaApi } from '../runtime/ports.ts';
+import type { Log } from '../runtime/ports.ts';
 import { RequestPacer } from '../runtime/request-pacer.ts';
 import { DEFAULT_RETRY_POLICY } from '../runtime/retry.ts';
 
@@ -39,18 +38,13 @@ export function lambdaRuntime(): HandlerRuntime {
     warn: (message, attributes) => logger.warn(message, attributes ?? {}),
   };
   const logSink = new LogOutcomeSink(SERVICE_NAME);
-  const http = new HttpTolokaApi({
-    origin: config.apiOrigin,
-    requestTimeoutMs: config.http.requestTimeoutMs,
-  });
   // One pacer per instance, kept across warm invocations: the instance's share of the budget.
   const pacer =
     config.requestsPerSecond === undefined ? undefined : new RequestPacer(config.requestsPerSecond);
-  const toloka: TolokaApi = pacer === undefined ? http : new PacedTolokaApi(http, pacer);
   const built: HandlerRuntime = {
     requestTimeoutMs: config.http.requestTimeoutMs,
     deps: {
-      toloka,
+      toloka: new HttpTolokaApi({ origin: config.apiOrigin, requestTimeoutMs: config.http.requestTimeoutMs }),
       tokens: new SsmTokenSource(
         config.tokenParameterName,
         config.tokenCacheSeconds,
@@ -71,7 +65,9 @@ export function lambdaRuntime(): HandlerRuntime {
       reportLeaseMs: config.stepLeaseSeconds * 1000,
       redeliveryMs: config.redeliverySeconds * 1000,
       retry: { ...DEFAULT_RETRY_POLICY, maxAttempts: config.http.maxAttempts },
-      ...(pacer === undefined ? {} : { overBudget: overBudgetOf(pacer, config.poll.fastPathSeconds) }),
+      ...(pacer === undefined
+        ? {}
+        : { requestBudget: pacer, overBudget: overBudgetOf(pacer, config.poll.fastPathSeconds) }),
     },
   };
   runtime = built;

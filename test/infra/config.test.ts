@@ -76,7 +76,7 @@ describe('loadConfig', () => {
       'logRetentionDays: must be one of 1, 3, 5, 7, 14, 30,',
       'alarmEmail: "not-an-email" is not an email address',
       'outcomeEvents: must be true or false (got "yes")',
-      'tolokaRequestsPerSecond: 500 is out of range (1..300)',
+      'tolokaRequestsPerSecond: 500 is out of range (10..300)',
     ];
     // One line per problem, in file order.
     expect(lines).toHaveLength(expected.length);
@@ -346,10 +346,13 @@ describe('parseConfig', () => {
 });
 
 describe('toOpenerProps', () => {
-  it('checks the request budget against the instances that can run at once, in the file’s own name', () => {
+  it('refuses a request budget below one a second for each of the 10 instances that can run at once', () => {
     expect(() => parseConfig({ ...valid, tolokaRequestsPerSecond: 8 }, 'x')).toThrow(
-      'tolokaRequestsPerSecond: 8 must be at least 10: one request a second for each function instance that can run at once (2 × maxConcurrency 5)',
+      'tolokaRequestsPerSecond: 8 is out of range (10..300)',
     );
+    expect(
+      toOpenerProps(parseConfig({ ...valid, tolokaRequestsPerSecond: 10 }, 'x')).tolokaRequestsPerSecond,
+    ).toBe(10);
   });
 
   it('turns outcomeEvents: false into no event bus', () => {

@@ -268,7 +268,7 @@ describe('TolokaPoolOpener props validation', () => {
   it('refuses a request budget below one request a second for each instance that can run at once', () => {
     expect(problemsOf({ tokenParameterName: '/t', maxConcurrency: 10, tolokaRequestsPerSecond: 19 })).toEqual(
       [
-        'tolokaRequestsPerSecond: 19 must be at least 20: one request a second for each function instance that can run at once (2 × maxConcurrency 10)',
+        'tolokaRequestsPerSecond: 19 must be at least 20: one request a second for each function instance that can run at once (2 × maxConcurrency 10); raise it, or lower maxConcurrency to at most 9',
       ],
     );
     expect(problemsOf({ tokenParameterName: '/t', maxConcurrency: 10, tolokaRequestsPerSecond: 20 })).toEqual(

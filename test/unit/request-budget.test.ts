@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { PacedTolokaApi } from '../../lambda/adapters/paced-toloka-api.ts';
 import { readRuntimeConfig } from '../../lambda/runtime/config.ts';
-import type { TolokaApi } from '../../lambda/runtime/ports.ts';
+import { RequestBudgetBusyError, RetriesExhaustedError } from '../../lambda/runtime/errors.ts';
 import { type PacerClock, RequestPacer } from '../../lambda/runtime/request-pacer.ts';
+import { callToloka } from '../../lambda/runtime/toloka-calls.ts';
 
 /** A clock that moves only when `drain` wakes the next sleeper, to that sleeper's instant. */
 class SteppedClock implements PacerClock {
   time = 0;
+  /** Sleepers due before this instant wake only then, all together: an event loop that stalled. */
+  stalledUntil = Number.NEGATIVE_INFINITY;
   private readonly sleepers: Array<{ at: number; wake: () => void }> = [];
 
   now(): number {
@@ -24,7 +26,7 @@ class SteppedClock implements PacerClock {
       this.sleepers.sort((a, b) => a.at - b.at);
       const next = this.sleepers.shift();
       if (next === undefined) return;
-      this.time = Math.max(this.time, next.at);
+      this.time = Math.max(this.time, next.at, this.stalledUntil);
       next.wake();
     }
   }
@@ -82,11 +84,11 @@ describe('RequestPacer', () => {
   it('remembers for the given time that a request queued behind a full second of others, and only that', async () => {
     const clock = new SteppedClock();
     const pacer = new RequestPacer(5, clock);
-    // Four at once: the fourth waits behind three, less than a second's worth.
-    const four = Array.from({ length: 4 }, () => pacer.take());
+    // Five at once: the fifth waits behind four, less than a second's worth.
+    const five = Array.from({ length: 5 }, () => pacer.take());
     expect(pacer.backlogged(20_000)).toBe(false);
     await clock.drain();
-    await Promise.all(four);
+    await Promise.all(five);
     clock.time = 10_000;
     const six = Array.from({ length: 6 }, () => pacer.take());
     expect(pacer.backlogged(20_000)).toBe(true);
@@ -98,6 +100,45 @@ describe('RequestPacer', () => {
     expect(pacer.backlogged(20_000)).toBe(false);
   });
 
+  it('at a share of one, lets a lone opening check after its POST without counting it a backlog', async () => {
+    const clock = new SteppedClock();
+    const pacer = new RequestPacer(1, clock);
+    await pacer.take();
+    clock.time = 500;
+    const check = pacer.take();
+    await clock.drain();
+    await check;
+    expect(clock.now()).toBe(1_100);
+    expect(pacer.backlogged(20_000)).toBe(false);
+  });
+
+  it('holds the next requests back when a timer fires late, so that no 1.1 s holds more than the share', async () => {
+    const clock = new SteppedClock();
+    clock.stalledUntil = 1_000;
+    const pacer = new RequestPacer(5, clock);
+    const sent: number[] = [];
+    const all = Array.from({ length: 12 }, () => pacer.take().then(() => sent.push(clock.now())));
+    await clock.drain();
+    await Promise.all(all);
+    expect(sent[0]).toBe(0);
+    // Everything due before 1 s went at 1 s at the earliest, one by one, never five at once.
+    expect(sent.filter((at) => at === 1_000)).toHaveLength(1);
+    expect(peakInWindow(sent, 1_100)).toBeLessThanOrEqual(5);
+    expect(sent).toEqual([...sent].sort((a, b) => a - b));
+  });
+
+  it('takes no turn, and says so at once, when the turn would come later than the caller can wait', async () => {
+    const clock = new SteppedClock();
+    const pacer = new RequestPacer(1, clock);
+    expect(await pacer.take()).toBe(true);
+    expect(await pacer.take(500)).toBe(false);
+    expect(pacer.queued).toBe(0);
+    const later = pacer.take(2_000);
+    await clock.drain();
+    expect(await later).toBe(true);
+    expect(clock.now()).toBe(1_100);
+  });
+
   it('refuses a share that is not a whole number of at least one', () => {
     expect(() => new RequestPacer(0)).toThrow(
       'requestsPerSecond must be a whole number of at least 1, got 0',
@@ -106,51 +147,50 @@ describe('RequestPacer', () => {
   });
 });
 
-describe('PacedTolokaApi', () => {
-  it('paces every kind of request, retries included, and passes answers and errors through unchanged', async () => {
-    const clock = new SteppedClock();
-    const calls: Array<{ method: string; at: number }> = [];
-    const failure = new Error('429');
-    const inner: TolokaApi = {
-      act: async () => {
-        calls.push({ method: 'act', at: clock.now() });
-        return { kind: 'already-done' };
+describe('callToloka with a request budget', () => {
+  const context = (take: (maxWaitMs?: number) => Promise<boolean>) => ({
+    tokens: { getToken: async () => 'token' },
+    retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
+    log: { debug: () => undefined, info: () => undefined, warn: () => undefined },
+    requestBudget: { take },
+  });
+
+  it('waits for a turn before each attempt, offering no more than the time the call has left', async () => {
+    const offered: number[] = [];
+    const result = await callToloka(
+      context(async (maxWaitMs) => {
+        offered.push(maxWaitMs ?? Number.NaN);
+        return true;
+      }),
+      5_000,
+      'getOperation',
+      { authorization: 'OAuth token' },
+      async () => 'answer',
+    );
+    expect(result).toBe('answer');
+    expect(offered).toHaveLength(1);
+    expect(offered[0]).toBeLessThanOrEqual(5_000);
+    expect(offered[0]).toBeGreaterThan(4_000);
+  });
+
+  it('sends nothing when no turn comes within that time, and fails as a transient error', async () => {
+    let sent = 0;
+    const error = await callToloka(
+      context(async () => false),
+      5_000,
+      'open',
+      { authorization: 'OAuth token' },
+      async () => {
+        sent++;
+        return 'answer';
       },
-      getOperation: async (id) => {
-        calls.push({ method: 'getOperation', at: clock.now() });
-        if (id === 'fails') throw failure;
-        return { id, type: 'POOL.OPEN', status: 'SUCCESS' } as never;
-      },
-      getTarget: async () => {
-        calls.push({ method: 'getTarget', at: clock.now() });
-        return { status: 'OPEN' } as never;
-      },
-      findRunningOperation: async () => {
-        calls.push({ method: 'findRunningOperation', at: clock.now() });
-        return undefined;
-      },
-    };
-    const api = new PacedTolokaApi(inner, new RequestPacer(4, clock));
-    const target = { kind: 'pool' as const, id: '1' };
-    const results = Promise.allSettled([
-      api.act(target, 'open', 'OAuth x'),
-      api.getOperation('op', 'OAuth x'),
-      api.getOperation('fails', 'OAuth x'),
-      api.getTarget(target, 'OAuth x'),
-      api.findRunningOperation(target, 'close', 'OAuth x'),
-    ]);
-    await clock.drain();
-    const settled = await results;
-    expect(calls).toEqual([
-      { method: 'act', at: 0 },
-      { method: 'getOperation', at: 275 },
-      { method: 'getOperation', at: 550 },
-      { method: 'getTarget', at: 825 },
-      { method: 'findRunningOperation', at: 1100 },
-    ]);
-    expect(settled[0]).toEqual({ status: 'fulfilled', value: { kind: 'already-done' } });
-    expect(settled[2]).toEqual({ status: 'rejected', reason: failure });
-    expect(settled[4]).toEqual({ status: 'fulfilled', value: undefined });
+    ).catch((caught: unknown) => caught);
+    expect(sent).toBe(0);
+    expect(error).toBeInstanceOf(RetriesExhaustedError);
+    expect((error as RetriesExhaustedError).cause).toBeInstanceOf(RequestBudgetBusyError);
+    expect(((error as RetriesExhaustedError).cause as RequestBudgetBusyError).code).toBe(
+      'TOLOKA_REQUEST_BUDGET_BUSY',
+    );
   });
 });
 
