@@ -152,10 +152,6 @@ export class RetriesExhaustedError extends AppError {
 const TRANSIENT_HTTP_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
 
 /**
- * Whether trying the same thing again later may succeed. Everything not listed is permanent:
- * Toloka's 400/401/403/404/409, bad messages, bad configuration.
- */
-/**
  * The instance's share of the request budget had no turn for a request within the time the step
  * had left (or before the opening's deadline): nothing was sent. Transient: the step hands over or
  * its message comes back, as after any transient failure.
@@ -167,6 +163,10 @@ export class RequestBudgetBusyError extends AppError {
   }
 }
 
+/**
+ * Whether trying the same thing again later may succeed. Everything not listed is permanent:
+ * Toloka's 400/401/403/404/409, bad messages, bad configuration.
+ */
 export function isTransient(error: unknown): boolean {
   if (error instanceof TolokaApiError) return TRANSIENT_HTTP_STATUSES.has(error.httpStatus);
   return (
