@@ -94,6 +94,11 @@ function panel(
   return parts.join('\n');
 }
 
+/** `text` as XML character data. */
+function escapeXml(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
 /** One row per N: requests a second on the left, pools confirmed on the right. */
 export function burstChart(
   runs: readonly BurstRun[],
@@ -110,7 +115,7 @@ export function burstChart(
     const y = 16 + 22 * i;
     body.push(
       `<line x1="${PANEL.left}" x2="${PANEL.left + 26}" y1="${y}" y2="${y}" stroke="${COLORS[design]}" stroke-width="3"/>`,
-      `<text x="${PANEL.left + 34}" y="${y + 4}" class="legend">${labels[design]}</text>`,
+      `<text x="${PANEL.left + 34}" y="${y + 4}" class="legend">${escapeXml(labels[design])}</text>`,
     );
   });
   sizes.forEach((pools, row) => {
@@ -148,7 +153,12 @@ export function burstChart(
       ),
     );
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">
+  // The title is the chart's text alternative, for readers that cannot see it.
+  const title =
+    `A busy morning: ${sizes.join(', ')} pools at the same minute; Toloka requests a second ` +
+    `(budget ${budgetPerSecond}, Toloka's limit 300) and pools confirmed over time, for ${designs.map((d) => labels[d]).join('; ')}`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" role="img" aria-labelledby="chart-title">
+<title id="chart-title">${escapeXml(title)}</title>
 <style>
 .title { font-size: 13px; font-weight: bold; fill: #222; }
 .tick { font-size: 10px; fill: #555; }

@@ -68,7 +68,7 @@ export interface AppConfig {
    * together, however many schedules fire at the same minute. Integer, 10 to 300 (at least one a
    * second for each of the 10 function instances that can run at once). Toloka allows 300 a
    * second per account and the account's other tools share that: the default leaves them five
-   * sixths of it, and still opens 300 pools at the same minute in about two minutes
+   * sixths of it, and still opens 300 pools at the same minute in under two minutes
    * (docs/benchmarks.md, "A busy morning"). Absent or `null`: 50.
    */
   readonly tolokaRequestsPerSecond?: number | null;

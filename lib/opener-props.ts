@@ -246,7 +246,7 @@ export interface TolokaPoolOpenerProps {
    * checker make together, however many triggers arrive at once (1 to 300, at least
    * `2 × maxConcurrency`). Toloka allows 300 a second per account, and the account's other tools
    * (task uploads, result downloads) share that limit: the default leaves them five sixths of it,
-   * and opens 300 pools at the same minute in about two minutes. Each function instance gets an
+   * and opens 300 pools at the same minute in under two minutes. Each function instance gets an
    * equal share, `floor(budget / (2 × maxConcurrency))`, and spaces its requests by it.
    *
    * @default 50

@@ -74,7 +74,7 @@ export const TOLOKA_ACCOUNT_LIMIT_PER_SECOND = 300;
 
 /**
  * The default request budget: a sixth of Toloka's per-account limit, so that the requester's
- * other tools keep the rest; enough for 300 pools at the same minute in about two minutes.
+ * other tools keep the rest; enough for 300 pools at the same minute in under two minutes.
  */
 export const DEFAULT_TOLOKA_REQUESTS_PER_SECOND = 50;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type BurstRun, operationLengths } from '../../bench/burst.ts';
-import { confirmedBySecond, perSecond } from '../../bench/burst-chart.ts';
+import { burstChart, confirmedBySecond, perSecond } from '../../bench/burst-chart.ts';
 import { Account, CONSTRUCT_DEFAULTS, LambdaFunction, ModelQueue } from '../../bench/burst-platform.ts';
 import { burstTargets, costPer1000, peakPerSecond } from '../../bench/burst-report.ts';
 
@@ -36,6 +36,21 @@ describe('the burst figures', () => {
   it('buckets requests by whole second and counts pools confirmed by the end of each', () => {
     expect(perSecond([0, 10, 999, 1000, 3500])).toEqual([3, 1, 0, 1]);
     expect(confirmedBySecond([400, 1200, 1999, 2000], 3)).toEqual([1, 3, 4, 4]);
+  });
+
+  it('gives the chart a text alternative naming every N and design, escaped as XML', () => {
+    const svg = burstChart(
+      [run({ design: 'direct', pools: 100 }), run({ design: 'paced', pools: 300 })],
+      50,
+      { direct: 'before <direct> & co', queued: 'queued', paced: 'now' },
+    );
+    expect(svg).toMatch(/^<svg [^>]*role="img" aria-labelledby="chart-title">\n<title id="chart-title">/);
+    const title = /<title id="chart-title">([^<]*)<\/title>/.exec(svg)?.[1];
+    expect(title).toBe(
+      "A busy morning: 100, 300 pools at the same minute; Toloka requests a second (budget 50, Toloka's limit 300) " +
+        'and pools confirmed over time, for before &lt;direct&gt; &amp; co; now',
+    );
+    expect(svg).not.toContain('<direct>');
   });
 
   it('prices Lambda (requests, 256 MB Arm duration) and SQS requests per 1,000 openings', () => {
