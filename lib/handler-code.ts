@@ -37,7 +37,7 @@ export function prebuiltHandlerDir(name: HandlerName, root: string = ROOT): stri
 export type HandlerFunctionProps = Omit<lambda.FunctionProps, 'code' | 'handler' | 'runtime'>;
 
 /** The runtime the handlers are bundled for (`target: 'node24'`) and the tests run on. */
-export const HANDLER_RUNTIME = lambda.Runtime.NODEJS_24_X;
+const HANDLER_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 /** A Node.js 24 function running `name`'s `handler`, from the package's bundle or from the sources. */
 export function handlerFunction(

@@ -70,7 +70,7 @@ describe('the client against what real operations may look like', () => {
       id: '57068577e4b0bf7b07a0256f',
       type: 'POOL.OPEN',
       status: 'SUCCESS',
-      submitted: '2026-11-28T12:00:00',
+      submitted: new Date(Date.now() - 60_000).toISOString().slice(0, 19),
       parameters: { pool_id: '9999' },
     };
     harness.emulator.injectFault({

@@ -20,7 +20,8 @@ function operation(action: Action, status: string, target = pool): TolokaOperati
     id: `${action}-op`,
     type: `${kind}.${action.toUpperCase()}`,
     status,
-    submitted: '2026-11-28T12:00:00',
+    // A minute ago, in Toloka's form (UTC, no zone): no fixed date.
+    submitted: new Date(Date.now() - 60_000).toISOString().slice(0, 19),
   };
 }
 
